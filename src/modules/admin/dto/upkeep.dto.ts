@@ -1,0 +1,110 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  IsBoolean,
+  IsEmail,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
+import { IsEntityId, IsMoneyAmount } from '../../../common/http/dto-validators';
+import { USER_STATUSES, type UserStatus } from '../../users/user.entity';
+
+const MAX_MONEY = 1_000_000_000;
+const MAX_STOCK = 1_000_000_000;
+
+export class CreateUserDto {
+  @IsEntityId()
+  userId!: string;
+
+  @ApiProperty({ maxLength: 100, example: 'Jane Player' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  name!: string;
+
+  @ApiPropertyOptional({ example: 'jane@example.com' })
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(255)
+  email?: string;
+
+  @IsMoneyAmount(0, MAX_MONEY, { description: 'Starting balance' })
+  balance!: number;
+
+  @ApiPropertyOptional({ enum: USER_STATUSES, default: 'active' })
+  @IsOptional()
+  @IsIn(USER_STATUSES)
+  status?: UserStatus;
+
+  @IsMoneyAmount(0, MAX_MONEY, {
+    required: false,
+    description: 'Highest total of one purchase; 0 = no limit',
+  })
+  @IsOptional()
+  purchaseLimit?: number;
+}
+
+export class TopUpDto {
+  @IsMoneyAmount(0.01, MAX_MONEY, { description: 'Amount added to the balance' })
+  amount!: number;
+}
+
+export class UpdateUserStatusDto {
+  @ApiProperty({ enum: USER_STATUSES })
+  @IsIn(USER_STATUSES)
+  status!: UserStatus;
+}
+
+export class CreateItemDto {
+  @IsEntityId({ example: 'item-shield' })
+  itemId!: string;
+
+  @ApiProperty({ maxLength: 100, example: 'Iron Shield' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(100)
+  name!: string;
+
+  @ApiPropertyOptional({ maxLength: 1000 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  description?: string;
+
+  @IsMoneyAmount(0, MAX_MONEY, { description: 'Catalogue price of one unit' })
+  price!: number;
+
+  @ApiProperty({ minimum: 0, maximum: MAX_STOCK, example: 10 })
+  @IsInt()
+  @Min(0)
+  @Max(MAX_STOCK)
+  stock!: number;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  isAvailable?: boolean;
+}
+
+export class UpdateItemDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_STOCK, description: 'Units added to stock' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_STOCK)
+  addStock?: number;
+
+  @IsMoneyAmount(0, MAX_MONEY, { required: false, description: 'New catalogue price' })
+  @IsOptional()
+  price?: number;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsBoolean()
+  isAvailable?: boolean;
+}

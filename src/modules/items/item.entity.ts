@@ -1,0 +1,31 @@
+import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+@Entity('items')
+@Check('chk_items_stock_non_negative', '"stock" >= 0')
+@Check('chk_items_price_non_negative', '"price" >= 0')
+export class ItemEntity {
+  @PrimaryColumn({ name: 'item_id', type: 'varchar', length: 50 })
+  itemId!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  name!: string;
+
+  @Column({ type: 'text', nullable: true })
+  description!: string | null;
+
+  /** numeric(12,2), read as a string to keep it exact */
+  @Column({ type: 'numeric', precision: 12, scale: 2 })
+  price!: string;
+
+  @Column({ type: 'int', default: 0 })
+  stock!: number;
+
+  @Column({ name: 'is_available', type: 'boolean', default: true })
+  isAvailable!: boolean;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

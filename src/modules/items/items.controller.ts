@@ -1,0 +1,21 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ItemView, ItemsService } from './items.service';
+
+@ApiTags('items')
+@Controller('items')
+export class ItemsController {
+  constructor(private readonly items: ItemsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The catalogue' })
+  list(): Promise<ItemView[]> {
+    return this.items.list();
+  }
+
+  @Get(':itemId')
+  @ApiOperation({ summary: 'One item' })
+  get(@Param('itemId') itemId: string): Promise<ItemView> {
+    return this.items.get(itemId);
+  }
+}

@@ -1,0 +1,101 @@
+import 'reflect-metadata';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent';
+import { createApp } from '../../src/app.factory';
+import { buildConfig } from '../../src/config/configuration';
+import {
+  assertTestDatabase,
+  databaseName,
+  TEMPLATE_DATABASE,
+  withAdminClient,
+  withDatabase,
+} from '../setup/test-database';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+export const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+
+function serverUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (url === undefined)
+    throw new Error('TEST_DATABASE_URL is not set: run the tests through jest');
+  return url;
+}
+
+/** A fresh database for one test file, cloned from the migrated template. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = serverUrl();
+  const name = `saga_test_${randomBytes(6).toString('hex')}`;
+  await withAdminClient(base, (client) =>
+    client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`),
+  );
+  const url = withDatabase(base, name);
+  assertTestDatabase(url);
+  return {
+    url,
+    drop: () =>
+      withAdminClient(base, async (client) => {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }),
+  };
+}
+
+/**
+ * Opens or cuts a test database for everyone: when cut, existing sessions are killed and new ones
+ * refused, as if the server were unreachable.
+ */
+export async function setConnectable(url: string, connectable: boolean): Promise<void> {
+  const name = databaseName(url);
+  assertTestDatabase(url);
+  await withAdminClient(serverUrl(), async (client) => {
+    await client.query(
+      `ALTER DATABASE ${name} ALLOW_CONNECTIONS ${connectable ? 'true' : 'false'}`,
+    );
+    if (!connectable) {
+      await client.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1',
+        [name],
+      );
+    }
+  });
+}
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  http: TestAgent;
+  /** Direct SQL on the test database, for arranging and asserting. */
+  db: Client;
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+/** The real application on its own clean database, with the demo data loaded. */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = buildConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    ADMIN_TOKEN,
+    SEED_DEMO_DATA: 'true',
+    ...env,
+    DATABASE_URL: database.url,
+  });
+  const app = await createApp(config);
+  const db = new Client({ connectionString: database.url });
+  // A test that cuts the database off kills this session too; that is expected.
+  db.on('error', () => undefined);
+  await db.connect();
+  return {
+    app,
+    http: request(app.getHttpServer()),
+    db,
+    databaseUrl: database.url,
+    close: async () => {
+      await db.end().catch(() => undefined);
+      await app.close();
+      await database.drop();
+    },
+  };
+}
