@@ -9,7 +9,9 @@ import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './modules/admin/admin.module';
 import { ItemsModule } from './modules/items/items.module';
+import { LogsModule } from './modules/logs/logs.module';
 import { MonitoringModule } from './modules/monitoring/monitoring.module';
+import { SagaModule } from './modules/saga/saga.module';
 import { UsersModule } from './modules/users/users.module';
 
 @Module({})
@@ -35,6 +37,8 @@ export class AppModule {
         DatabaseModule,
         UsersModule,
         ItemsModule,
+        LogsModule,
+        SagaModule,
         AdminModule,
         MonitoringModule,
       ],

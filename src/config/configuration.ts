@@ -28,6 +28,8 @@ export interface SagaConfig {
   stepMaxAttempts: number;
   stepRetryBaseMs: number;
   stepRetryMaxMs: number;
+  /** How long a driver owns a saga after each transition before recovery may take it over. */
+  leaseMs: number;
   faults: string;
 }
 
@@ -161,6 +163,7 @@ export function buildConfig(env: Env = process.env): AppConfig {
       stepMaxAttempts: int(env, 'STEP_MAX_ATTEMPTS', 3, 1, 20),
       stepRetryBaseMs,
       stepRetryMaxMs,
+      leaseMs: int(env, 'SAGA_LEASE_MS', 15_000, 100, 3_600_000),
       faults: str(env, 'SAGA_FAULTS') ?? '',
     },
     notificationFailureRate: ratio(env, 'NOTIFICATION_FAILURE_RATE', 0),

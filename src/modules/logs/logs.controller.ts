@@ -1,0 +1,15 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { TransactionLogView, TransactionLogsService } from './transaction-logs.service';
+
+@ApiTags('purchases')
+@Controller('logs')
+export class LogsController {
+  constructor(private readonly logs: TransactionLogsService) {}
+
+  @Get(':userId')
+  @ApiOperation({ summary: "A user's transaction log, newest first (at most 100)" })
+  list(@Param('userId') userId: string): Promise<TransactionLogView[]> {
+    return this.logs.listByUser(userId);
+  }
+}

@@ -1,0 +1,69 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { moneyToJson } from '../../common/money';
+import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
+
+export interface TransactionLogView {
+  logId: string;
+  transactionId: string;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  price: number | null;
+  status: string;
+  step: string;
+  createdAt: Date;
+  updatedAt: Date;
+  metadata: Record<string, unknown> | null;
+}
+
+function toView(row: TransactionLogRow): TransactionLogView {
+  return {
+    logId: row.log_id,
+    transactionId: row.transaction_id,
+    userId: row.user_id,
+    itemId: row.item_id,
+    quantity: row.quantity,
+    price: moneyToJson(row.price),
+    status: row.status,
+    step: row.status === 'completed' ? 'purchase_completed' : 'purchase_compensated',
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    metadata: row.log_data,
+  };
+}
+
+@Injectable()
+export class TransactionLogsService {
+  constructor(private readonly logs: TransactionLogsRepository) {}
+
+  /** Records a completed purchase (idempotent per transaction). */
+  async recordPurchase(purchase: {
+    transactionId: string;
+    userId: string;
+    itemId: string;
+    quantity: number;
+    price: string;
+    metadata: Record<string, unknown>;
+  }): Promise<{ logId: string; recordedAt: Date }> {
+    const row = await this.logs.insertCompleted({
+      logId: `LOG_${randomUUID()}`,
+      transactionId: purchase.transactionId,
+      userId: purchase.userId,
+      itemId: purchase.itemId,
+      quantity: purchase.quantity,
+      price: purchase.price,
+      data: purchase.metadata,
+    });
+    return { logId: row.log_id, recordedAt: row.created_at };
+  }
+
+  async compensatePurchase(transactionId: string): Promise<{ logId: string | null }> {
+    const row = await this.logs.markCompensated(transactionId);
+    return { logId: row?.log_id ?? null };
+  }
+
+  async listByUser(userId: string, limit = 100): Promise<TransactionLogView[]> {
+    return (await this.logs.listByUser(userId, limit)).map(toView);
+  }
+}

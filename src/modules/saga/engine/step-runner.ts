@@ -1,0 +1,316 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { DomainError } from '../../../common/errors/domain-error';
+import { isUniqueViolation } from '../../../common/errors/database-errors';
+import type { AppConfig, SagaConfig } from '../../../config/configuration';
+import { TransactionHost } from '../../../database/transaction-host';
+import type { SagaStatus } from '../saga-state.entity';
+import type { StepKind } from '../saga-step-result.entity';
+import { SagaRepository } from '../saga.repository';
+import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
+import type { SagaStep } from '../steps/saga-step';
+import { FaultInjector } from './fault-injector';
+import { INSTANCE_ID } from './instance-id';
+import { backoffDelay, sleep } from './retry';
+
+/** Another driver advanced the saga first: this one must stop touching it. */
+export class StaleSagaError extends Error {
+  constructor(transactionId: string) {
+    super(`Saga ${transactionId} was advanced by another driver`);
+    this.name = 'StaleSagaError';
+  }
+}
+
+export type StepOutcome =
+  | { kind: 'done'; data: StepData }
+  | { kind: 'refused'; error: SagaError }
+  | { kind: 'failed'; error: SagaError };
+
+/** What a transition committed, for a pattern to act on inside the same transaction. */
+export interface Transition {
+  saga: SagaRecord;
+  step: StepName;
+  kind: StepKind;
+  outcome: 'success' | 'failed';
+  status: SagaStatus;
+  data: StepData | null;
+  error: SagaError | null;
+}
+
+/** Runs inside the transition's transaction (choreography writes its outbox event here). */
+export type TransitionHook = (transition: Transition) => Promise<void>;
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Executes one step or one compensation of a saga as one local transaction: the saga row is
+ * fenced on its version (and locked), the step's effect runs, its result row is written, and the
+ * saga's status moves, all committing or rolling back together. Infrastructure errors are retried
+ * with backoff; refusals are not. Both patterns drive sagas only through this class.
+ */
+@Injectable()
+export class StepRunner {
+  private readonly saga: SagaConfig;
+
+  constructor(
+    private readonly sagas: SagaRepository,
+    private readonly tx: TransactionHost,
+    private readonly faults: FaultInjector,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.saga = config.get('saga', { infer: true });
+  }
+
+  /** Runs a forward step; on success the saga moves on (to `completed` after its last step). */
+  async forward(
+    saga: SagaRecord,
+    step: SagaStep,
+    isLast: boolean,
+    hook?: TransitionHook,
+  ): Promise<StepOutcome> {
+    this.faults.beforeStep(step.name);
+    const status: SagaStatus = isLast ? 'completed' : 'in_progress';
+    const result = await this.withRetries(saga, async () => {
+      const started = Date.now();
+      return this.transition(
+        saga,
+        { status, currentStep: step.name },
+        async () => {
+          await this.faults.inStep(step.name);
+          const data = await step.execute(saga.context);
+          return {
+            kind: 'forward',
+            step: step.name,
+            outcome: 'success',
+            data,
+            durationMs: Date.now() - started,
+          };
+        },
+        hook,
+      );
+    });
+    if (result.kind !== 'done') {
+      return result.kind === 'refused'
+        ? {
+            kind: 'refused',
+            error: { step: step.name, code: result.error.code, message: result.error.message },
+          }
+        : {
+            kind: 'failed',
+            error: {
+              step: step.name,
+              code: 'STEP_FAILED',
+              message: `Step ${step.name} failed: ${result.message}`,
+            },
+          };
+    }
+    saga.completed.push(step.name);
+    this.faults.afterStep(step.name);
+    return { kind: 'done', data: result.data };
+  }
+
+  /**
+   * Records a step's refusal or exhausted retries: the saga ends `failed` when nothing was done
+   * yet, else starts `compensating`.
+   */
+  async recordFailure(
+    saga: SagaRecord,
+    step: SagaStep,
+    error: SagaError,
+    hook?: TransitionHook,
+  ): Promise<void> {
+    const status: SagaStatus = saga.completed.length === 0 ? 'failed' : 'compensating';
+    await this.transition(
+      saga,
+      { status, currentStep: step.name, error },
+      () =>
+        Promise.resolve({
+          kind: 'forward',
+          step: step.name,
+          outcome: 'failed',
+          data: null,
+          durationMs: 0,
+          error,
+        }),
+      hook,
+    );
+  }
+
+  /** Past the pivot: the step gave up after its retries; the purchase completes regardless. */
+  async giveUp(
+    saga: SagaRecord,
+    step: SagaStep,
+    error: SagaError,
+    hook?: TransitionHook,
+  ): Promise<void> {
+    await this.transition(
+      saga,
+      { status: 'completed', currentStep: step.name },
+      async () => {
+        const data = (await step.giveUp?.(saga.context, error.message)) ?? null;
+        return { kind: 'forward', step: step.name, outcome: 'failed', data, durationMs: 0, error };
+      },
+      hook,
+    );
+  }
+
+  /**
+   * Undoes one committed step. The saga ends `compensated` after the last undo, or `failed` with
+   * COMPENSATION_FAILED when an undo keeps failing (an admin can re-drive it).
+   */
+  async compensate(
+    saga: SagaRecord,
+    step: SagaStep,
+    isLast: boolean,
+    hook?: TransitionHook,
+  ): Promise<'done' | 'failed'> {
+    const target = `compensation:${step.name}`;
+    const compensate = step.compensate?.bind(step);
+    if (compensate === undefined) throw new Error(`Step ${step.name} cannot be compensated`);
+    this.faults.beforeStep(target);
+    const result = await this.withRetries(saga, async () => {
+      const started = Date.now();
+      return this.transition(
+        saga,
+        { status: isLast ? 'compensated' : 'compensating', currentStep: step.name },
+        async () => {
+          await this.faults.inStep(target);
+          const data = await compensate(saga.context);
+          return {
+            kind: 'compensation',
+            step: step.name,
+            outcome: 'success',
+            data,
+            durationMs: Date.now() - started,
+          };
+        },
+        hook,
+      );
+    });
+    if (result.kind === 'done') {
+      saga.compensated.push(step.name);
+      this.faults.afterStep(target);
+      return 'done';
+    }
+    const error: SagaError = {
+      step: step.name,
+      code: 'COMPENSATION_FAILED',
+      message: `Compensation of ${step.name} failed: ${result.kind === 'refused' ? result.error.message : result.message}`,
+    };
+    await this.transition(
+      saga,
+      { status: 'failed', currentStep: step.name, error },
+      () =>
+        Promise.resolve({
+          kind: 'compensation',
+          step: step.name,
+          outcome: 'failed',
+          data: null,
+          durationMs: 0,
+          error,
+        }),
+      hook,
+    );
+    return 'failed';
+  }
+
+  /**
+   * Takes a saga over to compensate it (admin): `compensating` when something committed, else
+   * `failed`. Its previous driver is fenced out.
+   */
+  async abort(saga: SagaRecord, error: SagaError): Promise<void> {
+    const status: SagaStatus = saga.completed.length === 0 ? 'failed' : 'compensating';
+    const id = saga.context.transactionId;
+    const version = await this.tx.run(() =>
+      this.sagas.transition(id, saga.version, {
+        status,
+        error,
+        leaseOwner: INSTANCE_ID,
+        leaseMs: this.saga.leaseMs,
+      }),
+    );
+    if (version === undefined) throw new StaleSagaError(id);
+    saga.version = version;
+    saga.status = status;
+    saga.error = error;
+  }
+
+  /** One transaction: fence the saga, do the work, write the result row, run the hook. */
+  private async transition(
+    saga: SagaRecord,
+    change: { status: SagaStatus; currentStep: StepName; error?: SagaError },
+    work: () => Promise<{
+      kind: StepKind;
+      step: StepName;
+      outcome: 'success' | 'failed';
+      data: StepData | null;
+      durationMs: number;
+      error?: SagaError;
+    }>,
+    hook?: TransitionHook,
+  ): Promise<StepData | null> {
+    const id = saga.context.transactionId;
+    const { version, data } = await this.tx.run(async () => {
+      const version = await this.sagas.transition(id, saga.version, {
+        ...change,
+        leaseOwner: INSTANCE_ID,
+        leaseMs: this.saga.leaseMs,
+      });
+      if (version === undefined) throw new StaleSagaError(id);
+      const done = await work();
+      try {
+        await this.sagas.insertStepResult({
+          transactionId: id,
+          step: done.step,
+          kind: done.kind,
+          status: done.outcome,
+          data: done.data,
+          errorCode: done.error?.code ?? null,
+          errorMessage: done.error?.message ?? null,
+          durationMs: done.durationMs,
+        });
+      } catch (error) {
+        // The step already succeeded once: another driver got here first.
+        if (isUniqueViolation(error, 'uq_saga_step_results_success')) throw new StaleSagaError(id);
+        throw error;
+      }
+      await hook?.({
+        saga,
+        step: done.step,
+        kind: done.kind,
+        outcome: done.outcome,
+        status: change.status,
+        data: done.data,
+        error: done.error ?? null,
+      });
+      return { version, data: done.data };
+    });
+    saga.version = version;
+    saga.status = change.status;
+    if (change.error !== undefined) saga.error = change.error;
+    return data;
+  }
+
+  /** Retries infrastructure errors with backoff; refusals and lost fencing are not retried. */
+  private async withRetries(
+    saga: SagaRecord,
+    attempt: () => Promise<StepData | null>,
+  ): Promise<
+    | { kind: 'done'; data: StepData }
+    | { kind: 'refused'; error: DomainError }
+    | { kind: 'failed'; message: string }
+  > {
+    for (let n = 1; ; n++) {
+      try {
+        return { kind: 'done', data: (await attempt()) ?? {} };
+      } catch (error) {
+        if (error instanceof StaleSagaError) throw error;
+        if (error instanceof DomainError) return { kind: 'refused', error };
+        if (n >= this.saga.stepMaxAttempts) return { kind: 'failed', message: errorMessage(error) };
+        await sleep(backoffDelay(n, this.saga.stepRetryBaseMs, this.saga.stepRetryMaxMs));
+      }
+    }
+  }
+}

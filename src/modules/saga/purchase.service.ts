@@ -1,0 +1,151 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { createHash, randomUUID } from 'node:crypto';
+import { DomainError } from '../../common/errors/domain-error';
+import { centsToString, jsonNumberToCents, toCents } from '../../common/money';
+import type { AppConfig, SagaConfig, SagaPattern } from '../../config/configuration';
+import { ItemsService } from '../items/items.service';
+import type { PurchaseDto } from './dto/purchase.dto';
+import { INSTANCE_ID } from './engine/instance-id';
+import { sleep } from './engine/retry';
+import { SagaEngines } from './engine/saga-engines';
+import { PatternControl } from './pattern-control';
+import { isTerminal, PurchaseResult, toPurchaseResult } from './saga.mapper';
+import { SagaRepository, SagaRow } from './saga.repository';
+import type { SagaError } from './saga.types';
+
+export interface PurchaseOptions {
+  idempotencyKey?: string;
+  /** Answer 202 as soon as the saga is recorded (`Prefer: respond-async`). */
+  respondAsync?: boolean;
+  /** The route's own pattern (POST /purchase/choreography). */
+  pattern?: SagaPattern;
+}
+
+function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
+  const price = dto.price === undefined ? null : centsToString(jsonNumberToCents(dto.price));
+  const canonical = JSON.stringify([dto.userId, dto.itemId, dto.quantity, price, pattern]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Starts purchases: fixes the server's price, records the saga (once per idempotency key), hands
+ * it to its pattern's engine and waits for the outcome up to PURCHASE_WAIT_MS.
+ */
+@Injectable()
+export class PurchaseService {
+  private readonly logger = new Logger(PurchaseService.name);
+  private readonly config: SagaConfig;
+
+  constructor(
+    private readonly sagas: SagaRepository,
+    private readonly items: ItemsService,
+    private readonly engines: SagaEngines,
+    private readonly patterns: PatternControl,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.config = config.get('saga', { infer: true });
+  }
+
+  async purchase(dto: PurchaseDto, options: PurchaseOptions = {}): Promise<PurchaseResult> {
+    const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
+    const hash = requestHash(dto, pattern);
+    const { total, error } = await this.price(dto);
+    const row = await this.sagas.insert({
+      transactionId: `TXN_${randomUUID()}`,
+      pattern,
+      status: error === null ? 'pending' : 'failed',
+      userId: dto.userId,
+      itemId: dto.itemId,
+      quantity: dto.quantity,
+      total,
+      idempotencyKey: options.idempotencyKey ?? null,
+      requestHash: options.idempotencyKey === undefined ? null : hash,
+      error,
+      leaseOwner: INSTANCE_ID,
+      leaseMs: this.config.leaseMs,
+    });
+
+    if (row === undefined) return this.replay(options.idempotencyKey ?? '', hash);
+    if (isTerminal(row.status)) return toPurchaseResult(row, []);
+
+    const run = this.engines.start(row);
+    if (options.respondAsync === true) {
+      run.catch((err: unknown) =>
+        this.logger.error(`Saga ${row.transaction_id} stopped: ${String(err)}`),
+      );
+      return this.result(row.transaction_id);
+    }
+    const finished = await this.waitFor(run, this.config.purchaseWaitMs);
+    if (!finished) {
+      run.catch((err: unknown) =>
+        this.logger.error(`Saga ${row.transaction_id} stopped: ${String(err)}`),
+      );
+    }
+    return this.result(row.transaction_id);
+  }
+
+  /** The server's total; a client price that differs, or an unknown item, refuses the purchase. */
+  private async price(
+    dto: PurchaseDto,
+  ): Promise<{ total: string | null; error: SagaError | null }> {
+    try {
+      const quote = await this.items.quote(dto.itemId, dto.quantity);
+      if (dto.price !== undefined && jsonNumberToCents(dto.price) !== toCents(quote.total)) {
+        return {
+          total: quote.total,
+          error: {
+            step: null,
+            code: 'PRICE_MISMATCH',
+            message: `Price mismatch: expected total ${quote.total}, got ${dto.price}`,
+          },
+        };
+      }
+      return { total: quote.total, error: null };
+    } catch (error) {
+      if (error instanceof DomainError) {
+        return { total: null, error: { step: null, code: error.code, message: error.message } };
+      }
+      throw error;
+    }
+  }
+
+  /** A repeated Idempotency-Key: the first request's answer, once its saga has settled. */
+  private async replay(key: string, hash: string): Promise<PurchaseResult> {
+    const existing = await this.sagas.findByIdempotencyKey(key);
+    if (existing === undefined) throw new Error(`Saga of idempotency key ${key} vanished`);
+    if (existing.request_hash !== hash) {
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was used with a different request body',
+      );
+    }
+    const deadline = Date.now() + this.config.purchaseWaitMs;
+    let row: SagaRow | undefined = existing;
+    for (let delay = 5; row !== undefined && !isTerminal(row.status) && Date.now() < deadline;) {
+      await sleep(Math.min(delay, deadline - Date.now()));
+      delay = Math.min(delay * 2, 100);
+      row = await this.sagas.findById(existing.transaction_id);
+    }
+    return this.result(existing.transaction_id);
+  }
+
+  async result(transactionId: string): Promise<PurchaseResult> {
+    const row = await this.sagas.findById(transactionId);
+    if (row === undefined) throw new Error(`Saga ${transactionId} vanished`);
+    return toPurchaseResult(row, await this.sagas.findSteps(transactionId));
+  }
+
+  /** True when `run` settled within `ms` (its rejection propagates), false on timeout. */
+  private async waitFor(run: Promise<unknown>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([run.then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

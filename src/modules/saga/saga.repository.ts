@@ -1,0 +1,210 @@
+import { Injectable } from '@nestjs/common';
+import type { SagaPattern } from '../../config/configuration';
+import { TransactionHost } from '../../database/transaction-host';
+import type { SagaStatus } from './saga-state.entity';
+import type { StepKind, StepResultStatus } from './saga-step-result.entity';
+import type { SagaError, StepData } from './saga.types';
+
+export interface SagaRow {
+  transaction_id: string;
+  pattern: SagaPattern;
+  status: SagaStatus;
+  current_step: string | null;
+  user_id: string;
+  item_id: string;
+  quantity: number;
+  price: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  error_step: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  version: number;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  attempts: number;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+  failed_at: Date | null;
+}
+
+export interface StepRow {
+  id: string;
+  transaction_id: string;
+  step: string;
+  kind: StepKind;
+  status: StepResultStatus;
+  data: StepData | null;
+  error_code: string | null;
+  error_message: string | null;
+  duration_ms: number;
+  executed_at: Date;
+}
+
+export interface NewSaga {
+  transactionId: string;
+  pattern: SagaPattern;
+  status: SagaStatus;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  total: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  error: SagaError | null;
+  leaseOwner: string;
+  leaseMs: number;
+}
+
+/** A transition: the new status, and optionally the step now current and the saga's error. */
+export interface SagaTransition {
+  status: SagaStatus;
+  currentStep?: string;
+  /** undefined keeps the recorded error; null clears it. */
+  error?: SagaError | null;
+  leaseOwner: string;
+  leaseMs: number;
+}
+
+@Injectable()
+export class SagaRepository {
+  constructor(private readonly tx: TransactionHost) {}
+
+  /** Inserts a saga; undefined when its idempotency key is already taken. */
+  insert(saga: NewSaga): Promise<SagaRow | undefined> {
+    const terminal =
+      saga.status === 'failed' || saga.status === 'compensated' || saga.status === 'completed';
+    return this.tx.one<SagaRow>(
+      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+         idempotency_key, request_hash, error_step, error_code, error_message, lease_owner,
+         lease_expires_at, failed_at)
+       VALUES ($1, $2, $3::varchar, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+         CASE WHEN $13::boolean THEN NULL ELSE $14::varchar END,
+         CASE WHEN $13::boolean THEN NULL ELSE now() + $15::int * interval '1 millisecond' END,
+         CASE WHEN $3::varchar = 'failed' THEN now() END)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING *`,
+      [
+        saga.transactionId,
+        saga.pattern,
+        saga.status,
+        saga.userId,
+        saga.itemId,
+        saga.quantity,
+        saga.total,
+        saga.idempotencyKey,
+        saga.requestHash,
+        saga.error?.step ?? null,
+        saga.error?.code ?? null,
+        saga.error?.message ?? null,
+        terminal,
+        saga.leaseOwner,
+        saga.leaseMs,
+      ],
+    );
+  }
+
+  findById(transactionId: string): Promise<SagaRow | undefined> {
+    return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE transaction_id = $1', [
+      transactionId,
+    ]);
+  }
+
+  findByIdempotencyKey(key: string): Promise<SagaRow | undefined> {
+    return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE idempotency_key = $1', [key]);
+  }
+
+  findSteps(transactionId: string): Promise<StepRow[]> {
+    return this.tx.query<StepRow>(
+      'SELECT * FROM saga_step_results WHERE transaction_id = $1 ORDER BY id',
+      [transactionId],
+    );
+  }
+
+  /**
+   * Applies a transition only if the saga is still at `expectedVersion` (fencing: a driver that
+   * lost the saga to another cannot write), locking the row until the transaction ends and
+   * renewing the driver's lease. Returns the new version, or undefined when stale.
+   */
+  async transition(
+    transactionId: string,
+    expectedVersion: number,
+    change: SagaTransition,
+  ): Promise<number | undefined> {
+    const keepError = change.error === undefined;
+    const row = await this.tx.one<{ version: number }>(
+      `UPDATE saga_states SET
+         version = version + 1,
+         status = $3::varchar,
+         current_step = COALESCE($4::varchar, current_step),
+         error_step = CASE WHEN $5::boolean THEN error_step ELSE $6::varchar END,
+         error_code = CASE WHEN $5::boolean THEN error_code ELSE $7::varchar END,
+         error_message = CASE WHEN $5::boolean THEN error_message ELSE $8::text END,
+         completed_at = CASE WHEN $3::varchar = 'completed' THEN now() ELSE completed_at END,
+         failed_at = CASE WHEN $3::varchar IN ('failed', 'compensated') THEN now() ELSE failed_at END,
+         lease_owner = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
+                            ELSE $9::varchar END,
+         lease_expires_at = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
+                                 ELSE now() + $10::int * interval '1 millisecond' END,
+         updated_at = now()
+       WHERE transaction_id = $1 AND version = $2
+       RETURNING version`,
+      [
+        transactionId,
+        expectedVersion,
+        change.status,
+        change.currentStep ?? null,
+        keepError,
+        change.error?.step ?? null,
+        change.error?.code ?? null,
+        change.error?.message ?? null,
+        change.leaseOwner,
+        change.leaseMs,
+      ],
+    );
+    return row?.version;
+  }
+
+  async insertStepResult(result: {
+    transactionId: string;
+    step: string;
+    kind: StepKind;
+    status: StepResultStatus;
+    data: StepData | null;
+    errorCode: string | null;
+    errorMessage: string | null;
+    durationMs: number;
+  }): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        result.transactionId,
+        result.step,
+        result.kind,
+        result.status,
+        result.data,
+        result.errorCode,
+        result.errorMessage,
+        result.durationMs,
+      ],
+    );
+  }
+
+  async countByStatus(): Promise<Record<SagaStatus, number>> {
+    const rows = await this.tx.query<{ status: SagaStatus; count: string }>(
+      'SELECT status, count(*)::text AS count FROM saga_states GROUP BY status',
+    );
+    const counts: Record<SagaStatus, number> = {
+      pending: 0,
+      in_progress: 0,
+      completed: 0,
+      failed: 0,
+      compensating: 0,
+      compensated: 0,
+    };
+    for (const row of rows) counts[row.status] = Number(row.count);
+    return counts;
+  }
+}

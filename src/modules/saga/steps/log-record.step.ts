@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { TransactionLogsService } from '../../logs/transaction-logs.service';
+import type { SagaContext, StepData } from '../saga.types';
+import type { SagaStep } from './saga-step';
+
+/** Step 3, the pivot: the purchase is logged as completed; from here it can only go forward. */
+@Injectable()
+export class LogRecordStep implements SagaStep {
+  readonly name = 'log_record' as const;
+  readonly pivot = true;
+
+  constructor(private readonly logs: TransactionLogsService) {}
+
+  async execute(context: SagaContext): Promise<StepData> {
+    const log = await this.logs.recordPurchase({
+      transactionId: context.transactionId,
+      userId: context.userId,
+      itemId: context.itemId,
+      quantity: context.quantity,
+      price: context.total,
+      metadata: { event: 'PURCHASE_COMPLETED', pattern: context.pattern },
+    });
+    return { logId: log.logId, recordedAt: log.recordedAt };
+  }
+
+  // The contract's undo of step 3. The engines never reach it (a committed pivot completes the
+  // saga), but an admin re-drive of a saga refused at the pivot relies on it being idempotent.
+  async compensate(context: SagaContext): Promise<StepData> {
+    const log = await this.logs.compensatePurchase(context.transactionId);
+    return { logId: log.logId, status: 'compensated' };
+  }
+}

@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { moneyToJson } from '../../../common/money';
+import { UsersService } from '../../users/users.service';
+import type { SagaContext, StepData } from '../saga.types';
+import type { SagaStep } from './saga-step';
+
+/** Step 1: the user may buy (exists, active, within limit and balance); debit the total. */
+@Injectable()
+export class UserValidationStep implements SagaStep {
+  readonly name = 'user_validation' as const;
+
+  constructor(private readonly users: UsersService) {}
+
+  async execute(context: SagaContext): Promise<StepData> {
+    const debit = await this.users.debitForPurchase(context.userId, context.total);
+    return {
+      isValid: true,
+      userId: context.userId,
+      amount: moneyToJson(context.total),
+      balanceBefore: moneyToJson(debit.balanceBefore),
+      balanceAfter: moneyToJson(debit.balanceAfter),
+    };
+  }
+
+  async compensate(context: SagaContext): Promise<StepData> {
+    const refund = await this.users.refundPurchase(context.userId, context.total);
+    return {
+      refunded: moneyToJson(context.total),
+      userId: context.userId,
+      balanceAfter: moneyToJson(refund.balanceAfter),
+    };
+  }
+}
