@@ -68,12 +68,24 @@ export interface TestApp {
   /** Direct SQL on the test database, for arranging and asserting. */
   db: Client;
   databaseUrl: string;
+  /** Stops the app and drops its database (unless it was given one). */
   close(): Promise<void>;
+  /** Stops the app and keeps its database. */
+  stop(): Promise<void>;
 }
 
-/** The real application on its own clean database, with the demo data loaded. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+/**
+ * The real application on its own clean database, with the demo data loaded; or, given
+ * `database`, on that one (to restart a service over the data an earlier one left).
+ */
+export async function startTestApp(
+  env: Record<string, string> = {},
+  existing?: { url: string },
+): Promise<TestApp> {
+  const database =
+    existing === undefined
+      ? await createTestDatabase()
+      : { url: existing.url, drop: () => Promise.resolve() };
   const config = buildConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -96,6 +108,10 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await db.end().catch(() => undefined);
       await app.close();
       await database.drop();
+    },
+    stop: async () => {
+      await db.end().catch(() => undefined);
+      await app.close();
     },
   };
 }
