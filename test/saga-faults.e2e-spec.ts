@@ -113,7 +113,7 @@ describe('A compensation that keeps failing, then an admin re-drive', () => {
 
   it('is re-driven by POST /compensate/:id once the fault is gone', async () => {
     await broken.stop();
-    const fixed = await startTestApp(FAST_RETRIES, { url: broken.databaseUrl });
+    const fixed = await startTestApp(FAST_RETRIES, broken.database);
     try {
       await fixed.http.post(`/compensate/${transactionId}`).expect(401);
       await fixed.http.post('/compensate/TXN_nope').set(ADMIN).expect(404);

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
@@ -7,7 +8,6 @@ import {
   assertTestDatabase,
   EMBEDDED_TEST_DIR,
   EMBEDDED_TEST_PORT,
-  TEMPLATE_DATABASE,
   withAdminClient,
   withDatabase,
 } from './test-database';
@@ -30,17 +30,12 @@ export default async function globalSetup(): Promise<void> {
   }
   assertTestDatabase(baseUrl);
   process.env.TEST_DATABASE_URL = baseUrl;
+  const template = `saga_test_template_${randomBytes(4).toString('hex')}`;
+  process.env.TEST_TEMPLATE_DATABASE = template;
 
-  await withAdminClient(baseUrl, async (client) => {
-    await client.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`,
-      [TEMPLATE_DATABASE],
-    );
-    await client.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
-    await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  });
+  await withAdminClient(baseUrl, (client) => client.query(`CREATE DATABASE ${template}`));
   const dataSource = new DataSource(
-    dataSourceOptions(withDatabase(baseUrl, TEMPLATE_DATABASE), {
+    dataSourceOptions(withDatabase(baseUrl, template), {
       poolSize: 2,
       slowQueryMs: 10_000,
     }),

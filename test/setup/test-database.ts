@@ -1,7 +1,13 @@
 import { Client } from 'pg';
 
 /** Where the test databases live, shared by the global setup and every test file. */
-export const TEMPLATE_DATABASE = 'saga_test_template';
+/** The migrated template of this run (unique, so parallel runs on one server never collide). */
+export function templateDatabase(): string {
+  const name = process.env.TEST_TEMPLATE_DATABASE;
+  if (name === undefined)
+    throw new Error('TEST_TEMPLATE_DATABASE is not set: run the tests through jest');
+  return name;
+}
 export const EMBEDDED_TEST_PORT = 54339;
 export const EMBEDDED_TEST_DIR = '.data/test-postgres';
 

@@ -9,7 +9,7 @@ import { buildConfig } from '../../src/config/configuration';
 import {
   assertTestDatabase,
   databaseName,
-  TEMPLATE_DATABASE,
+  templateDatabase,
   withAdminClient,
   withDatabase,
 } from '../setup/test-database';
@@ -25,11 +25,16 @@ function serverUrl(): string {
 }
 
 /** A fresh database for one test file, cloned from the migrated template. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
   const base = serverUrl();
   const name = `saga_test_${randomBytes(6).toString('hex')}`;
   await withAdminClient(base, (client) =>
-    client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`),
+    client.query(`CREATE DATABASE ${name} TEMPLATE ${templateDatabase()}`),
   );
   const url = withDatabase(base, name);
   assertTestDatabase(url);
@@ -68,7 +73,8 @@ export interface TestApp {
   /** Direct SQL on the test database, for arranging and asserting. */
   db: Client;
   databaseUrl: string;
-  /** Stops the app and drops its database (unless it was given one). */
+  database: TestDatabase;
+  /** Stops the app and drops its database. */
   close(): Promise<void>;
   /** Stops the app and keeps its database. */
   stop(): Promise<void>;
@@ -80,12 +86,9 @@ export interface TestApp {
  */
 export async function startTestApp(
   env: Record<string, string> = {},
-  existing?: { url: string },
+  existing?: TestDatabase,
 ): Promise<TestApp> {
-  const database =
-    existing === undefined
-      ? await createTestDatabase()
-      : { url: existing.url, drop: () => Promise.resolve() };
+  const database = existing ?? (await createTestDatabase());
   const config = buildConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -104,6 +107,7 @@ export async function startTestApp(
     http: request(app.getHttpServer()),
     db,
     databaseUrl: database.url,
+    database,
     close: async () => {
       await db.end().catch(() => undefined);
       await app.close();
