@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { EventEmitterModule } from '@nestjs/event-emitter';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
@@ -34,6 +35,7 @@ export class AppModule {
             quietReqLogger: true,
           },
         }),
+        EventEmitterModule.forRoot({ wildcard: false, maxListeners: 50 }),
         DatabaseModule,
         UsersModule,
         ItemsModule,

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash, randomUUID } from 'node:crypto';
 import { DomainError } from '../../common/errors/domain-error';
 import { centsToString, jsonNumberToCents, toCents } from '../../common/money';
@@ -10,6 +11,7 @@ import { INSTANCE_ID } from './engine/instance-id';
 import { sleep } from './engine/retry';
 import { SagaEngines } from './engine/saga-engines';
 import { PatternControl } from './pattern-control';
+import { SAGA_CHANGED, SagaChangedEvent } from './saga-changed.event';
 import { isTerminal, PurchaseResult, toPurchaseResult } from './saga.mapper';
 import { SagaRepository, SagaRow } from './saga.repository';
 import type { SagaError } from './saga.types';
@@ -42,6 +44,7 @@ export class PurchaseService {
     private readonly items: ItemsService,
     private readonly engines: SagaEngines,
     private readonly patterns: PatternControl,
+    private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
     this.config = config.get('saga', { infer: true });
@@ -67,6 +70,20 @@ export class PurchaseService {
     });
 
     if (row === undefined) return this.replay(options.idempotencyKey ?? '', hash);
+    const created: SagaChangedEvent = {
+      transactionId: row.transaction_id,
+      pattern: row.pattern,
+      previousStatus: null,
+      status: row.status,
+      version: row.version,
+      step: null,
+      kind: null,
+      outcome: null,
+      durationMs: null,
+      sagaAgeMs: isTerminal(row.status) ? 0 : null,
+      at: row.created_at,
+    };
+    await this.events.emitAsync(SAGA_CHANGED, created);
     if (isTerminal(row.status)) return toPurchaseResult(row, []);
 
     const run = this.engines.start(row);

@@ -94,6 +94,7 @@ export function toRecord(row: SagaRow, steps: StepRow[]): SagaRecord {
     },
     status: row.status,
     version: row.version,
+    startedAt: row.created_at,
     completed: succeeded(steps, 'forward'),
     compensated: succeeded(steps, 'compensation'),
     error: sagaError(row) ?? null,

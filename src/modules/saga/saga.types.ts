@@ -32,6 +32,7 @@ export interface SagaRecord {
   context: SagaContext;
   status: SagaStatus;
   version: number;
+  startedAt: Date;
   /** Forward steps committed, in order. */
   completed: StepName[];
   /** Steps whose compensation committed. */

@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainError } from '../../../common/errors/domain-error';
 import { isUniqueViolation } from '../../../common/errors/database-errors';
 import type { AppConfig, SagaConfig } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaStatus } from '../saga-state.entity';
 import type { StepKind } from '../saga-step-result.entity';
+import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
 import { SagaRepository } from '../saga.repository';
 import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
@@ -58,6 +60,7 @@ export class StepRunner {
     private readonly sagas: SagaRepository,
     private readonly tx: TransactionHost,
     private readonly faults: FaultInjector,
+    private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
     this.saga = config.get('saga', { infer: true });
@@ -232,9 +235,40 @@ export class StepRunner {
       }),
     );
     if (version === undefined) throw new StaleSagaError(id);
+    const previous = saga.status;
     saga.version = version;
     saga.status = status;
     saga.error = error;
+    await this.changed(saga, previous, null);
+  }
+
+  /** Tells in-process observers (cache, metrics) what committed. */
+  private async changed(
+    saga: SagaRecord,
+    previousStatus: SagaStatus,
+    cause: {
+      step: StepName;
+      kind: StepKind;
+      outcome: 'success' | 'failed';
+      durationMs: number;
+    } | null,
+  ): Promise<void> {
+    const terminal =
+      saga.status === 'completed' || saga.status === 'compensated' || saga.status === 'failed';
+    const event: SagaChangedEvent = {
+      transactionId: saga.context.transactionId,
+      pattern: saga.context.pattern,
+      previousStatus,
+      status: saga.status,
+      version: saga.version,
+      step: cause?.step ?? null,
+      kind: cause?.kind ?? null,
+      outcome: cause?.outcome ?? null,
+      durationMs: cause?.durationMs ?? null,
+      sagaAgeMs: terminal ? Date.now() - saga.startedAt.getTime() : null,
+      at: new Date(),
+    };
+    await this.events.emitAsync(SAGA_CHANGED, event);
   }
 
   /** One transaction: fence the saga, do the work, write the result row, run the hook. */
@@ -252,7 +286,7 @@ export class StepRunner {
     hook?: TransitionHook,
   ): Promise<StepData | null> {
     const id = saga.context.transactionId;
-    const { version, data } = await this.tx.run(async () => {
+    const { version, data, cause } = await this.tx.run(async () => {
       const version = await this.sagas.transition(id, saga.version, {
         ...change,
         leaseOwner: INSTANCE_ID,
@@ -285,11 +319,13 @@ export class StepRunner {
         data: done.data,
         error: done.error ?? null,
       });
-      return { version, data: done.data };
+      return { version, data: done.data, cause: done };
     });
+    const previous = saga.status;
     saga.version = version;
     saga.status = change.status;
     if (change.error !== undefined) saga.error = change.error;
+    await this.changed(saga, previous, cause);
     return data;
   }
 

@@ -1,0 +1,28 @@
+import type { SagaPattern } from '../../config/configuration';
+import type { SagaStatus } from './saga-state.entity';
+import type { StepKind } from './saga-step-result.entity';
+
+/**
+ * Emitted in-process (EventEmitter2, awaited) after every committed change of a saga: its
+ * creation and each transition. Observers only (cache, metrics): a listener must not throw, and
+ * nothing of the saga is ever decided here.
+ */
+export const SAGA_CHANGED = 'saga.changed';
+
+export interface SagaChangedEvent {
+  transactionId: string;
+  pattern: SagaPattern;
+  /** null on creation */
+  previousStatus: SagaStatus | null;
+  status: SagaStatus;
+  /** The saga row's version after the change (0 on creation). */
+  version: number;
+  /** The step or compensation that caused the change, if any. */
+  step: string | null;
+  kind: StepKind | null;
+  outcome: 'success' | 'failed' | null;
+  durationMs: number | null;
+  /** Milliseconds since the saga was created, for sagas reaching a terminal status. */
+  sagaAgeMs: number | null;
+  at: Date;
+}
