@@ -44,6 +44,8 @@ const transform = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Project-level values are not read for this one.
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
@@ -62,7 +64,6 @@ module.exports = {
       transformIgnorePatterns,
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };

@@ -30,6 +30,10 @@ export interface SagaConfig {
   stepRetryMaxMs: number;
   /** How long a driver owns a saga after each transition before recovery may take it over. */
   leaseMs: number;
+  /** How long a dispatcher owns the outbox events it publishes before others may. */
+  outboxLeaseMs: number;
+  /** How often left-behind outbox events are looked for. */
+  outboxPollMs: number;
   faults: string;
 }
 
@@ -164,6 +168,8 @@ export function buildConfig(env: Env = process.env): AppConfig {
       stepRetryBaseMs,
       stepRetryMaxMs,
       leaseMs: int(env, 'SAGA_LEASE_MS', 15_000, 100, 3_600_000),
+      outboxLeaseMs: int(env, 'OUTBOX_LEASE_MS', 10_000, 100, 3_600_000),
+      outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 600_000),
       faults: str(env, 'SAGA_FAULTS') ?? '',
     },
     notificationFailureRate: ratio(env, 'NOTIFICATION_FAILURE_RATE', 0),

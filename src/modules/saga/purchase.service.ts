@@ -1,19 +1,20 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash, randomUUID } from 'node:crypto';
 import { DomainError } from '../../common/errors/domain-error';
 import { centsToString, jsonNumberToCents, toCents } from '../../common/money';
 import type { AppConfig, SagaConfig, SagaPattern } from '../../config/configuration';
+import { TransactionHost } from '../../database/transaction-host';
 import { ItemsService } from '../items/items.service';
 import type { PurchaseDto } from './dto/purchase.dto';
 import { INSTANCE_ID } from './engine/instance-id';
-import { sleep } from './engine/retry';
+import { SagaWaiters } from './engine/saga-waiters';
 import { SagaEngines } from './engine/saga-engines';
 import { PatternControl } from './pattern-control';
 import { SAGA_CHANGED, SagaChangedEvent } from './saga-changed.event';
 import { isTerminal, PurchaseResult, toPurchaseResult } from './saga.mapper';
-import { SagaRepository, SagaRow } from './saga.repository';
+import { SagaRepository } from './saga.repository';
 import type { SagaError } from './saga.types';
 
 export interface PurchaseOptions {
@@ -36,7 +37,6 @@ function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
  */
 @Injectable()
 export class PurchaseService {
-  private readonly logger = new Logger(PurchaseService.name);
   private readonly config: SagaConfig;
 
   constructor(
@@ -44,6 +44,8 @@ export class PurchaseService {
     private readonly items: ItemsService,
     private readonly engines: SagaEngines,
     private readonly patterns: PatternControl,
+    private readonly waiters: SagaWaiters,
+    private readonly tx: TransactionHost,
     private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -54,20 +56,25 @@ export class PurchaseService {
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
     const hash = requestHash(dto, pattern);
     const { total, error } = await this.price(dto);
-    const row = await this.sagas.insert({
-      transactionId: `TXN_${randomUUID()}`,
-      pattern,
-      status: error === null ? 'pending' : 'failed',
-      userId: dto.userId,
-      itemId: dto.itemId,
-      quantity: dto.quantity,
-      total,
-      idempotencyKey: options.idempotencyKey ?? null,
-      requestHash: options.idempotencyKey === undefined ? null : hash,
-      error,
-      leaseOwner: INSTANCE_ID,
-      leaseMs: this.config.leaseMs,
+    const recorded = await this.tx.run(async () => {
+      const row = await this.sagas.insert({
+        transactionId: `TXN_${randomUUID()}`,
+        pattern,
+        status: error === null ? 'pending' : 'failed',
+        userId: dto.userId,
+        itemId: dto.itemId,
+        quantity: dto.quantity,
+        total,
+        idempotencyKey: options.idempotencyKey ?? null,
+        requestHash: options.idempotencyKey === undefined ? null : hash,
+        error,
+        leaseOwner: INSTANCE_ID,
+        leaseMs: this.config.leaseMs,
+      });
+      if (row === undefined || isTerminal(row.status)) return { row, initiated: undefined };
+      return { row, initiated: await this.engines.initiate(row) };
     });
+    const { row, initiated } = recorded;
 
     if (row === undefined) return this.replay(options.idempotencyKey ?? '', hash);
     const created: SagaChangedEvent = {
@@ -84,21 +91,10 @@ export class PurchaseService {
       at: row.created_at,
     };
     await this.events.emitAsync(SAGA_CHANGED, created);
-    if (isTerminal(row.status)) return toPurchaseResult(row, []);
+    if (initiated === undefined) return toPurchaseResult(row, []);
 
-    const run = this.engines.start(row);
-    if (options.respondAsync === true) {
-      run.catch((err: unknown) =>
-        this.logger.error(`Saga ${row.transaction_id} stopped: ${String(err)}`),
-      );
-      return this.result(row.transaction_id);
-    }
-    const finished = await this.waitFor(run, this.config.purchaseWaitMs);
-    if (!finished) {
-      run.catch((err: unknown) =>
-        this.logger.error(`Saga ${row.transaction_id} stopped: ${String(err)}`),
-      );
-    }
+    const waitMs = options.respondAsync === true ? 0 : this.config.purchaseWaitMs;
+    await this.engines.start(initiated, waitMs);
     return this.result(row.transaction_id);
   }
 
@@ -137,12 +133,8 @@ export class PurchaseService {
         'This Idempotency-Key was used with a different request body',
       );
     }
-    const deadline = Date.now() + this.config.purchaseWaitMs;
-    let row: SagaRow | undefined = existing;
-    for (let delay = 5; row !== undefined && !isTerminal(row.status) && Date.now() < deadline;) {
-      await sleep(Math.min(delay, deadline - Date.now()));
-      delay = Math.min(delay * 2, 100);
-      row = await this.sagas.findById(existing.transaction_id);
+    if (!isTerminal(existing.status)) {
+      await this.waiters.wait(existing.transaction_id, this.config.purchaseWaitMs);
     }
     return this.result(existing.transaction_id);
   }
@@ -151,18 +143,5 @@ export class PurchaseService {
     const row = await this.sagas.findById(transactionId);
     if (row === undefined) throw new Error(`Saga ${transactionId} vanished`);
     return toPurchaseResult(row, await this.sagas.findSteps(transactionId));
-  }
-
-  /** True when `run` settled within `ms` (its rejection propagates), false on timeout. */
-  private async waitFor(run: Promise<unknown>, ms: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    });
-    try {
-      return await Promise.race([run.then(() => true as const), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }

@@ -3,7 +3,19 @@ import { ItemsModule } from '../items/items.module';
 import { LogsModule } from '../logs/logs.module';
 import { NotificationsModule } from '../notifications/notifications.module';
 import { UsersModule } from '../users/users.module';
+import { ChoreographyController } from './choreography.controller';
+import { ChoreographyEngine } from './choreography/choreography.engine';
+import { OutboxDispatcher } from './choreography/outbox-dispatcher';
+import { OutboxRepository } from './choreography/outbox.repository';
+import {
+  ItemParticipant,
+  LogParticipant,
+  NotificationParticipant,
+  UserParticipant,
+} from './choreography/participants';
 import { FaultInjector } from './engine/fault-injector';
+import { SagaWaiters } from './engine/saga-waiters';
+import { PatternController } from './pattern.controller';
 import { Orchestrator } from './engine/orchestrator';
 import { SagaEngines } from './engine/saga-engines';
 import { StepRunner } from './engine/step-runner';
@@ -21,7 +33,7 @@ import { UserValidationStep } from './steps/user-validation.step';
 
 @Module({
   imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule],
-  controllers: [PurchaseController, SagaController],
+  controllers: [PurchaseController, SagaController, ChoreographyController, PatternController],
   providers: [
     UserValidationStep,
     ItemGrantStep,
@@ -33,6 +45,14 @@ import { UserValidationStep } from './steps/user-validation.step';
     StepRunner,
     Orchestrator,
     SagaEngines,
+    SagaWaiters,
+    OutboxRepository,
+    OutboxDispatcher,
+    ChoreographyEngine,
+    UserParticipant,
+    ItemParticipant,
+    LogParticipant,
+    NotificationParticipant,
     PatternControl,
     PurchaseService,
     SagaService,

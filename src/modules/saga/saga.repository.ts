@@ -111,6 +111,13 @@ export class SagaRepository {
     ]);
   }
 
+  findStatus(transactionId: string): Promise<{ status: SagaStatus; version: number } | undefined> {
+    return this.tx.one<{ status: SagaStatus; version: number }>(
+      'SELECT status, version FROM saga_states WHERE transaction_id = $1',
+      [transactionId],
+    );
+  }
+
   findByIdempotencyKey(key: string): Promise<SagaRow | undefined> {
     return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE idempotency_key = $1', [key]);
   }
@@ -189,6 +196,35 @@ export class SagaRepository {
         result.errorMessage,
         result.durationMs,
       ],
+    );
+  }
+
+  /** Per pattern and status: how many, and the mean duration of the finished ones. */
+  countByPatternAndStatus(): Promise<
+    { pattern: SagaPattern; status: SagaStatus; count: string; avg_ms: string | null }[]
+  > {
+    return this.tx.query(
+      `SELECT pattern, status, count(*)::text AS count,
+              avg(extract(epoch FROM (COALESCE(completed_at, failed_at) - created_at)) * 1000)::text AS avg_ms
+       FROM saga_states GROUP BY pattern, status`,
+    );
+  }
+
+  /** A user's sagas of one pattern, newest first, with how many steps and undos committed. */
+  listByUser(
+    userId: string,
+    pattern: SagaPattern,
+    limit: number,
+  ): Promise<(SagaRow & { steps_completed: number; compensations_executed: number })[]> {
+    return this.tx.query(
+      `SELECT s.*,
+         (SELECT count(*)::int FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
+            AND r.kind = 'forward' AND r.status = 'success') AS steps_completed,
+         (SELECT count(*)::int FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
+            AND r.kind = 'compensation' AND r.status = 'success') AS compensations_executed
+       FROM saga_states s WHERE s.user_id = $1 AND s.pattern = $2
+       ORDER BY s.created_at DESC, s.transaction_id LIMIT $3`,
+      [userId, pattern, limit],
     );
   }
 

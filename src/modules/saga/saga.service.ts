@@ -1,5 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
+import { moneyToJson } from '../../common/money';
+import { SAGA_PATTERNS, type SagaPattern } from '../../config/configuration';
+import { ChoreographyEngine } from './choreography/choreography.engine';
 import type { SagaStatus } from './saga-state.entity';
 import { SagaEngines } from './engine/saga-engines';
 import { StaleSagaError } from './engine/step-runner';
@@ -17,6 +20,52 @@ export interface SagaStatistics {
   compensated: number;
 }
 
+export interface PatternStatistics extends SagaStatistics {
+  /** Mean time from start to a terminal status, over the finished sagas. */
+  averageDurationMs: number | null;
+}
+
+export interface SagaHistoryEntry {
+  transactionId: string;
+  status: SagaStatus;
+  purchaseData: { userId: string; itemId: string; quantity: number; price: number | null };
+  startedAt: Date;
+  completedAt?: Date;
+  failedAt?: Date;
+  stepsCompleted: number;
+  compensationsExecuted: number;
+}
+
+export interface SagaEventView {
+  eventId: string;
+  eventType: string;
+  causationId: string | null;
+  occurredAt: string;
+  dispatched: boolean;
+  data: Record<string, unknown>;
+}
+
+function statisticsOf(counts: Record<SagaStatus, number>): SagaStatistics {
+  return {
+    total: Object.values(counts).reduce((sum, n) => sum + n, 0),
+    pending: counts.pending,
+    inProgress: counts.in_progress,
+    completed: counts.completed,
+    failed: counts.failed,
+    compensating: counts.compensating,
+    compensated: counts.compensated,
+  };
+}
+
+const noCounts = (): Record<SagaStatus, number> => ({
+  pending: 0,
+  in_progress: 0,
+  completed: 0,
+  failed: 0,
+  compensating: 0,
+  compensated: 0,
+});
+
 function sagaNotFound(transactionId: string): NotFoundError {
   return new NotFoundError('SAGA_NOT_FOUND', `Saga not found: ${transactionId}`);
 }
@@ -28,6 +77,7 @@ export class SagaService {
     private readonly sagas: SagaRepository,
     private readonly engines: SagaEngines,
     private readonly steps: SagaSteps,
+    private readonly choreography: ChoreographyEngine,
   ) {}
 
   async get(transactionId: string): Promise<SagaView> {
@@ -37,16 +87,64 @@ export class SagaService {
   }
 
   async statistics(): Promise<SagaStatistics> {
-    const counts: Record<SagaStatus, number> = await this.sagas.countByStatus();
-    return {
-      total: Object.values(counts).reduce((sum, n) => sum + n, 0),
-      pending: counts.pending,
-      inProgress: counts.in_progress,
-      completed: counts.completed,
-      failed: counts.failed,
-      compensating: counts.compensating,
-      compensated: counts.compensated,
-    };
+    return statisticsOf(await this.sagas.countByStatus());
+  }
+
+  async patternStatistics(): Promise<Record<SagaPattern, PatternStatistics>> {
+    const rows = await this.sagas.countByPatternAndStatus();
+    const result = {} as Record<SagaPattern, PatternStatistics>;
+    for (const pattern of SAGA_PATTERNS) {
+      const counts = noCounts();
+      let weighted = 0;
+      let finished = 0;
+      for (const row of rows.filter((r) => r.pattern === pattern)) {
+        counts[row.status] = Number(row.count);
+        if (row.avg_ms !== null) {
+          weighted += Number(row.avg_ms) * Number(row.count);
+          finished += Number(row.count);
+        }
+      }
+      result[pattern] = {
+        ...statisticsOf(counts),
+        averageDurationMs: finished === 0 ? null : Math.round(weighted / finished),
+      };
+    }
+    return result;
+  }
+
+  async history(userId: string, pattern: SagaPattern): Promise<SagaHistoryEntry[]> {
+    const rows = await this.sagas.listByUser(userId, pattern, 100);
+    return rows.map((row) => {
+      const entry: SagaHistoryEntry = {
+        transactionId: row.transaction_id,
+        status: row.status,
+        purchaseData: {
+          userId: row.user_id,
+          itemId: row.item_id,
+          quantity: row.quantity,
+          price: moneyToJson(row.price),
+        },
+        startedAt: row.created_at,
+        stepsCompleted: row.steps_completed,
+        compensationsExecuted: row.compensations_executed,
+      };
+      if (row.completed_at !== null) entry.completedAt = row.completed_at;
+      if (row.failed_at !== null) entry.failedAt = row.failed_at;
+      return entry;
+    });
+  }
+
+  /** The choreography events a saga raised, in order (none for an orchestrated saga). */
+  async events(transactionId: string): Promise<SagaEventView[]> {
+    const rows = await this.choreography.events(transactionId);
+    return rows.map((row) => ({
+      eventId: row.event_id,
+      eventType: row.event_type,
+      causationId: row.payload.causationId,
+      occurredAt: row.payload.occurredAt,
+      dispatched: row.status === 'dispatched',
+      data: row.payload.data,
+    }));
   }
 
   /**

@@ -1,30 +1,105 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { DomainError } from '../../../common/errors/domain-error';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '../../../config/configuration';
+import { ChoreographyEngine } from '../choreography/choreography.engine';
+import type { OutboxRow } from '../choreography/outbox.repository';
+import { remainingToCompensate } from '../choreography/saga-events';
 import { toRecord } from '../saga.mapper';
 import type { SagaRow, StepRow } from '../saga.repository';
 import type { SagaError, SagaRecord } from '../saga.types';
 import { Orchestrator } from './orchestrator';
+import { SagaWaiters } from './saga-waiters';
 import { StepRunner } from './step-runner';
 
+/** A saga just recorded, with what its pattern wrote in the same transaction. */
+export interface InitiatedSaga {
+  saga: SagaRecord;
+  outbox: OutboxRow[];
+}
+
 /**
- * Hands a saga to the engine of the pattern that owns it: only that pattern ever advances it.
+ * Hands each saga to the engine of the pattern that owns it (the orchestrator, or the
+ * choreography's events): only that pattern ever advances it.
  */
 @Injectable()
 export class SagaEngines implements BeforeApplicationShutdown {
   private readonly logger = new Logger(SagaEngines.name);
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly waitMs: number;
 
   constructor(
     private readonly orchestrator: Orchestrator,
+    private readonly choreography: ChoreographyEngine,
     private readonly runner: StepRunner,
-  ) {}
-
-  /** Starts driving a freshly recorded saga. */
-  start(row: SagaRow): Promise<SagaRecord> {
-    return this.track(this.drive(toRecord(row, [])));
+    private readonly waiters: SagaWaiters,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.waitMs = config.get('saga', { infer: true }).purchaseWaitMs;
   }
 
-  /** On shutdown, sagas being driven get to finish (recovery would otherwise pick them up later). */
+  /** Inside the transaction that records a new saga: choreography writes PurchaseInitiated. */
+  async initiate(row: SagaRow): Promise<InitiatedSaga> {
+    const saga = toRecord(row, []);
+    switch (saga.context.pattern) {
+      case 'orchestration':
+        return { saga, outbox: [] };
+      case 'choreography':
+        return { saga, outbox: await this.choreography.initiate(saga) };
+    }
+  }
+
+  /**
+   * After that commit: sets the saga going. Resolves true once it is terminal, false when
+   * `waitMs` passed first (it goes on in the background); rejects if its driver here failed.
+   */
+  start(initiated: InitiatedSaga, waitMs: number): Promise<boolean> {
+    const { saga, outbox } = initiated;
+    switch (saga.context.pattern) {
+      case 'orchestration':
+        return this.settledWithin(this.track(this.orchestrator.run(saga)), waitMs);
+      case 'choreography': {
+        const settled = this.waiters.wait(saga.context.transactionId, waitMs);
+        this.choreography.publish(outbox);
+        return settled;
+      }
+    }
+  }
+
+  /**
+   * Compensates a stored saga from what it has committed (admin re-drive): a saga still running
+   * is first taken over (fenced), so its current driver stops at its next transition.
+   */
+  async compensate(row: SagaRow, steps: StepRow[], reason: SagaError): Promise<void> {
+    const saga = toRecord(row, steps);
+    const takeOver = saga.status !== 'compensating' && saga.status !== 'failed';
+    switch (saga.context.pattern) {
+      case 'orchestration':
+        if (takeOver) await this.runner.abort(saga, reason);
+        await this.track(this.orchestrator.compensate(saga));
+        return;
+      case 'choreography': {
+        const outbox: OutboxRow[] = [];
+        const from = saga.version;
+        if (takeOver) {
+          await this.runner.abort(saga, reason, async (after) => {
+            outbox.push(
+              ...(await this.choreography.requestCompensation(after, remainingToCompensate(after))),
+            );
+          });
+        } else {
+          outbox.push(
+            ...(await this.choreography.requestCompensation(saga, remainingToCompensate(saga))),
+          );
+        }
+        const settled = this.waiters.wait(saga.context.transactionId, this.waitMs, from);
+        this.choreography.publish(outbox);
+        await settled;
+        return;
+      }
+    }
+  }
+
+  /** On shutdown, sagas being driven here get to finish (recovery would pick them up later). */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.inFlight.size === 0) return;
     this.logger.log(`Waiting for ${this.inFlight.size} saga(s) in flight`);
@@ -41,31 +116,19 @@ export class SagaEngines implements BeforeApplicationShutdown {
     return run;
   }
 
-  private drive(saga: SagaRecord): Promise<SagaRecord> {
-    switch (saga.context.pattern) {
-      case 'orchestration':
-        return this.orchestrator.run(saga);
-      case 'choreography':
-        return Promise.reject(
-          new DomainError('VALIDATION_FAILED', 'The choreography pattern is not available yet'),
-        );
-    }
-  }
-
-  /**
-   * Compensates a stored saga from what it has committed (admin re-drive): a saga still running
-   * is first taken over (fenced), so its current driver stops at its next transition.
-   */
-  async compensate(row: SagaRow, steps: StepRow[], reason: SagaError): Promise<SagaRecord> {
-    const saga = toRecord(row, steps);
-    if (saga.status !== 'compensating' && saga.status !== 'failed') {
-      await this.runner.abort(saga, reason);
-    }
-    switch (row.pattern) {
-      case 'orchestration':
-        return this.track(this.orchestrator.compensate(saga));
-      case 'choreography':
-        return this.track(this.orchestrator.compensate(saga));
+  private async settledWithin(run: Promise<unknown>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      const finished = await Promise.race([run.then(() => true as const), timeout]);
+      if (!finished) {
+        run.catch((error: unknown) => this.logger.error(`Saga stopped: ${String(error)}`));
+      }
+      return finished;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

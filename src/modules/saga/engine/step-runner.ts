@@ -30,6 +30,7 @@ export type StepOutcome =
 
 /** What a transition committed, for a pattern to act on inside the same transaction. */
 export interface Transition {
+  /** The saga as it stands once this transition commits. */
   saga: SagaRecord;
   step: StepName;
   kind: StepKind;
@@ -109,7 +110,6 @@ export class StepRunner {
             },
           };
     }
-    saga.completed.push(step.name);
     this.faults.afterStep(step.name);
     return { kind: 'done', data: result.data };
   }
@@ -193,7 +193,6 @@ export class StepRunner {
       );
     });
     if (result.kind === 'done') {
-      saga.compensated.push(step.name);
       this.faults.afterStep(target);
       return 'done';
     }
@@ -223,22 +222,27 @@ export class StepRunner {
    * Takes a saga over to compensate it (admin): `compensating` when something committed, else
    * `failed`. Its previous driver is fenced out.
    */
-  async abort(saga: SagaRecord, error: SagaError): Promise<void> {
+  async abort(
+    saga: SagaRecord,
+    error: SagaError,
+    within?: (after: SagaRecord) => Promise<void>,
+  ): Promise<void> {
     const status: SagaStatus = saga.completed.length === 0 ? 'failed' : 'compensating';
     const id = saga.context.transactionId;
-    const version = await this.tx.run(() =>
-      this.sagas.transition(id, saga.version, {
+    const after = await this.tx.run(async () => {
+      const version = await this.sagas.transition(id, saga.version, {
         status,
         error,
         leaseOwner: INSTANCE_ID,
         leaseMs: this.saga.leaseMs,
-      }),
-    );
-    if (version === undefined) throw new StaleSagaError(id);
+      });
+      if (version === undefined) throw new StaleSagaError(id);
+      const next: SagaRecord = { ...saga, version, status, error };
+      await within?.(next);
+      return next;
+    });
     const previous = saga.status;
-    saga.version = version;
-    saga.status = status;
-    saga.error = error;
+    Object.assign(saga, after);
     await this.changed(saga, previous, null);
   }
 
@@ -286,7 +290,7 @@ export class StepRunner {
     hook?: TransitionHook,
   ): Promise<StepData | null> {
     const id = saga.context.transactionId;
-    const { version, data, cause } = await this.tx.run(async () => {
+    const { after, data, cause } = await this.tx.run(async () => {
       const version = await this.sagas.transition(id, saga.version, {
         ...change,
         leaseOwner: INSTANCE_ID,
@@ -310,8 +314,21 @@ export class StepRunner {
         if (isUniqueViolation(error, 'uq_saga_step_results_success')) throw new StaleSagaError(id);
         throw error;
       }
+      const succeeded = done.outcome === 'success';
+      const after: SagaRecord = {
+        ...saga,
+        version,
+        status: change.status,
+        error: change.error ?? saga.error,
+        completed:
+          succeeded && done.kind === 'forward' ? [...saga.completed, done.step] : saga.completed,
+        compensated:
+          succeeded && done.kind === 'compensation'
+            ? [...saga.compensated, done.step]
+            : saga.compensated,
+      };
       await hook?.({
-        saga,
+        saga: after,
         step: done.step,
         kind: done.kind,
         outcome: done.outcome,
@@ -319,12 +336,10 @@ export class StepRunner {
         data: done.data,
         error: done.error ?? null,
       });
-      return { version, data: done.data, cause: done };
+      return { after, data: done.data, cause: done };
     });
     const previous = saga.status;
-    saga.version = version;
-    saga.status = change.status;
-    if (change.error !== undefined) saga.error = change.error;
+    Object.assign(saga, after);
     await this.changed(saga, previous, cause);
     return data;
   }

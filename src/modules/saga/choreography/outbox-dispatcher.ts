@@ -1,0 +1,109 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { AppConfig } from '../../../config/configuration';
+import { INSTANCE_ID } from '../engine/instance-id';
+import { OutboxRepository, OutboxRow } from './outbox.repository';
+
+/**
+ * Publishes committed outbox events on the in-process bus, in order, and marks them dispatched
+ * once their handlers have run. Events this process just wrote are published at once (it holds
+ * their lease); a periodic sweep claims events whose lease expired — a writer that died between
+ * commit and publish — so none is lost. Handlers are idempotent, so an event published twice
+ * (after a crash) changes nothing the second time.
+ */
+@Injectable()
+export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(OutboxDispatcher.name);
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly outbox: OutboxRepository,
+    private readonly bus: EventEmitter2,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const saga = config.get('saga', { infer: true });
+    this.leaseMs = saga.outboxLeaseMs;
+    this.pollMs = saga.outboxPollMs;
+  }
+
+  get leaseOwner(): string {
+    return INSTANCE_ID;
+  }
+
+  get leaseDurationMs(): number {
+    return this.leaseMs;
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep(), this.pollMs);
+    this.timer.unref();
+    void this.sweep();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Publishes just-committed events without holding up the caller. */
+  publishSoon(rows: OutboxRow[]): void {
+    if (rows.length === 0) return;
+    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.publish(rows),
+    );
+    this.inFlight.add(run);
+    run
+      .catch((error: unknown) =>
+        this.logger.error(`Publishing outbox events failed: ${String(error)}`),
+      )
+      .finally(() => this.inFlight.delete(run));
+  }
+
+  /** Claims and publishes events left behind; returns how many were published. */
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    try {
+      let total = 0;
+      for (;;) {
+        const rows = await this.outbox.claimStale(INSTANCE_ID, this.leaseMs, 100);
+        if (rows.length === 0) return total;
+        this.logger.warn(`Re-publishing ${rows.length} outbox event(s) left behind`);
+        total += await this.publish(rows);
+      }
+    } catch (error) {
+      this.logger.error(`Outbox sweep failed: ${String(error)}`);
+      return 0;
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private async publish(rows: OutboxRow[]): Promise<number> {
+    const done: string[] = [];
+    try {
+      for (const row of rows) {
+        await this.bus.emitAsync(row.event_type, row.payload);
+        done.push(row.id);
+      }
+    } catch (error) {
+      const left = rows.filter((row) => !done.includes(row.id)).map((row) => row.id);
+      this.logger.warn(
+        `Event handling failed (${String(error)}); ${left.length} event(s) will be retried`,
+      );
+      await this.outbox.release(left, this.pollMs).catch(() => undefined);
+    }
+    if (done.length > 0) await this.outbox.markDispatched(done);
+    return done.length;
+  }
+}

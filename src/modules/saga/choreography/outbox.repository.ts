@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { TransactionHost } from '../../../database/transaction-host';
+import type { SagaEventEnvelope } from './saga-events';
+
+export interface OutboxRow {
+  id: string;
+  event_id: string;
+  event_type: string;
+  aggregate_id: string;
+  payload: SagaEventEnvelope;
+  status: 'pending' | 'dispatched';
+  attempts: number;
+  created_at: Date;
+  dispatched_at: Date | null;
+}
+
+@Injectable()
+export class OutboxRepository {
+  constructor(private readonly tx: TransactionHost) {}
+
+  /** Writes events in the current transaction, leased to their writer for `leaseMs`. */
+  async insert(events: SagaEventEnvelope[], owner: string, leaseMs: number): Promise<OutboxRow[]> {
+    if (events.length === 0) return [];
+    return this.tx.query<OutboxRow>(
+      `INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload, lease_owner, lease_expires_at)
+       SELECT e.event_id, e.event_type, e.aggregate_id, e.payload, $2, now() + $3::int * interval '1 millisecond'
+       FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, event_type varchar, aggregate_id varchar, payload jsonb)
+       RETURNING *`,
+      [
+        JSON.stringify(
+          events.map((e) => ({
+            event_id: e.eventId,
+            event_type: e.eventType,
+            aggregate_id: e.transactionId,
+            payload: e,
+          })),
+        ),
+        owner,
+        leaseMs,
+      ],
+    );
+  }
+
+  /**
+   * Claims pending events whose lease expired (their writer died or gave up), oldest first.
+   * SKIP LOCKED and the new lease keep two dispatchers off the same rows.
+   */
+  claimStale(owner: string, leaseMs: number, limit: number): Promise<OutboxRow[]> {
+    return this.tx.query<OutboxRow>(
+      `UPDATE outbox_events SET lease_owner = $1, lease_expires_at = now() + $2::int * interval '1 millisecond',
+         attempts = attempts + 1
+       WHERE id IN (
+         SELECT id FROM outbox_events
+         WHERE status = 'pending' AND available_at <= now()
+           AND (lease_expires_at IS NULL OR lease_expires_at < now())
+         ORDER BY id LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, leaseMs, limit],
+    );
+  }
+
+  async markDispatched(ids: string[]): Promise<void> {
+    await this.tx.query(
+      `UPDATE outbox_events SET status = 'dispatched', dispatched_at = now(), lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
+      [ids],
+    );
+  }
+
+  /** Lets a failed publish be retried after a pause, by any dispatcher. */
+  async release(ids: string[], delayMs: number): Promise<void> {
+    await this.tx.query(
+      `UPDATE outbox_events SET lease_owner = NULL, lease_expires_at = NULL,
+         available_at = now() + $2::int * interval '1 millisecond'
+       WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
+      [ids, delayMs],
+    );
+  }
+
+  listByAggregate(transactionId: string): Promise<OutboxRow[]> {
+    return this.tx.query<OutboxRow>(
+      'SELECT * FROM outbox_events WHERE aggregate_id = $1 ORDER BY id',
+      [transactionId],
+    );
+  }
+
+  async countPending(): Promise<number> {
+    const row = await this.tx.one<{ n: string }>(
+      "SELECT count(*)::text AS n FROM outbox_events WHERE status = 'pending'",
+    );
+    return Number(row?.n ?? 0);
+  }
+}

@@ -1,0 +1,140 @@
+import type { Transition } from '../engine/step-runner';
+import type { SagaContext, SagaRecord, StepData, StepName } from '../saga.types';
+
+/** The choreography's events, as the contract names them. */
+export const SAGA_EVENTS = [
+  'PurchaseInitiated',
+  'UserValidated',
+  'ItemGranted',
+  'LogRecorded',
+  'NotificationSent',
+  'PurchaseCompleted',
+  'UserValidationFailed',
+  'ItemGrantFailed',
+  'LogFailed',
+  'CompensationInitiated',
+  'CompensationCompleted',
+  'CompensationFailed',
+  'PurchaseFailed',
+] as const;
+export type SagaEventType = (typeof SAGA_EVENTS)[number];
+
+/** The saga as the event saw it: enough for the next participant to act without a read. */
+export interface SagaSnapshot {
+  context: SagaContext;
+  version: number;
+  status: SagaRecord['status'];
+  startedAt: string;
+  completed: StepName[];
+  compensated: StepName[];
+}
+
+export interface SagaEventEnvelope {
+  eventId: string;
+  eventType: SagaEventType;
+  transactionId: string;
+  /** The event whose handling raised this one (null for PurchaseInitiated). */
+  causationId: string | null;
+  occurredAt: string;
+  saga: SagaSnapshot;
+  data: StepData;
+}
+
+/** Which event each forward step reacts to. */
+export const TRIGGER_OF: Record<StepName, SagaEventType> = {
+  user_validation: 'PurchaseInitiated',
+  item_grant: 'UserValidated',
+  log_record: 'ItemGranted',
+  notification: 'LogRecorded',
+};
+
+const DONE_EVENT: Record<StepName, SagaEventType> = {
+  user_validation: 'UserValidated',
+  item_grant: 'ItemGranted',
+  log_record: 'LogRecorded',
+  notification: 'NotificationSent',
+};
+
+const FAILED_EVENT: Record<StepName, SagaEventType> = {
+  user_validation: 'UserValidationFailed',
+  item_grant: 'ItemGrantFailed',
+  log_record: 'LogFailed',
+  // Past the pivot a failing notification completes the purchase anyway (NotificationSent, sent: false).
+  notification: 'NotificationSent',
+};
+
+export function snapshotOf(saga: SagaRecord): SagaSnapshot {
+  return {
+    context: saga.context,
+    version: saga.version,
+    status: saga.status,
+    startedAt: saga.startedAt.toISOString(),
+    completed: [...saga.completed],
+    compensated: [...saga.compensated],
+  };
+}
+
+export function recordOf(snapshot: SagaSnapshot): SagaRecord {
+  return {
+    context: snapshot.context,
+    version: snapshot.version,
+    status: snapshot.status,
+    startedAt: new Date(snapshot.startedAt),
+    completed: [...snapshot.completed],
+    compensated: [...snapshot.compensated],
+    error: null,
+  };
+}
+
+/** Steps still to undo, newest first. */
+export function remainingToCompensate(saga: SagaRecord): StepName[] {
+  return saga.completed.filter((name) => !saga.compensated.includes(name)).reverse();
+}
+
+/**
+ * The events a committed transition raises: the one place that maps saga progress to the
+ * choreography's vocabulary.
+ */
+export function eventsFor(transition: Transition): { type: SagaEventType; data: StepData }[] {
+  const { saga, step, kind, outcome, status, data, error } = transition;
+  const errorData = error === null ? {} : { error };
+  if (kind === 'forward' && outcome === 'success') {
+    const done = { type: DONE_EVENT[step], data: { step, ...data } };
+    return status === 'completed' ? [done, { type: 'PurchaseCompleted', data: {} }] : [done];
+  }
+  if (kind === 'forward') {
+    const failed = {
+      type: FAILED_EVENT[step],
+      data: {
+        step,
+        ...(step === 'notification' ? { sent: false } : {}),
+        ...errorData,
+        ...(data ?? {}),
+      },
+    };
+    if (status === 'completed') return [failed, { type: 'PurchaseCompleted', data: {} }];
+    if (status === 'compensating') {
+      return [
+        failed,
+        {
+          type: 'CompensationInitiated',
+          data: { remaining: remainingToCompensate(saga), ...errorData },
+        },
+      ];
+    }
+    return [failed, { type: 'PurchaseFailed', data: errorData }];
+  }
+  if (outcome === 'failed') {
+    return [
+      { type: 'CompensationFailed', data: { step, ...errorData } },
+      { type: 'PurchaseFailed', data: errorData },
+    ];
+  }
+  const compensated = {
+    type: 'CompensationCompleted' as const,
+    data: { step, remaining: remainingToCompensate(saga), ...data },
+  };
+  return status === 'compensated'
+    ? [compensated, { type: 'PurchaseFailed', data: {} }]
+    : [compensated];
+}

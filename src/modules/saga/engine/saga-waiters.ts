@@ -1,0 +1,59 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
+import { isTerminal } from '../saga.mapper';
+import { SagaRepository } from '../saga.repository';
+
+const POLL_MS = 200;
+
+/**
+ * Lets a request wait for a saga to settle, whichever pattern or process drives it: woken at once
+ * by this process's own transitions, and by a slow poll for work done elsewhere.
+ */
+@Injectable()
+export class SagaWaiters {
+  private readonly waiting = new Map<string, Set<(version: number) => void>>();
+
+  constructor(private readonly sagas: SagaRepository) {}
+
+  @OnEvent(SAGA_CHANGED)
+  onChanged(event: SagaChangedEvent): void {
+    if (!isTerminal(event.status)) return;
+    const wakers = this.waiting.get(event.transactionId);
+    wakers?.forEach((wake) => wake(event.version));
+  }
+
+  /**
+   * True once the saga is terminal (at a version above `afterVersion`, for a saga being re-driven
+   * out of a terminal status), false if `timeoutMs` passed first.
+   */
+  async wait(transactionId: string, timeoutMs: number, afterVersion = -1): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let resolveWoken: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => (resolveWoken = resolve));
+    const wake = (version: number) => {
+      if (version > afterVersion) resolveWoken();
+    };
+    const wakers = this.waiting.get(transactionId) ?? new Set();
+    wakers.add(wake);
+    this.waiting.set(transactionId, wakers);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      for (;;) {
+        const row = await this.sagas.findStatus(transactionId);
+        if (row !== undefined && isTerminal(row.status) && row.version > afterVersion) return true;
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        const tick = new Promise<'tick'>(
+          (resolve) => (timer = setTimeout(() => resolve('tick'), Math.min(left, POLL_MS))),
+        );
+        if ((await Promise.race([woken.then(() => 'woken' as const), tick])) === 'woken')
+          return true;
+      }
+    } finally {
+      clearTimeout(timer);
+      wakers.delete(wake);
+      if (wakers.size === 0) this.waiting.delete(transactionId);
+    }
+  }
+}
