@@ -30,6 +30,8 @@ export interface SagaConfig {
   stepRetryMaxMs: number;
   /** How long a driver owns a saga after each transition before recovery may take it over. */
   leaseMs: number;
+  /** How often sagas whose lease expired are looked for. */
+  recoveryPollMs: number;
   /** How long a dispatcher owns the outbox events it publishes before others may. */
   outboxLeaseMs: number;
   /** How often left-behind outbox events are looked for. */
@@ -168,6 +170,7 @@ export function buildConfig(env: Env = process.env): AppConfig {
       stepRetryBaseMs,
       stepRetryMaxMs,
       leaseMs: int(env, 'SAGA_LEASE_MS', 15_000, 100, 3_600_000),
+      recoveryPollMs: int(env, 'RECOVERY_POLL_MS', 2000, 10, 600_000),
       outboxLeaseMs: int(env, 'OUTBOX_LEASE_MS', 10_000, 100, 3_600_000),
       outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 600_000),
       faults: str(env, 'SAGA_FAULTS') ?? '',

@@ -23,6 +23,9 @@ export function dataSourceOptions(
       connectionTimeoutMillis: 5000,
       idleTimeoutMillis: 30_000,
       application_name: 'purchase-saga-service',
+      // Nothing waits forever: a hung statement or an abandoned transaction is cut off.
+      statement_timeout: 15_000,
+      idle_in_transaction_session_timeout: 30_000,
     },
   };
 }

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { migrateWithLock } from '../../src/database/migrate';
+import { buildService } from './build-service';
 import {
   assertTestDatabase,
   EMBEDDED_TEST_DIR,
@@ -18,6 +19,7 @@ import {
  * embedded PostgreSQL otherwise.
  */
 export default async function globalSetup(): Promise<void> {
+  const built = buildService();
   let baseUrl = process.env.DATABASE_URL;
   if (baseUrl === undefined || baseUrl === '') {
     const embedded = await startEmbeddedPostgres({
@@ -46,4 +48,5 @@ export default async function globalSetup(): Promise<void> {
   } finally {
     await dataSource.destroy();
   }
+  process.env.TEST_SERVICE_MAIN = await built;
 }

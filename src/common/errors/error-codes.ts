@@ -24,6 +24,7 @@ export const ERROR_HTTP_STATUS = {
   STEP_FAILED: 503,
   COMPENSATION_FAILED: 503,
   SERVICE_UNAVAILABLE: 503,
+  SAGA_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;

@@ -14,6 +14,7 @@ import {
   UserParticipant,
 } from './choreography/participants';
 import { FaultInjector } from './engine/fault-injector';
+import { SagaRecovery } from './engine/saga-recovery';
 import { SagaWaiters } from './engine/saga-waiters';
 import { PatternController } from './pattern.controller';
 import { Orchestrator } from './engine/orchestrator';
@@ -46,6 +47,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     Orchestrator,
     SagaEngines,
     SagaWaiters,
+    SagaRecovery,
     OutboxRepository,
     OutboxDispatcher,
     ChoreographyEngine,

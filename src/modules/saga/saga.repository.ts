@@ -173,6 +173,36 @@ export class SagaRepository {
     return row?.version;
   }
 
+  /**
+   * Claims non-terminal sagas whose driver's lease expired (it died, or hung), oldest lease
+   * first. SKIP LOCKED keeps instances off each other's claims; the version bump fences out the
+   * previous driver should it wake up.
+   */
+  claimExpired(owner: string, leaseMs: number, limit: number): Promise<SagaRow[]> {
+    return this.tx.query<SagaRow>(
+      `UPDATE saga_states SET lease_owner = $1,
+         lease_expires_at = now() + $2::int * interval '1 millisecond',
+         attempts = attempts + 1, version = version + 1, updated_at = now()
+       WHERE transaction_id IN (
+         SELECT transaction_id FROM saga_states
+         WHERE status IN ('pending', 'in_progress', 'compensating')
+           AND (lease_expires_at IS NULL OR lease_expires_at < now())
+         ORDER BY lease_expires_at NULLS FIRST
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, leaseMs, limit],
+    );
+  }
+
+  /** The step rows of several sagas at once, in order. */
+  findStepsOf(transactionIds: string[]): Promise<StepRow[]> {
+    return this.tx.query<StepRow>(
+      'SELECT * FROM saga_step_results WHERE transaction_id = ANY($1) ORDER BY id',
+      [transactionIds],
+    );
+  }
+
   async insertStepResult(result: {
     transactionId: string;
     step: string;

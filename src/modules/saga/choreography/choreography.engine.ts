@@ -4,8 +4,15 @@ import type { TransitionHook } from '../engine/step-runner';
 import type { SagaRecord } from '../saga.types';
 import { OutboxDispatcher } from './outbox-dispatcher';
 import { OutboxRepository, OutboxRow } from './outbox.repository';
-import { eventsFor, SagaEventEnvelope, SagaEventType, snapshotOf } from './saga-events';
-import type { StepData } from '../saga.types';
+import {
+  eventsFor,
+  remainingToCompensate,
+  SagaEventEnvelope,
+  SagaEventType,
+  snapshotOf,
+  TRIGGER_OF,
+} from './saga-events';
+import { STEP_NAMES, type StepData } from '../saga.types';
 
 /**
  * The choreography pattern's plumbing: events go into the outbox inside the transaction of the
@@ -38,6 +45,19 @@ export class ChoreographyEngine {
   /** Asks the participants to undo `remaining` (admin re-drive), in the caller's transaction. */
   requestCompensation(saga: SagaRecord, remaining: string[]): Promise<OutboxRow[]> {
     return this.write(saga, null, [{ type: 'CompensationInitiated', data: { remaining } }]);
+  }
+
+  /**
+   * Re-raises, for a saga taken over by recovery, the event its next participant reacts to (its
+   * older events carry a stale version and are ignored).
+   */
+  resume(saga: SagaRecord): Promise<OutboxRow[]> {
+    if (saga.status === 'compensating') {
+      return this.requestCompensation(saga, remainingToCompensate(saga));
+    }
+    const next = STEP_NAMES[saga.completed.length];
+    if (next === undefined) return Promise.resolve([]);
+    return this.write(saga, null, [{ type: TRIGGER_OF[next], data: { recovered: true } }]);
   }
 
   publish(rows: OutboxRow[]): void {

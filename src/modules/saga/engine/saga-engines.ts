@@ -66,6 +66,23 @@ export class SagaEngines implements BeforeApplicationShutdown {
   }
 
   /**
+   * Goes on with a saga claimed by recovery, in its own pattern, from its last committed step:
+   * forward, or compensation when it was compensating or outlived SAGA_TIMEOUT_MS before its
+   * pivot (the runner decides that at the next step).
+   */
+  async resume(row: SagaRow, steps: StepRow[]): Promise<void> {
+    const saga = toRecord(row, steps);
+    switch (saga.context.pattern) {
+      case 'orchestration':
+        await this.track(this.orchestrator.run(saga));
+        return;
+      case 'choreography':
+        this.choreography.publish(await this.choreography.resume(saga));
+        return;
+    }
+  }
+
+  /**
    * Compensates a stored saga from what it has committed (admin re-drive): a saga still running
    * is first taken over (fenced), so its current driver stops at its next transition.
    */

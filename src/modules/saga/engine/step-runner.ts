@@ -11,6 +11,7 @@ import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
 import { SagaRepository } from '../saga.repository';
 import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
+import { SagaSteps } from '../steps/saga-steps';
 import { FaultInjector } from './fault-injector';
 import { INSTANCE_ID } from './instance-id';
 import { backoffDelay, sleep } from './retry';
@@ -61,6 +62,7 @@ export class StepRunner {
     private readonly sagas: SagaRepository,
     private readonly tx: TransactionHost,
     private readonly faults: FaultInjector,
+    private readonly steps: SagaSteps,
     private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -74,6 +76,18 @@ export class StepRunner {
     isLast: boolean,
     hook?: TransitionHook,
   ): Promise<StepOutcome> {
+    const age = Date.now() - saga.startedAt.getTime();
+    if (!this.steps.isPastPivot(step.name) && age > this.saga.timeoutMs) {
+      // Too late to go on: a saga that outlived SAGA_TIMEOUT_MS before its pivot is undone.
+      return {
+        kind: 'failed',
+        error: {
+          step: step.name,
+          code: 'SAGA_TIMEOUT',
+          message: `The saga ran ${age} ms, beyond SAGA_TIMEOUT_MS (${this.saga.timeoutMs} ms), before its pivot`,
+        },
+      };
+    }
     this.faults.beforeStep(step.name);
     const status: SagaStatus = isLast ? 'completed' : 'in_progress';
     const result = await this.withRetries(saga, async () => {

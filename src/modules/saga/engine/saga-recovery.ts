@@ -1,0 +1,89 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '../../../config/configuration';
+import { SagaRepository } from '../saga.repository';
+import { INSTANCE_ID } from './instance-id';
+import { SagaEngines } from './saga-engines';
+
+const BATCH = 50;
+
+/**
+ * Finds sagas that nobody is driving any more — their driver crashed or hung and its lease
+ * expired — and hands them back to their own pattern's engine, on start and on a schedule. Each
+ * instance claims different sagas (SKIP LOCKED), and a claim fences out the previous driver.
+ */
+@Injectable()
+export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(SagaRecovery.name);
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly sagas: SagaRepository,
+    private readonly engines: SagaEngines,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const saga = config.get('saga', { infer: true });
+    this.leaseMs = saga.leaseMs;
+    this.pollMs = saga.recoveryPollMs;
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick(), this.pollMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running !== undefined || this.stopped) return;
+    this.running = this.recover();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** One pass: claims expired sagas batch by batch and resumes them; returns how many. */
+  async recover(): Promise<number> {
+    let total = 0;
+    try {
+      while (!this.stopped) {
+        const claimed = await this.sagas.claimExpired(INSTANCE_ID, this.leaseMs, BATCH);
+        if (claimed.length === 0) break;
+        total += claimed.length;
+        this.logger.warn(`Recovering ${claimed.length} saga(s) whose driver's lease expired`);
+        const steps = await this.sagas.findStepsOf(claimed.map((row) => row.transaction_id));
+        await Promise.all(
+          claimed.map((row) =>
+            this.engines
+              .resume(
+                row,
+                steps.filter((s) => s.transaction_id === row.transaction_id),
+              )
+              .catch((error: unknown) =>
+                this.logger.error(`Recovery of ${row.transaction_id} stopped: ${String(error)}`),
+              ),
+          ),
+        );
+      }
+    } catch (error) {
+      this.logger.error(`Recovery pass failed: ${String(error)}`);
+    }
+    return total;
+  }
+}
