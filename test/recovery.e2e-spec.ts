@@ -80,7 +80,7 @@ async function expectConsistent(db: Client, outcome: 'completed' | 'compensated'
 }
 
 describe.each(['orchestration', 'choreography'])('A process killed mid-saga (%s)', (pattern) => {
-  it.each(SCENARIOS)(
+  it.concurrent.each(SCENARIOS)(
     '$fault: recovery ends it $outcome, exactly consistent',
     async ({ fault, body, outcome }) => {
       const database: TestDatabase = await createTestDatabase();
