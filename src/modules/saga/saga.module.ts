@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CacheModule } from '../cache/cache.module';
 import { ItemsModule } from '../items/items.module';
 import { LogsModule } from '../logs/logs.module';
 import { NotificationsModule } from '../notifications/notifications.module';
@@ -12,6 +13,7 @@ import { PurchaseController } from './purchase.controller';
 import { PurchaseService } from './purchase.service';
 import { SagaController } from './saga.controller';
 import { SagaRepository } from './saga.repository';
+import { SagaViewCache } from './saga-view.cache';
 import { SagaService } from './saga.service';
 import { ItemGrantStep } from './steps/item-grant.step';
 import { LogRecordStep } from './steps/log-record.step';
@@ -20,7 +22,7 @@ import { SagaSteps } from './steps/saga-steps';
 import { UserValidationStep } from './steps/user-validation.step';
 
 @Module({
-  imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule],
+  imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule, CacheModule],
   controllers: [PurchaseController, SagaController],
   providers: [
     UserValidationStep,
@@ -35,6 +37,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     SagaEngines,
     PatternControl,
     PurchaseService,
+    SagaViewCache,
     SagaService,
   ],
   exports: [SagaService, PatternControl],
