@@ -425,4 +425,29 @@ describe('Redis killed and restarted under a running service', () => {
       client.disconnect();
     }
   });
+
+  it('a frozen Redis (no answers) is timed out: reads and purchases still answer, then it recovers', async () => {
+    const before = await t.http.post('/purchase').send(sword).expect(200);
+    const id = before.body.transactionId as string;
+    const saga = (await t.http.get(`/saga/${id}`).expect(200)).body;
+
+    redis.signal('SIGSTOP');
+    try {
+      const errors = await cacheRequests('error');
+      expect((await t.http.get(`/saga/${id}`).expect(200)).body).toEqual(saga);
+      expect(await cacheRequests('error')).toBe(errors + 1);
+      const during = await t.http.post('/purchase').send(sword).expect(200);
+      expect(during.body).toMatchObject({ success: true, status: 'completed' });
+      const fresh = await t.http.get(`/saga/${during.body.transactionId}`).expect(200);
+      expect(fresh.body.saga.status).toBe('completed');
+      expect(await cacheStatus()).toBe('down');
+    } finally {
+      redis.signal('SIGCONT');
+    }
+    await until(cacheStatus, (s) => s === 'up', 'the cache to answer again');
+    const hits = await cacheRequests('hit');
+    await t.http.get(`/saga/${id}`).expect(200);
+    await t.http.get(`/saga/${id}`).expect(200);
+    expect(await cacheRequests('hit')).toBeGreaterThan(hits);
+  });
 });

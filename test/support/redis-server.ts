@@ -51,6 +51,12 @@ export class RedisServer {
     }
   }
 
+  /** SIGSTOP freezes the server (connections stay open, nothing answers); SIGCONT resumes it. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    if (this.process === undefined) throw new Error('redis-server is not running');
+    this.process.kill(signal);
+  }
+
   /** SIGKILL, as a crash would; resolves once the process is gone. */
   async kill(): Promise<void> {
     const child = this.process;

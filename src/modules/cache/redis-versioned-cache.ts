@@ -167,6 +167,17 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
     return { adapter: 'redis', status: up ? 'up' : 'down' };
   }
 
+  override async probe(): Promise<CacheStatus> {
+    if (!this.healthy) {
+      try {
+        await this.call(() => this.client.ping());
+      } catch {
+        // reported below
+      }
+    }
+    return this.status();
+  }
+
   onModuleDestroy(): void {
     this.closing = true;
     this.client.disconnect();

@@ -52,5 +52,11 @@ export abstract class VersionedCache {
    */
   abstract invalidate(key: string, floor: number): Promise<void>;
 
+  /** The last known state, without asking the cache. */
   abstract status(): CacheStatus;
+
+  /** The state, asking the cache when its last known state is down (for health checks). */
+  probe(): Promise<CacheStatus> {
+    return Promise.resolve(this.status());
+  }
 }

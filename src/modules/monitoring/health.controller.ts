@@ -29,7 +29,7 @@ export class HealthController {
   })
   async check(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthBody> {
     try {
-      return this.withCache(
+      return await this.withCache(
         await this.health.check([() => this.database.pingCheck('database', { timeout: 2000 })]),
       );
     } catch (error) {
@@ -39,14 +39,14 @@ export class HealthController {
         statusCode: 503,
         errorCode: 'SERVICE_UNAVAILABLE',
         message: 'The database does not answer',
-        ...this.withCache(error.getResponse() as HealthCheckResult),
+        ...(await this.withCache(error.getResponse() as HealthCheckResult)),
       };
     }
   }
 
   /** The cache is optional: a lost Redis is shown (degraded) without making the service unhealthy. */
-  private withCache(result: HealthCheckResult): HealthBody {
-    const cache = { ...this.cache.status() };
+  private async withCache(result: HealthCheckResult): Promise<HealthBody> {
+    const cache = { ...(await this.cache.probe()) };
     return {
       ...result,
       ...(cache.status === 'up' ? { info: { ...result.info, cache } } : {}),
