@@ -29,6 +29,22 @@ describe('buildConfig', () => {
     expect(config.database.url).toBe('postgres://app:p%40ss%2Fword@db:6543/shop');
   });
 
+  it('caches with Redis when REDIS_URL is set, with bounded defaults', () => {
+    const config = buildConfig({ REDIS_URL: 'redis://cache:6379' });
+    expect(config.redisUrl).toBe('redis://cache:6379');
+    expect(config.cache).toEqual({
+      enabled: true,
+      ttlMs: 3_600_000,
+      inFlightTtlMs: 1000,
+      timeoutMs: 100,
+      keyPrefix: 'purchase-saga:',
+      maxEntries: 10_000,
+    });
+    expect(() => buildConfig({ CACHE_TTL_MS: '2000', CACHE_INFLIGHT_TTL_MS: '3000' })).toThrow(
+      /CACHE_INFLIGHT_TTL_MS must not be above CACHE_TTL_MS/,
+    );
+  });
+
   it.each([
     ['PORT', 'abc', /PORT must be an integer/],
     ['PORT', '70000', /PORT must be between 0 and 65535/],
@@ -41,6 +57,12 @@ describe('buildConfig', () => {
     ['DATABASE_URL', 'mysql://x', /DATABASE_URL must be a postgres/],
     ['ADMIN_TOKEN', 'short', /ADMIN_TOKEN must be at least 16 characters/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL must be a redis/],
+    ['CACHE_TTL_MS', '10', /CACHE_TTL_MS must be between/],
+    ['CACHE_INFLIGHT_TTL_MS', '-1', /CACHE_INFLIGHT_TTL_MS must be between/],
+    ['CACHE_TIMEOUT_MS', '0', /CACHE_TIMEOUT_MS must be between/],
+    ['CACHE_KEY_PREFIX', 'has space', /CACHE_KEY_PREFIX must be/],
+    ['CACHE_ENABLED', 'maybe', /CACHE_ENABLED must be true or false/],
   ])('refuses %s=%s naming the variable', (name, value, message) => {
     expect(() => buildConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => buildConfig({ [name]: value })).toThrow(message);

@@ -39,6 +39,20 @@ export interface SagaConfig {
   faults: string;
 }
 
+export interface CacheConfig {
+  /** false: every read goes to the database. */
+  enabled: boolean;
+  /** Lifetime of a settled saga's entry, and of the version floor an invalidation leaves. */
+  ttlMs: number;
+  /** Lifetime of a saga still in flight (0: not cached). */
+  inFlightTtlMs: number;
+  /** Redis command timeout; a slower Redis counts as down. */
+  timeoutMs: number;
+  keyPrefix: string;
+  /** Entries of the in-process cache (used when REDIS_URL is unset). */
+  maxEntries: number;
+}
+
 export interface AppConfig {
   nodeEnv: string;
   port: number;
@@ -47,6 +61,7 @@ export interface AppConfig {
   bodyLimitBytes: number;
   database: DatabaseConfig;
   redisUrl?: string;
+  cache: CacheConfig;
   adminToken: string;
   /** True when ADMIN_TOKEN was unset and a random token was generated for this process. */
   adminTokenGenerated: boolean;
@@ -129,6 +144,34 @@ function databaseUrl(env: Env): string | undefined {
   return `postgres://${auth}@${host}:${port}/${name}`;
 }
 
+function redisUrl(env: Env): string | undefined {
+  const url = str(env, 'REDIS_URL');
+  if (url !== undefined && !/^rediss?:\/\//.test(url)) {
+    throw new ConfigError('REDIS_URL', 'must be a redis:// or rediss:// URL');
+  }
+  return url;
+}
+
+function cacheConfig(env: Env): CacheConfig {
+  const ttlMs = int(env, 'CACHE_TTL_MS', 3_600_000, 1000, 7 * 86_400_000);
+  const inFlightTtlMs = int(env, 'CACHE_INFLIGHT_TTL_MS', 1000, 0, 60_000);
+  if (inFlightTtlMs > ttlMs) {
+    throw new ConfigError('CACHE_INFLIGHT_TTL_MS', 'must not be above CACHE_TTL_MS');
+  }
+  const keyPrefix = str(env, 'CACHE_KEY_PREFIX') ?? 'purchase-saga:';
+  if (!/^[\w:.-]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError('CACHE_KEY_PREFIX', 'must be 1-64 letters, digits, or _ : . -');
+  }
+  return {
+    enabled: bool(env, 'CACHE_ENABLED', true),
+    ttlMs,
+    inFlightTtlMs,
+    timeoutMs: int(env, 'CACHE_TIMEOUT_MS', 100, 5, 10_000),
+    keyPrefix,
+    maxEntries: int(env, 'CACHE_MAX_ENTRIES', 10_000, 10, 10_000_000),
+  };
+}
+
 /** Reads and validates the environment once; a bad value throws a ConfigError naming it. */
 export function buildConfig(env: Env = process.env): AppConfig {
   const url = databaseUrl(env);
@@ -157,7 +200,8 @@ export function buildConfig(env: Env = process.env): AppConfig {
         port: int(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
       },
     },
-    redisUrl: str(env, 'REDIS_URL'),
+    redisUrl: redisUrl(env),
+    cache: cacheConfig(env),
     adminToken: adminToken ?? randomBytes(24).toString('base64url'),
     adminTokenGenerated: adminToken === undefined,
     // Demo data goes into the embedded database by default, never silently elsewhere.

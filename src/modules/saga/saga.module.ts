@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CacheModule } from '../cache/cache.module';
 import { ItemsModule } from '../items/items.module';
 import { LogsModule } from '../logs/logs.module';
 import { NotificationsModule } from '../notifications/notifications.module';
@@ -25,6 +26,7 @@ import { PurchaseController } from './purchase.controller';
 import { PurchaseService } from './purchase.service';
 import { SagaController } from './saga.controller';
 import { SagaRepository } from './saga.repository';
+import { SagaViewCache } from './saga-view.cache';
 import { SagaService } from './saga.service';
 import { ItemGrantStep } from './steps/item-grant.step';
 import { LogRecordStep } from './steps/log-record.step';
@@ -33,7 +35,7 @@ import { SagaSteps } from './steps/saga-steps';
 import { UserValidationStep } from './steps/user-validation.step';
 
 @Module({
-  imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule],
+  imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule, CacheModule],
   controllers: [PurchaseController, SagaController, ChoreographyController, PatternController],
   providers: [
     UserValidationStep,
@@ -57,6 +59,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     NotificationParticipant,
     PatternControl,
     PurchaseService,
+    SagaViewCache,
     SagaService,
   ],
   exports: [SagaService, PatternControl],

@@ -3,11 +3,13 @@ import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { moneyToJson } from '../../common/money';
 import { SAGA_PATTERNS, type SagaPattern } from '../../config/configuration';
 import { ChoreographyEngine } from './choreography/choreography.engine';
+import { TransactionHost } from '../../database/transaction-host';
 import type { SagaStatus } from './saga-state.entity';
 import { SagaEngines } from './engine/saga-engines';
 import { StaleSagaError } from './engine/step-runner';
-import { SagaView, succeeded, toSagaView } from './saga.mapper';
-import { SagaRepository } from './saga.repository';
+import { LoadedSaga, SagaViewCache } from './saga-view.cache';
+import { isTerminal, SagaView, succeeded, toSagaView } from './saga.mapper';
+import { SagaRepository, SagaRow } from './saga.repository';
 import { SagaSteps } from './steps/saga-steps';
 
 export interface SagaStatistics {
@@ -70,6 +72,11 @@ function sagaNotFound(transactionId: string): NotFoundError {
   return new NotFoundError('SAGA_NOT_FOUND', `Saga not found: ${transactionId}`);
 }
 
+/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
+function isSettled(row: SagaRow): boolean {
+  return isTerminal(row.status) && row.error_code !== 'COMPENSATION_FAILED';
+}
+
 /** Reading sagas, and the admin's hand on them. */
 @Injectable()
 export class SagaService {
@@ -78,12 +85,26 @@ export class SagaService {
     private readonly engines: SagaEngines,
     private readonly steps: SagaSteps,
     private readonly choreography: ChoreographyEngine,
+    private readonly viewCache: SagaViewCache,
+    private readonly tx: TransactionHost,
   ) {}
 
+  /** A saga's view, read through the cache (never inside a transaction: it may not commit). */
   async get(transactionId: string): Promise<SagaView> {
+    const load = () => this.load(transactionId);
+    const view = this.tx.inTransaction
+      ? (await load())?.view
+      : await this.viewCache.read(transactionId, load);
+    if (view === undefined) throw sagaNotFound(transactionId);
+    return view;
+  }
+
+  /** The row first, then its steps: the steps are never older than the version they are cached at. */
+  private async load(transactionId: string): Promise<LoadedSaga | undefined> {
     const row = await this.sagas.findById(transactionId);
-    if (row === undefined) throw sagaNotFound(transactionId);
-    return toSagaView(row, await this.sagas.findSteps(transactionId));
+    if (row === undefined) return undefined;
+    const steps = await this.sagas.findSteps(transactionId);
+    return { version: row.version, view: toSagaView(row, steps), settled: isSettled(row) };
   }
 
   async statistics(): Promise<SagaStatistics> {

@@ -1,0 +1,248 @@
+import { Logger, OnModuleDestroy } from '@nestjs/common';
+import Redis from 'ioredis';
+import {
+  CacheEntry,
+  CacheUnavailableError,
+  VersionedCache,
+  type CacheStatus,
+} from './versioned-cache';
+
+/**
+ * Each key is a hash: `v` the version (or floor), `d` the value, `x` when the value expires (ms,
+ * Redis clock). The key itself lives as long as the floor must. A key of another type is garbage
+ * and is replaced.
+ */
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+const DROP_GARBAGE = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
+`;
+
+/** KEYS[1] -> nil, {version}, or {version, value} while the value is live. */
+const GET = `
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
+local r = redis.call('HMGET', KEYS[1], 'v', 'd', 'x')
+if not r[1] then return false end
+${NOW}
+if r[2] and (tonumber(r[3]) or 0) > now then return {r[1], r[2]} end
+return {r[1]}
+`;
+
+/** KEYS[1], ARGV version, value, value ttl, key ttl -> the version held afterwards. */
+const PUT = `
+${DROP_GARBAGE}
+local version = tonumber(ARGV[1])
+local r = redis.call('HMGET', KEYS[1], 'v', 'd', 'x')
+${NOW}
+local held = tonumber(r[1])
+if held then
+  if version < held then return held end
+  if version == held and r[2] and (tonumber(r[3]) or 0) > now then return held end
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'x', now + tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return version
+`;
+
+/** KEYS[1], ARGV floor, key ttl -> the version held afterwards. */
+const INVALIDATE = `
+${DROP_GARBAGE}
+local floor = tonumber(ARGV[1])
+local held = tonumber(redis.call('HGET', KEYS[1], 'v'))
+if held and held > floor then return held end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return floor
+`;
+
+interface ScriptedRedis extends Redis {
+  versionedGet(key: string): Promise<[string] | [string, string] | null>;
+  versionedPut(
+    key: string,
+    version: number,
+    value: string,
+    ttlMs: number,
+    keyTtlMs: number,
+  ): Promise<number>;
+  versionedInvalidate(key: string, floor: number, keyTtlMs: number): Promise<number>;
+}
+
+export interface RedisCacheOptions {
+  url: string;
+  keyPrefix: string;
+  timeoutMs: number;
+  floorTtlMs: number;
+}
+
+/** Floors not yet written to Redis are remembered up to this many keys. */
+const MAX_PENDING_FLOORS = 100_000;
+/** After a failed command, Redis is left alone this long (a slow Redis must not slow every read). */
+const SUSPEND_MS = 1000;
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * The Redis adapter. Optional by design: commands time out quickly, nothing queues while the
+ * connection is down (callers fall back to the database at once), the client reconnects by
+ * itself with backoff, and the loss and the recovery are each logged once.
+ */
+export class RedisVersionedCache extends VersionedCache implements OnModuleDestroy {
+  readonly adapter = 'redis';
+  private readonly logger = new Logger('SagaCache');
+  private readonly client: ScriptedRedis;
+  private healthy = false;
+  private everUp = false;
+  private degradedLogged = false;
+  private suspendedUntil = 0;
+  private closing = false;
+  /** Invalidations Redis missed: enforced here, and written when Redis is back. */
+  private readonly pendingFloors = new Map<string, number>();
+
+  constructor(private readonly options: RedisCacheOptions) {
+    super();
+    this.client = new Redis(options.url, {
+      keyPrefix: options.keyPrefix,
+      commandTimeout: options.timeoutMs,
+      connectTimeout: Math.max(1000, options.timeoutMs * 10),
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      // Reconnect forever, backing off to 2 s.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      scripts: {
+        versionedGet: { lua: GET, numberOfKeys: 1, readOnly: true },
+        versionedPut: { lua: PUT, numberOfKeys: 1 },
+        versionedInvalidate: { lua: INVALIDATE, numberOfKeys: 1 },
+      },
+    }) as ScriptedRedis;
+    this.client.on('ready', () => this.markUp());
+    this.client.on('error', (error: unknown) => this.markDown(reasonOf(error)));
+    this.client.on('close', () => this.markDown('connection closed'));
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const reply = await this.call(() => this.client.versionedGet(key));
+    const pending = this.pendingFloors.get(key);
+    if (reply === null) return pending === undefined ? undefined : { version: pending };
+    const version = Number(reply[0]);
+    // Garbage: as good as nothing (the next put replaces it).
+    if (!Number.isSafeInteger(version))
+      return pending === undefined ? undefined : { version: pending };
+    if (pending !== undefined && version < pending) return { version: pending };
+    return reply.length === 2 ? { version, value: reply[1] } : { version };
+  }
+
+  async put(key: string, version: number, value: string, ttlMs: number): Promise<number> {
+    const pending = this.pendingFloors.get(key);
+    if (pending !== undefined && version < pending) return pending;
+    const held = await this.call(() =>
+      this.client.versionedPut(key, version, value, ttlMs, this.keyTtlMs(ttlMs)),
+    );
+    if (pending !== undefined && held >= pending) this.pendingFloors.delete(key);
+    return held;
+  }
+
+  async invalidate(key: string, floor: number): Promise<void> {
+    try {
+      await this.call(() => this.client.versionedInvalidate(key, floor, this.options.floorTtlMs));
+      this.pendingFloors.delete(key);
+    } catch (error) {
+      this.remember(key, floor);
+      throw error;
+    }
+  }
+
+  status(): CacheStatus {
+    const up = this.healthy && this.client.status === 'ready' && Date.now() >= this.suspendedUntil;
+    return { adapter: 'redis', status: up ? 'up' : 'down' };
+  }
+
+  override async probe(): Promise<CacheStatus> {
+    if (!this.healthy) {
+      try {
+        await this.call(() => this.client.ping());
+      } catch {
+        // reported below
+      }
+    }
+    return this.status();
+  }
+
+  onModuleDestroy(): void {
+    this.closing = true;
+    this.client.disconnect();
+  }
+
+  private keyTtlMs(ttlMs: number): number {
+    return Math.max(ttlMs, this.options.floorTtlMs);
+  }
+
+  private async call<T>(command: () => Promise<T>): Promise<T> {
+    if (this.client.status !== 'ready' || Date.now() < this.suspendedUntil) {
+      throw new CacheUnavailableError('Redis is unavailable');
+    }
+    try {
+      const result = await command();
+      if (!this.healthy) this.markUp();
+      return result;
+    } catch (error) {
+      this.suspendedUntil = Date.now() + SUSPEND_MS;
+      this.markDown(reasonOf(error));
+      throw new CacheUnavailableError(`Redis failed: ${reasonOf(error)}`, { cause: error });
+    }
+  }
+
+  private remember(key: string, floor: number): void {
+    const known = this.pendingFloors.get(key) ?? -1;
+    this.pendingFloors.delete(key);
+    this.pendingFloors.set(key, Math.max(known, floor));
+    if (this.pendingFloors.size > MAX_PENDING_FLOORS) {
+      const oldest = this.pendingFloors.keys().next();
+      if (oldest.done !== true) this.pendingFloors.delete(oldest.value);
+    }
+  }
+
+  private markUp(): void {
+    if (this.client.status !== 'ready') return;
+    this.healthy = true;
+    this.suspendedUntil = 0;
+    if (this.degradedLogged) {
+      this.logger.log('Redis cache is available again');
+    } else if (!this.everUp) {
+      this.logger.log(`Redis cache connected (${redact(this.options.url)})`);
+    }
+    this.everUp = true;
+    this.degradedLogged = false;
+    void this.flushPendingFloors();
+  }
+
+  private markDown(reason: string): void {
+    this.healthy = false;
+    if (this.degradedLogged || this.closing) return;
+    this.degradedLogged = true;
+    this.logger.warn(
+      `Redis cache unavailable (${redact(this.options.url)}: ${reason}); reading from the database until it is back`,
+    );
+  }
+
+  private async flushPendingFloors(): Promise<void> {
+    for (const [key, floor] of [...this.pendingFloors]) {
+      try {
+        await this.client.versionedInvalidate(key, floor, this.options.floorTtlMs);
+        if (this.pendingFloors.get(key) === floor) this.pendingFloors.delete(key);
+      } catch {
+        return; // down again: the next recovery retries
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { OnEvent } from '@nestjs/event-emitter';
+import type { AppConfig, CacheConfig } from '../../config/configuration';
+import { sharedCounter } from '../cache/cache-metrics';
+import { SingleFlight } from '../cache/single-flight';
+import { VersionedCache } from '../cache/versioned-cache';
+import { SAGA_CHANGED, type SagaChangedEvent } from './saga-changed.event';
+import type { SagaView } from './saga.mapper';
+import { decodeSagaView, encodeSagaView } from './saga-view.codec';
+
+/** A saga as read from the database: its view and the row version it was read at. */
+export interface LoadedSaga {
+  version: number;
+  view: SagaView;
+  /** No further change is expected, so it may be cached long. */
+  settled: boolean;
+}
+
+const requests = sharedCounter(
+  'saga_cache_requests_total',
+  'Saga reads by cache outcome (error: the cache failed or held garbage; the database answered)',
+  ['result'] as const,
+);
+const invalidationErrors = sharedCounter(
+  'saga_cache_invalidation_errors_total',
+  'Saga changes whose cache invalidation failed',
+  [] as const,
+);
+
+/** Reads of a stale value in a row before giving up on caching it (a saga changing quickly). */
+const MAX_LOADS = 3;
+
+const keyOf = (transactionId: string) => `saga:${transactionId}`;
+
+/**
+ * Read-through cache of saga views. An entry carries the saga row's version and is never
+ * replaced by an older one; every committed change leaves a version floor (SAGA_CHANGED), so a
+ * reader that loaded the previous state cannot put it back. A read that turns out older than a
+ * version already known is read again, so no client reads an older state than one it was shown.
+ * The cache only serves the read API: no decision of the saga is ever made from it.
+ */
+@Injectable()
+export class SagaViewCache {
+  private readonly logger = new Logger(SagaViewCache.name);
+  private readonly config: CacheConfig;
+  private readonly loads = new SingleFlight<SagaView | undefined>();
+
+  constructor(
+    private readonly cache: VersionedCache,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.config = config.get('cache', { infer: true });
+  }
+
+  /** The view of a saga from the cache, else from `load` (undefined: no such saga). */
+  async read(
+    transactionId: string,
+    load: () => Promise<LoadedSaga | undefined>,
+  ): Promise<SagaView | undefined> {
+    if (!this.cache.enabled) return (await load())?.view;
+    const key = keyOf(transactionId);
+    try {
+      const entry = await this.cache.get(key);
+      if (entry?.value !== undefined) {
+        const view = decodeSagaView(entry.value, transactionId);
+        if (view !== undefined) {
+          requests.inc({ result: 'hit' });
+          return view;
+        }
+        requests.inc({ result: 'error' });
+        await this.discard(key, entry.version);
+      } else {
+        requests.inc({ result: 'miss' });
+      }
+    } catch {
+      requests.inc({ result: 'error' });
+    }
+    return this.loads.run(key, () => this.loadAndStore(key, load));
+  }
+
+  /** After every committed change: nothing older than the new version may be served or stored. */
+  @OnEvent(SAGA_CHANGED)
+  async onSagaChanged(event: SagaChangedEvent): Promise<void> {
+    const key = keyOf(event.transactionId);
+    this.loads.forget(key);
+    // A saga just created has no older state anyone could have cached.
+    if (event.previousStatus === null) return;
+    try {
+      await this.cache.invalidate(key, event.version);
+    } catch (error) {
+      invalidationErrors.inc();
+      this.logger.debug(`Invalidation of ${key} failed: ${String(error)}`);
+    }
+  }
+
+  private async loadAndStore(
+    key: string,
+    load: () => Promise<LoadedSaga | undefined>,
+  ): Promise<SagaView | undefined> {
+    for (let n = 1; ; n++) {
+      const loaded = await load();
+      if (loaded === undefined) return undefined;
+      const ttlMs = loaded.settled ? this.config.ttlMs : this.config.inFlightTtlMs;
+      let held: number;
+      try {
+        held = await this.cache.put(key, loaded.version, encodeSagaView(loaded.view), ttlMs);
+      } catch {
+        return loaded.view;
+      }
+      // A newer version committed while this one was read: read again rather than answer it.
+      if (held <= loaded.version || n >= MAX_LOADS) return loaded.view;
+    }
+  }
+
+  private async discard(key: string, version: number): Promise<void> {
+    try {
+      await this.cache.invalidate(key, version);
+    } catch {
+      // the cache is failing: the read goes to the database anyway
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { decodeSagaView, encodeSagaView } from './saga-view.codec';
+import type { SagaView } from './saga.mapper';
+
+const view: SagaView = {
+  transactionId: 'TXN_1',
+  status: 'compensated',
+  pattern: 'orchestration',
+  currentStep: 'item_grant',
+  purchaseData: { userId: 'user-123', itemId: 'item-sword', quantity: 1, price: 100 },
+  steps: [
+    {
+      step: 'user_validation',
+      status: 'success',
+      data: { debited: '100.00' },
+      executedAt: new Date('2030-01-01T00:00:00.010Z'),
+      duration: 3,
+    },
+  ],
+  compensations: [
+    {
+      step: 'user_validation',
+      status: 'success',
+      action: 'compensate',
+      data: null,
+      executedAt: new Date('2030-01-01T00:00:00.020Z'),
+    },
+  ],
+  startedAt: new Date('2030-01-01T00:00:00.000Z'),
+  failedAt: new Date('2030-01-01T00:00:00.030Z'),
+  error: { step: 'item_grant', code: 'INSUFFICIENT_STOCK', message: 'Out of stock' },
+};
+
+describe('saga view codec', () => {
+  it('round-trips a view with its dates', () => {
+    expect(decodeSagaView(encodeSagaView(view), 'TXN_1')).toEqual(view);
+  });
+
+  it.each([
+    ['not JSON', '{"transactionId":'],
+    ['another saga', encodeSagaView({ ...view, transactionId: 'TXN_2' })],
+    ['an unknown status', encodeSagaView({ ...view, status: 'bogus' as SagaView['status'] })],
+    ['a bad date', JSON.stringify({ ...view, startedAt: 'yesterday' })],
+    ['steps that are not steps', JSON.stringify({ ...view, steps: [1, 2] })],
+    ['a scalar', '42'],
+  ])('refuses %s', (_name, text) => {
+    expect(decodeSagaView(text, 'TXN_1')).toBeUndefined();
+  });
+});

@@ -1,0 +1,453 @@
+import { Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+import { register } from 'prom-client';
+import { MemoryVersionedCache } from '../src/modules/cache/memory-versioned-cache';
+import { RedisVersionedCache } from '../src/modules/cache/redis-versioned-cache';
+import type { VersionedCache } from '../src/modules/cache/versioned-cache';
+import { SagaRepository } from '../src/modules/saga/saga.repository';
+import { freePort, RedisServer } from './support/redis-server';
+import { startTestApp, TestApp } from './support/test-app';
+
+const SHARED_REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const newPrefix = () => `saga-cache-test:${randomBytes(6).toString('hex')}:`;
+const sword = { userId: 'user-123', itemId: 'item-sword', quantity: 1 };
+const outOfStock = { userId: 'user-123', itemId: 'item-out-of-stock', quantity: 1 };
+
+type Result = 'hit' | 'miss' | 'error';
+async function cacheRequests(result: Result): Promise<number> {
+  const metric = register.getSingleMetric('saga_cache_requests_total');
+  if (metric === undefined) return 0;
+  const { values } = await metric.get();
+  return values.find((v) => v.labels.result === result)?.value ?? 0;
+}
+
+/** Deletes this test's keys from the shared Redis (never the others'). */
+async function dropKeys(client: Redis, prefix: string): Promise<void> {
+  const keys = await client.keys(`${prefix}*`);
+  if (keys.length > 0) await client.del(...keys);
+}
+
+async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, what: string) {
+  for (let i = 0; i < 300; i++) {
+    const value = await probe();
+    if (done(value)) return value;
+    await sleep(20);
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+async function readyRedisCache(url: string, prefix: string): Promise<RedisVersionedCache> {
+  const cache = new RedisVersionedCache({
+    url,
+    keyPrefix: prefix,
+    timeoutMs: 1000,
+    floorTtlMs: 60_000,
+  });
+  await until(
+    () => Promise.resolve(cache.status().status),
+    (s) => s === 'up',
+    'Redis',
+  );
+  return cache;
+}
+
+describe.each([
+  ['in-process LRU', 'memory'],
+  ['Redis', 'redis'],
+] as const)('Compare-on-write (%s)', (_name, adapter) => {
+  const prefix = newPrefix();
+  let cache: VersionedCache;
+  let admin: Redis | undefined;
+
+  beforeAll(async () => {
+    if (adapter === 'memory') {
+      cache = new MemoryVersionedCache({ maxEntries: 1000, floorTtlMs: 60_000 });
+    } else {
+      cache = await readyRedisCache(SHARED_REDIS, prefix);
+      admin = new Redis(SHARED_REDIS);
+    }
+  });
+
+  afterAll(async () => {
+    if (cache instanceof RedisVersionedCache) cache.onModuleDestroy();
+    if (admin !== undefined) {
+      await dropKeys(admin, prefix);
+      admin.disconnect();
+    }
+  });
+
+  it('never replaces a newer version by an older one', async () => {
+    expect(await cache.put('a', 2, 'two', 60_000)).toBe(2);
+    expect(await cache.put('a', 1, 'one', 60_000)).toBe(2);
+    expect(await cache.get('a')).toEqual({ version: 2, value: 'two' });
+    expect(await cache.put('a', 3, 'three', 60_000)).toBe(3);
+    expect(await cache.get('a')).toEqual({ version: 3, value: 'three' });
+  });
+
+  it('an invalidation leaves a floor: the older version is refused, the new one stored', async () => {
+    await cache.put('b', 1, 'one', 60_000);
+    await cache.invalidate('b', 2);
+    expect(await cache.get('b')).toEqual({ version: 2 });
+    expect(await cache.put('b', 1, 'one', 60_000)).toBe(2);
+    expect(await cache.get('b')).toEqual({ version: 2 });
+    expect(await cache.put('b', 2, 'two', 60_000)).toBe(2);
+    expect(await cache.get('b')).toEqual({ version: 2, value: 'two' });
+  });
+
+  it('an invalidation older than the cached value leaves the value', async () => {
+    await cache.put('c', 5, 'five', 60_000);
+    await cache.invalidate('c', 3);
+    expect(await cache.get('c')).toEqual({ version: 5, value: 'five' });
+    await cache.invalidate('never-seen', 4);
+    expect(await cache.put('never-seen', 3, 'three', 60_000)).toBe(4);
+  });
+
+  it('40 concurrent writers in random order leave the newest version', async () => {
+    const versions = Array.from({ length: 40 }, (_, i) => i + 1).sort(() => Math.random() - 0.5);
+    const held = await Promise.all(versions.map((v) => cache.put('d', v, `v${v}`, 60_000)));
+    held.forEach((h, i) => expect(h).toBeGreaterThanOrEqual(versions[i]));
+    expect(await cache.get('d')).toEqual({ version: 40, value: 'v40' });
+  });
+
+  it('a late reader racing an invalidation never leaves the old version behind', async () => {
+    for (let i = 0; i < 20; i++) {
+      const key = `race-${i}`;
+      await cache.put(key, 1, 'old', 60_000);
+      const racers = [cache.put(key, 1, 'old', 60_000), cache.invalidate(key, 2)];
+      await Promise.all(i % 2 === 0 ? racers : racers.reverse());
+      expect(await cache.get(key)).toEqual({ version: 2 });
+    }
+  });
+
+  if (adapter === 'redis') {
+    it('stores entries under its own prefix only', async () => {
+      const keys = await admin!.keys(`${prefix}*`);
+      expect(keys).toEqual(expect.arrayContaining([`${prefix}a`, `${prefix}d`]));
+      expect(await admin!.hget(`${prefix}a`, 'v')).toBe('3');
+    });
+  }
+});
+
+type Snapshot = { status: string; recorded: number };
+const RANK: Record<string, number> = {
+  pending: 0,
+  in_progress: 1,
+  compensating: 2,
+  completed: 3,
+  compensated: 3,
+  failed: 3,
+};
+
+/** Polls GET /saga/:id until `final`, returning what each read showed. */
+async function pollSaga(t: TestApp, id: string, final: string): Promise<Snapshot[]> {
+  const seen: Snapshot[] = [];
+  for (let i = 0; i < 400; i++) {
+    const res = await t.http.get(`/saga/${id}`).expect(200);
+    const saga = res.body.saga;
+    seen.push({ status: saga.status, recorded: saga.steps.length + saga.compensations.length });
+    if (saga.status === final) return seen;
+    await sleep(5);
+  }
+  throw new Error(`Saga ${id} did not reach ${final}; last ${JSON.stringify(seen.at(-1))}`);
+}
+
+function expectNeverBackwards(seen: Snapshot[]): void {
+  for (let i = 1; i < seen.length; i++) {
+    expect(RANK[seen[i].status]).toBeGreaterThanOrEqual(RANK[seen[i - 1].status]);
+    expect(seen[i].recorded).toBeGreaterThanOrEqual(seen[i - 1].recorded);
+  }
+}
+
+async function dbStatus(t: TestApp, id: string): Promise<string> {
+  const { rows } = await t.db.query<{ status: string }>(
+    'SELECT status FROM saga_states WHERE transaction_id = $1',
+    [id],
+  );
+  return rows[0].status;
+}
+
+describe.each([
+  ['Redis', 'redis'],
+  ['the in-process LRU (no REDIS_URL)', 'memory'],
+] as const)('GET /saga/:id read through %s', (_name, adapter) => {
+  const prefix = newPrefix();
+  let t: TestApp;
+  let admin: Redis | undefined;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      ...(adapter === 'redis' ? { REDIS_URL: SHARED_REDIS } : {}),
+      CACHE_KEY_PREFIX: prefix,
+      // In-flight states stay cached long here: only invalidation can make a new state visible.
+      CACHE_INFLIGHT_TTL_MS: '60000',
+      SAGA_FAULTS: 'delay-200:item_grant,delay-200:compensation:user_validation',
+    });
+    if (adapter === 'redis') {
+      admin = new Redis(SHARED_REDIS);
+      await until(
+        () => t.http.get('/health').then((r) => r.body.details.cache.status as string),
+        (s) => s === 'up',
+        'the cache',
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await t.close();
+    if (admin !== undefined) {
+      await dropKeys(admin, prefix);
+      admin.disconnect();
+    }
+  });
+
+  it('/health reports the cache adapter', async () => {
+    const res = await t.http.get('/health').expect(200);
+    expect(res.body).toMatchObject({
+      status: 'ok',
+      info: { cache: { status: 'up', adapter } },
+      details: { database: { status: 'up' }, cache: { status: 'up', adapter } },
+    });
+  });
+
+  it('polling an async purchase shows every transition, never an older state, and ends completed', async () => {
+    const hits = await cacheRequests('hit');
+    const res = await t.http
+      .post('/purchase')
+      .set('Prefer', 'respond-async')
+      .send(sword)
+      .expect(202);
+    const id = res.body.transactionId as string;
+    const seen = await pollSaga(t, id, 'completed');
+    expectNeverBackwards(seen);
+    expect(seen.some((s) => s.status === 'in_progress')).toBe(true);
+    // The in-flight state was served from the cache while the slow step ran.
+    expect(await cacheRequests('hit')).toBeGreaterThan(hits);
+
+    const after = await t.http.get(`/saga/${id}`).expect(200);
+    expect(after.body.saga).toMatchObject({ status: 'completed', currentStep: 'notification' });
+    expect(after.body.saga.steps.map((s: { step: string }) => s.step)).toEqual([
+      'user_validation',
+      'item_grant',
+      'log_record',
+      'notification',
+    ]);
+  });
+
+  it('an in-flight state read just before the saga completes is not served afterwards', async () => {
+    const res = await t.http
+      .post('/purchase')
+      .set('Prefer', 'respond-async')
+      .send(sword)
+      .expect(202);
+    const id = res.body.transactionId as string;
+    await until(
+      () => t.http.get(`/saga/${id}`).then((r) => r.body.saga.status as string),
+      (s) => s === 'in_progress',
+      'in_progress',
+    );
+    await until(
+      () => dbStatus(t, id),
+      (s) => s === 'completed',
+      'completion in the database',
+    );
+    const res2 = await t.http.get(`/saga/${id}`).expect(200);
+    expect(res2.body.saga.status).toBe('completed');
+    expect(res2.body.saga.completedAt).toBeDefined();
+  });
+
+  it('a compensated saga: reads follow the compensation and end compensated', async () => {
+    const res = await t.http
+      .post('/purchase')
+      .set('Prefer', 'respond-async')
+      .send(outOfStock)
+      .expect(202);
+    const id = res.body.transactionId as string;
+    const seen = await pollSaga(t, id, 'compensated');
+    expectNeverBackwards(seen);
+    expect(seen.some((s) => s.status === 'compensating')).toBe(true);
+    const after = await t.http.get(`/saga/${id}`).expect(200);
+    expect(after.body.saga).toMatchObject({
+      status: 'compensated',
+      error: { step: 'item_grant', code: 'INSUFFICIENT_STOCK' },
+    });
+    expect(after.body.saga.compensations).toEqual([
+      expect.objectContaining({ step: 'user_validation', status: 'success' }),
+    ]);
+  });
+
+  it('a settled saga is served from the cache, identical to the database read', async () => {
+    const res = await t.http.post('/purchase').send(sword).expect(200);
+    const id = res.body.transactionId as string;
+    const hits = await cacheRequests('hit');
+    const first = await t.http.get(`/saga/${id}`).expect(200);
+    const second = await t.http.get(`/saga/${id}`).expect(200);
+    expect(second.body).toEqual(first.body);
+    expect(await cacheRequests('hit')).toBe(hits + 1);
+    if (admin !== undefined) {
+      const { rows } = await t.db.query<{ version: number }>(
+        'SELECT version FROM saga_states WHERE transaction_id = $1',
+        [id],
+      );
+      expect(await admin.hget(`${prefix}saga:${id}`, 'v')).toBe(String(rows[0].version));
+    }
+  });
+
+  it('a stampede of reads of one uncached saga loads it from the database once', async () => {
+    const res = await t.http.post('/purchase').send(sword).expect(200);
+    const id = res.body.transactionId as string;
+    const repository = t.app.get(SagaRepository, { strict: false });
+    const findById = repository.findById.bind(repository);
+    const spy = jest.spyOn(repository, 'findById').mockImplementation(async (txn: string) => {
+      await sleep(150);
+      return findById(txn);
+    });
+    try {
+      const reads = await Promise.all(Array.from({ length: 20 }, () => t.http.get(`/saga/${id}`)));
+      expect(reads.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(new Set(reads.map((r) => JSON.stringify(r.body))).size).toBe(1);
+      expect(reads[0].body.saga.status).toBe('completed');
+      expect(spy.mock.calls.filter(([txn]) => txn === id)).toHaveLength(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('an unknown saga is 404 and is not cached', async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await t.http.get('/saga/TXN_unknown').expect(404);
+      expect(res.body).toMatchObject({ found: false, errorCode: 'SAGA_NOT_FOUND' });
+    }
+  });
+
+  if (adapter === 'redis') {
+    it('garbage in Redis is counted, answered from the database, and replaced', async () => {
+      const res = await t.http.post('/purchase').send(sword).expect(200);
+      const id = res.body.transactionId as string;
+      const key = `${prefix}saga:${id}`;
+      const good = (await t.http.get(`/saga/${id}`).expect(200)).body;
+
+      await admin!.hset(key, 'd', '{"transactionId": truncated');
+      let errors = await cacheRequests('error');
+      expect((await t.http.get(`/saga/${id}`).expect(200)).body).toEqual(good);
+      expect(await cacheRequests('error')).toBe(errors + 1);
+
+      await admin!.del(key);
+      await admin!.set(key, 'not a hash');
+      expect((await t.http.get(`/saga/${id}`).expect(200)).body).toEqual(good);
+
+      errors = await cacheRequests('error');
+      const hits = await cacheRequests('hit');
+      expect((await t.http.get(`/saga/${id}`).expect(200)).body).toEqual(good);
+      expect(await cacheRequests('hit')).toBe(hits + 1);
+      expect(await cacheRequests('error')).toBe(errors);
+    });
+  }
+});
+
+describe('Redis killed and restarted under a running service', () => {
+  let redis: RedisServer;
+  let t: TestApp;
+  let warn: jest.SpyInstance;
+  let log: jest.SpyInstance;
+  const messages = (spy: jest.SpyInstance, text: string) =>
+    spy.mock.calls.filter(([message]) => String(message).includes(text)).length;
+  const cacheStatus = () =>
+    t.http
+      .get('/health')
+      .expect(200)
+      .then((r) => r.body.details.cache.status as string);
+
+  beforeAll(async () => {
+    redis = new RedisServer(await freePort());
+    await redis.start();
+    warn = jest.spyOn(Logger.prototype, 'warn');
+    log = jest.spyOn(Logger.prototype, 'log');
+    t = await startTestApp({ REDIS_URL: redis.url, CACHE_TIMEOUT_MS: '100' });
+    await until(cacheStatus, (s) => s === 'up', 'the cache');
+  });
+
+  afterAll(async () => {
+    await redis.kill();
+    await t?.close();
+    warn.mockRestore();
+    log.mockRestore();
+  });
+
+  it('keeps answering from the database while Redis is gone, and uses it again once it is back', async () => {
+    const before = await t.http.post('/purchase').send(sword).expect(200);
+    const oldId = before.body.transactionId as string;
+    const oldSaga = (await t.http.get(`/saga/${oldId}`).expect(200)).body;
+    let hits = await cacheRequests('hit');
+    expect((await t.http.get(`/saga/${oldId}`).expect(200)).body).toEqual(oldSaga);
+    expect(await cacheRequests('hit')).toBe(hits + 1);
+
+    await redis.kill();
+    await until(cacheStatus, (s) => s === 'down', 'the cache to be reported down');
+    const health = await t.http.get('/health').expect(200);
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      details: { database: { status: 'up' }, cache: { status: 'down', adapter: 'redis' } },
+    });
+
+    const errors = await cacheRequests('error');
+    expect((await t.http.get(`/saga/${oldId}`).expect(200)).body).toEqual(oldSaga);
+    const during = await t.http.post('/purchase').send(sword).expect(200);
+    expect(during.body).toMatchObject({
+      success: true,
+      status: 'completed',
+      completedSteps: ['user_validation', 'item_grant', 'log_record', 'notification'],
+    });
+    const newId = during.body.transactionId as string;
+    const refused = await t.http.post('/purchase').send(outOfStock).expect(409);
+    expect(refused.body).toMatchObject({ errorCode: 'INSUFFICIENT_STOCK', status: 'compensated' });
+    for (let i = 0; i < 5; i++) {
+      const saga = (await t.http.get(`/saga/${newId}`).expect(200)).body.saga;
+      expect(saga).toMatchObject({ transactionId: newId, status: 'completed' });
+    }
+    await t.http.get('/saga/TXN_missing').expect(404);
+    expect(await cacheRequests('error')).toBeGreaterThan(errors);
+    expect(messages(warn, 'Redis cache unavailable')).toBe(1);
+
+    await redis.start();
+    await until(cacheStatus, (s) => s === 'up', 'the cache to be reported up again');
+    expect(messages(log, 'Redis cache is available again')).toBe(1);
+    const newSaga = (await t.http.get(`/saga/${newId}`).expect(200)).body;
+    expect(newSaga.saga.status).toBe('completed');
+    hits = await cacheRequests('hit');
+    expect((await t.http.get(`/saga/${newId}`).expect(200)).body).toEqual(newSaga);
+    expect(await cacheRequests('hit')).toBe(hits + 1);
+    const client = new Redis(redis.url);
+    try {
+      expect(await client.exists(`purchase-saga:saga:${newId}`)).toBe(1);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a frozen Redis (no answers) is timed out: reads and purchases still answer, then it recovers', async () => {
+    const before = await t.http.post('/purchase').send(sword).expect(200);
+    const id = before.body.transactionId as string;
+    const saga = (await t.http.get(`/saga/${id}`).expect(200)).body;
+
+    redis.signal('SIGSTOP');
+    try {
+      const errors = await cacheRequests('error');
+      expect((await t.http.get(`/saga/${id}`).expect(200)).body).toEqual(saga);
+      expect(await cacheRequests('error')).toBe(errors + 1);
+      const during = await t.http.post('/purchase').send(sword).expect(200);
+      expect(during.body).toMatchObject({ success: true, status: 'completed' });
+      const fresh = await t.http.get(`/saga/${during.body.transactionId}`).expect(200);
+      expect(fresh.body.saga.status).toBe('completed');
+      expect(await cacheStatus()).toBe('down');
+    } finally {
+      redis.signal('SIGCONT');
+    }
+    await until(cacheStatus, (s) => s === 'up', 'the cache to answer again');
+    const hits = await cacheRequests('hit');
+    await t.http.get(`/saga/${id}`).expect(200);
+    await t.http.get(`/saga/${id}`).expect(200);
+    expect(await cacheRequests('hit')).toBeGreaterThan(hits);
+  });
+});
