@@ -81,7 +81,11 @@ describe('Two instances on one database, one killed mid-load', () => {
       }
     };
     const load = Promise.all(Array.from({ length: 24 }, () => worker()));
-    await eventually(async () => (answers.length >= 100 ? true : undefined), 60_000, '100 answers');
+    await eventually(
+      () => Promise.resolve(answers.length >= 100 ? true : undefined),
+      60_000,
+      '100 answers',
+    );
     aAlive = false;
     await a.kill('SIGKILL');
     const killedAt = Date.now();
