@@ -296,8 +296,66 @@ describe('Admin statistics and saga listing', () => {
     });
   });
 
+  describe('GET /admin/db-metrics', () => {
+    it("answers with the monitor's snapshot: connections, pool, table sizes, pg_stat_statements", async () => {
+      const res = await t.http.get('/admin/db-metrics').set(ADMIN).expect(200);
+      expect(res.body.schedule).toBe('0 */5 * * * *');
+      const snapshot = res.body.snapshot;
+      expect(snapshot).not.toBeNull();
+      expect(Date.parse(snapshot.takenAt)).not.toBeNaN();
+      expect(snapshot.durationMs).toBeGreaterThanOrEqual(0);
+      // The monitor's own session was active while it read pg_stat_activity.
+      expect(snapshot.connections.byState.active).toBeGreaterThanOrEqual(1);
+      expect(snapshot.connections.total).toBeGreaterThanOrEqual(
+        snapshot.connections.byState.active,
+      );
+      expect(snapshot.pool).toEqual({
+        total: expect.any(Number),
+        idle: expect.any(Number),
+        waiting: expect.any(Number),
+        max: 8,
+      });
+      expect(snapshot.pool.total).toBeGreaterThanOrEqual(1);
+
+      const tables = snapshot.tables.map((table: { table: string }) => table.table);
+      expect(tables).toEqual(
+        expect.arrayContaining([
+          'items',
+          'migrations',
+          'notifications',
+          'saga_states',
+          'saga_step_results',
+          'transaction_logs',
+          'users',
+        ]),
+      );
+      const sizeOf = (name: string) =>
+        snapshot.tables.find((table: { table: string }) => table.table === name);
+      // The demo users were loaded before the first snapshot.
+      expect(sizeOf('users').tableBytes).toBeGreaterThan(0);
+      const sagas = sizeOf('saga_states');
+      expect(sagas.indexBytes).toBeGreaterThan(0);
+      expect(sagas.totalBytes).toBeGreaterThanOrEqual(sagas.tableBytes + sagas.indexBytes);
+      expect(sagas.indexes.map((index: { name: string }) => index.name)).toEqual(
+        expect.arrayContaining(['idx_saga_states_pattern_status', 'idx_saga_states_created_at']),
+      );
+      expect(snapshot.cacheHitRatio === null || snapshot.cacheHitRatio <= 1).toBe(true);
+
+      const slow = snapshot.slowQueries;
+      expect(typeof slow.available).toBe('boolean');
+      expect(slow.thresholdMs).toBe(200);
+      if (slow.available) {
+        expect(slow.reason).toBeNull();
+        expect(Array.isArray(slow.statements)).toBe(true);
+      } else {
+        expect(slow.reason).toEqual(expect.stringMatching(/pg_stat_statements|PostgreSQL 13/));
+        expect(slow.statements).toEqual([]);
+      }
+    });
+  });
+
   describe('admin token', () => {
-    it.each(['/admin/statistics', '/admin/sagas', '/admin/sagas?page=2'])(
+    it.each(['/admin/statistics', '/admin/sagas', '/admin/sagas?page=2', '/admin/db-metrics'])(
       '%s answers 401 without the token or with a wrong one',
       async (path) => {
         const none = await t.http.get(path).expect(401);
