@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ScheduleModule } from '@nestjs/schedule';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
@@ -36,6 +37,7 @@ export class AppModule {
           },
         }),
         EventEmitterModule.forRoot({ wildcard: false, maxListeners: 50 }),
+        ScheduleModule.forRoot(),
         DatabaseModule,
         UsersModule,
         ItemsModule,

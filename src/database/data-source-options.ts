@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseConfig } from '../config/configuration';
 import { ENTITIES } from './entities';
+import { TypeOrmLogger } from './typeorm-logger';
 
 export function dataSourceOptions(
   url: string,
@@ -16,8 +17,9 @@ export function dataSourceOptions(
     // The schema only ever changes through reviewed migrations.
     synchronize: false,
     migrationsRun: false,
+    // Statements slower than this are logged as warnings (SQL only, no parameter values).
     maxQueryExecutionTime: config.slowQueryMs,
-    logging: ['error', 'warn', 'migration'],
+    logger: new TypeOrmLogger(),
     extra: {
       max: config.poolSize,
       connectionTimeoutMillis: 5000,

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ItemsModule } from '../items/items.module';
+import { SagaModule } from '../saga/saga.module';
 import { UsersModule } from '../users/users.module';
+import { SagasAdminController } from './sagas-admin.controller';
 import { UpkeepController } from './upkeep.controller';
 
 @Module({
-  imports: [UsersModule, ItemsModule],
-  controllers: [UpkeepController],
+  imports: [UsersModule, ItemsModule, SagaModule],
+  controllers: [UpkeepController, SagasAdminController],
 })
 export class AdminModule {}

@@ -1,10 +1,18 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CacheModule } from '../cache/cache.module';
+import { DbMetricsController } from './db-monitor/db-metrics.controller';
+import { DbMonitorRepository } from './db-monitor/db-monitor.repository';
+import { DbMonitorService } from './db-monitor/db-monitor.service';
 import { HealthController } from './health.controller';
+import { HttpMetrics } from './metrics/http-metrics';
+import { MetricsController } from './metrics/metrics.controller';
+import { SagaMetrics } from './metrics/saga-metrics';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), CacheModule],
-  controllers: [HealthController],
+  controllers: [HealthController, MetricsController, DbMetricsController],
+  providers: [SagaMetrics, HttpMetrics, DbMonitorRepository, DbMonitorService],
+  exports: [SagaMetrics],
 })
 export class MonitoringModule {}

@@ -36,6 +36,12 @@ export const TERMINAL_STATUSES: readonly SagaStatus[] = ['completed', 'compensat
 @Index('idx_saga_states_recoverable', ['leaseExpiresAt'], {
   where: `"status" IN ('pending', 'in_progress', 'compensating')`,
 })
+@Index('idx_saga_states_pattern_status', ['pattern', 'status'])
+@Index('idx_saga_states_completed_at', ['completedAt'], { where: '"completed_at" IS NOT NULL' })
+@Index('idx_saga_states_failed_at', ['failedAt'], { where: '"failed_at" IS NOT NULL' })
+@Index('idx_saga_states_compensation_failed', ['createdAt'], {
+  where: `"status" = 'failed' AND "error_code" = 'COMPENSATION_FAILED'`,
+})
 export class SagaStateEntity {
   @PrimaryColumn({ name: 'transaction_id', type: 'varchar', length: 64 })
   transactionId!: string;

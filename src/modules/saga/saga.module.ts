@@ -24,6 +24,8 @@ import { StepRunner } from './engine/step-runner';
 import { PatternControl } from './pattern-control';
 import { PurchaseController } from './purchase.controller';
 import { PurchaseService } from './purchase.service';
+import { SagaReportsRepository } from './saga-reports.repository';
+import { SagaReportsService } from './saga-reports.service';
 import { SagaController } from './saga.controller';
 import { SagaRepository } from './saga.repository';
 import { SagaViewCache } from './saga-view.cache';
@@ -61,7 +63,9 @@ import { UserValidationStep } from './steps/user-validation.step';
     PurchaseService,
     SagaViewCache,
     SagaService,
+    SagaReportsRepository,
+    SagaReportsService,
   ],
-  exports: [SagaService, PatternControl],
+  exports: [SagaService, PatternControl, SagaReportsService],
 })
 export class SagaModule {}
