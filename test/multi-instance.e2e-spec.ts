@@ -137,5 +137,13 @@ describe('Two instances on one database, one killed mid-load', () => {
       true,
     );
     expect(completed.rows[0].n).toBeGreaterThan(0);
+
+    // The survivor took over the dead instance's sagas, and says so in its metrics.
+    const metrics = (await b.http.get('/metrics').expect(200)).text;
+    const claims = [...metrics.matchAll(/^saga_recovery_claims_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+    expect(claims).toBeGreaterThan(0);
   });
 });

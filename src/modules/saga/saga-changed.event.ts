@@ -26,3 +26,16 @@ export interface SagaChangedEvent {
   sagaAgeMs: number | null;
   at: Date;
 }
+
+/** Emitted when recovery takes over a saga whose driver's lease expired. */
+export const SAGA_RECOVERED = 'saga.recovered';
+export interface SagaRecoveredEvent {
+  transactionId: string;
+  pattern: SagaPattern;
+}
+
+/** Emitted after each outbox sweep with the number of events not yet dispatched. */
+export const OUTBOX_BACKLOG = 'outbox.backlog';
+export interface OutboxBacklogEvent {
+  pending: number;
+}

@@ -1,7 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { SAGA_PATTERNS, type SagaPattern } from '../../../config/configuration';
-import { SAGA_CHANGED, type SagaChangedEvent } from '../../saga/saga-changed.event';
+import {
+  OUTBOX_BACKLOG,
+  type OutboxBacklogEvent,
+  SAGA_CHANGED,
+  SAGA_RECOVERED,
+  type SagaChangedEvent,
+  type SagaRecoveredEvent,
+} from '../../saga/saga-changed.event';
 import { TERMINAL_STATUSES } from '../../saga/saga-state.entity';
 import { counter, gauge, histogram } from './metric-registry';
 
@@ -48,8 +55,8 @@ for (const pattern of SAGA_PATTERNS) {
 
 /**
  * The saga figures of GET /metrics. Counts starts, finishes and step durations from the
- * `saga.changed` events; recovery and the outbox report through `recoveryClaimed` and
- * `setOutboxBacklog`.
+ * `saga.changed` events, recovery claims from `saga.recovered`, the outbox backlog from
+ * `outbox.backlog`.
  */
 @Injectable()
 export class SagaMetrics {
@@ -66,6 +73,16 @@ export class SagaMetrics {
   }
 
   /** A saga was claimed by recovery. */
+  @OnEvent(SAGA_RECOVERED)
+  onRecovered(event: SagaRecoveredEvent): void {
+    this.recoveryClaimed(event.pattern);
+  }
+
+  @OnEvent(OUTBOX_BACKLOG)
+  onOutboxBacklog(event: OutboxBacklogEvent): void {
+    this.setOutboxBacklog(event.pending);
+  }
+
   recoveryClaimed(pattern: SagaPattern): void {
     recoveryClaims.inc({ pattern });
   }

@@ -8,6 +8,7 @@ import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
 import { INSTANCE_ID } from '../engine/instance-id';
+import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
 import { OutboxRepository, OutboxRow } from './outbox.repository';
 
 /**
@@ -77,7 +78,11 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
       let total = 0;
       for (;;) {
         const rows = await this.outbox.claimStale(INSTANCE_ID, this.leaseMs, 100);
-        if (rows.length === 0) return total;
+        if (rows.length === 0) {
+          const backlog: OutboxBacklogEvent = { pending: await this.outbox.countPending() };
+          this.bus.emit(OUTBOX_BACKLOG, backlog);
+          return total;
+        }
         this.logger.warn(`Re-publishing ${rows.length} outbox event(s) left behind`);
         total += await this.publish(rows);
       }

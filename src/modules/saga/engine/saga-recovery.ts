@@ -5,7 +5,9 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
+import { SAGA_RECOVERED, SagaRecoveredEvent } from '../saga-changed.event';
 import { SagaRepository } from '../saga.repository';
 import { INSTANCE_ID } from './instance-id';
 import { SagaEngines } from './saga-engines';
@@ -29,6 +31,7 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly sagas: SagaRepository,
     private readonly engines: SagaEngines,
+    private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
     const saga = config.get('saga', { infer: true });
@@ -67,6 +70,13 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
         if (claimed.length === 0) break;
         total += claimed.length;
         this.logger.warn(`Recovering ${claimed.length} saga(s) whose driver's lease expired`);
+        for (const row of claimed) {
+          const event: SagaRecoveredEvent = {
+            transactionId: row.transaction_id,
+            pattern: row.pattern,
+          };
+          this.events.emit(SAGA_RECOVERED, event);
+        }
         const steps = await this.sagas.findStepsOf(claimed.map((row) => row.transaction_id));
         await Promise.all(
           claimed.map((row) =>
