@@ -169,9 +169,11 @@ async function dbStatus(t: TestApp, id: string): Promise<string> {
 }
 
 describe.each([
-  ['Redis', 'redis'],
-  ['the in-process LRU (no REDIS_URL)', 'memory'],
-] as const)('GET /saga/:id read through %s', (_name, adapter) => {
+  ['Redis', 'redis', 'orchestration'],
+  ['Redis', 'redis', 'choreography'],
+  ['the in-process LRU (no REDIS_URL)', 'memory', 'orchestration'],
+  ['the in-process LRU (no REDIS_URL)', 'memory', 'choreography'],
+] as const)('GET /saga/:id read through %s (%s), %s sagas', (_name, adapter, pattern) => {
   const prefix = newPrefix();
   let t: TestApp;
   let admin: Redis | undefined;
@@ -180,6 +182,7 @@ describe.each([
     t = await startTestApp({
       ...(adapter === 'redis' ? { REDIS_URL: SHARED_REDIS } : {}),
       CACHE_KEY_PREFIX: prefix,
+      SAGA_PATTERN_MODE: pattern,
       // In-flight states stay cached long here: only invalidation can make a new state visible.
       CACHE_INFLIGHT_TTL_MS: '60000',
       SAGA_FAULTS: 'delay-200:item_grant,delay-200:compensation:user_validation',
