@@ -1,6 +1,7 @@
 import type { SagaPattern } from '../src/config/configuration';
 import { expectConservation } from './support/db-state';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
+import { eventually } from './support/wait';
 
 /** The demo cases of the contract, run in order on fresh demo data. */
 const CASES: { name: string; body: Record<string, unknown> }[] = [
@@ -310,5 +311,42 @@ describe('Pattern control', () => {
       "SELECT stock FROM items WHERE item_id = 'gem'",
     );
     expect(stock.rows[0].stock).toBe(150 - 4 - 120);
+  });
+});
+
+describe('The mode is shared by every instance on one database', () => {
+  it('a switch on one instance reaches the other within seconds, and survives a restart', async () => {
+    const first = await startTestApp({ SAGA_PATTERN_MODE: 'orchestration' });
+    const second = await startTestApp({ SAGA_PATTERN_MODE: 'orchestration' }, first.database);
+    try {
+      await first.http
+        .post('/config/saga-mode')
+        .set(ADMIN)
+        .send({ mode: 'choreography' })
+        .expect(200);
+      await eventually(
+        async () => {
+          const res = await second.http.get('/config/saga-mode').set(ADMIN).expect(200);
+          return res.body.config.mode === 'choreography' ? true : undefined;
+        },
+        5000,
+        'the second instance to follow the switch',
+      );
+      const bought = await second.http
+        .post('/purchase')
+        .send({ userId: 'user-123', itemId: 'item-potion', quantity: 1 })
+        .expect(200);
+      expect(bought.body.pattern).toBe('choreography');
+      await second.stop();
+      const restarted = await startTestApp({ SAGA_PATTERN_MODE: 'orchestration' }, first.database);
+      try {
+        const res = await restarted.http.get('/config/saga-mode').set(ADMIN).expect(200);
+        expect(res.body.config.mode).toBe('choreography');
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await first.close();
+    }
   });
 });

@@ -1,14 +1,35 @@
-import { Injectable, Logger } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig, SagaPattern } from '../../config/configuration';
+import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../config/configuration';
+import { SagaSettingsRepository } from './saga-settings.repository';
 
-/** Which pattern new purchases use when they name none (SAGA_PATTERN_MODE, switchable by admins). */
+const KEY = 'saga_pattern_mode';
+const REFRESH_MS = 1000;
+
+function isPattern(value: string | undefined): value is SagaPattern {
+  return value !== undefined && (SAGA_PATTERNS as readonly string[]).includes(value);
+}
+
+/**
+ * Which pattern new purchases use when they name none: SAGA_PATTERN_MODE until an admin switches
+ * it. A switch is stored in the database, so every instance follows it within a second; purchases
+ * read the value held in memory, never the database.
+ */
 @Injectable()
-export class PatternControl {
+export class PatternControl implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PatternControl.name);
   private mode: SagaPattern;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(config: ConfigService<AppConfig, true>) {
+  constructor(
+    private readonly settings: SagaSettingsRepository,
+    config: ConfigService<AppConfig, true>,
+  ) {
     this.mode = config.get('saga', { infer: true }).defaultPattern;
   }
 
@@ -16,11 +37,35 @@ export class PatternControl {
     return this.mode;
   }
 
-  switchTo(mode: SagaPattern): { previous: SagaPattern; current: SagaPattern } {
+  async onApplicationBootstrap(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
+    this.timer.unref();
+  }
+
+  beforeApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  async switchTo(mode: SagaPattern): Promise<{ previous: SagaPattern; current: SagaPattern }> {
     const previous = this.mode;
-    this.mode = mode;
-    if (previous !== mode)
-      this.logger.log(`Saga pattern for new purchases: ${previous} -> ${mode}`);
+    await this.settings.set(KEY, mode);
+    this.adopt(mode);
     return { previous, current: mode };
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const stored = await this.settings.get(KEY);
+      if (isPattern(stored)) this.adopt(stored);
+    } catch (error) {
+      this.logger.warn(`Could not read the saga mode; keeping ${this.mode}: ${String(error)}`);
+    }
+  }
+
+  private adopt(mode: SagaPattern): void {
+    if (mode === this.mode) return;
+    this.logger.log(`Saga pattern for new purchases: ${this.mode} -> ${mode}`);
+    this.mode = mode;
   }
 }

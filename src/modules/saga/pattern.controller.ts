@@ -34,8 +34,10 @@ export class PatternController {
   @UseGuards(AdminGuard)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Switch the default pattern for new purchases (admin)' })
-  switchMode(@Body() dto: SagaModeDto): SagaModeView & { previousMode: SagaPattern } {
-    const { previous } = this.patterns.switchTo(dto.mode);
+  async switchMode(
+    @Body() dto: SagaModeDto,
+  ): Promise<SagaModeView & { previousMode: SagaPattern }> {
+    const { previous } = await this.patterns.switchTo(dto.mode);
     return { ...this.view(), previousMode: previous };
   }
 
@@ -81,7 +83,7 @@ export class PatternController {
       config: { mode, validModes: SAGA_PATTERNS },
       // Both engines always run: each saga is advanced only by the pattern it was started with.
       activeHandlers: { orchestration: true, choreography: true },
-      note: 'The mode picks the pattern of new purchases that name none; sagas in flight keep theirs',
+      note: 'The mode picks the pattern of new purchases that name none, on every instance; sagas in flight keep theirs',
     };
   }
 }

@@ -30,6 +30,7 @@ import { SagaController } from './saga.controller';
 import { SagaRepository } from './saga.repository';
 import { SagaViewCache } from './saga-view.cache';
 import { SagaService } from './saga.service';
+import { SagaSettingsRepository } from './saga-settings.repository';
 import { ItemGrantStep } from './steps/item-grant.step';
 import { LogRecordStep } from './steps/log-record.step';
 import { NotificationStep } from './steps/notification.step';
@@ -59,6 +60,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     ItemParticipant,
     LogParticipant,
     NotificationParticipant,
+    SagaSettingsRepository,
     PatternControl,
     PurchaseService,
     SagaViewCache,
