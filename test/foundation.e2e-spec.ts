@@ -222,7 +222,7 @@ describe('Health when the database is unreachable', () => {
     await t.close();
   });
 
-  it('answers 503 SERVICE_UNAVAILABLE on /health and on reads, then recovers', async () => {
+  it('answers 503 SERVICE_UNAVAILABLE on /health, reads and purchases, then recovers', async () => {
     await t.http.get('/health').expect(200);
     await setConnectable(t.databaseUrl, false);
 
@@ -237,8 +237,19 @@ describe('Health when the database is unreachable', () => {
       message: 'The database cannot be reached; try again later',
     });
 
+    const purchase = await t.http
+      .post('/purchase')
+      .send({ userId: 'user-123', itemId: 'item-sword', quantity: 1 })
+      .expect(503);
+    expect(purchase.body).toMatchObject({ statusCode: 503, errorCode: 'SERVICE_UNAVAILABLE' });
+    expect(JSON.stringify(purchase.body)).not.toMatch(/SELECT|INSERT|at .*\.(js|ts):\d+/);
+
     await setConnectable(t.databaseUrl, true);
     await t.http.get('/health').expect(200);
     await t.http.get('/items').expect(200);
+    await t.http
+      .post('/purchase')
+      .send({ userId: 'user-123', itemId: 'item-sword', quantity: 1 })
+      .expect(200);
   });
 });
