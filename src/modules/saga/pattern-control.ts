@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../config/configuration';
+import { PeriodicTask } from '../../common/periodic-task';
 import { SagaSettingsRepository } from './saga-settings.repository';
 
 const KEY = 'saga_pattern_mode';
@@ -24,7 +25,7 @@ function isPattern(value: string | undefined): value is SagaPattern {
 export class PatternControl implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(PatternControl.name);
   private mode: SagaPattern;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly refresher = new PeriodicTask(() => this.refresh(), REFRESH_MS);
 
   constructor(
     private readonly settings: SagaSettingsRepository,
@@ -38,13 +39,13 @@ export class PatternControl implements OnApplicationBootstrap, BeforeApplication
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), REFRESH_MS);
-    this.timer.unref();
+    this.refresher.start();
+    // The stored mode is in force before the first request.
+    await this.refresher.runOnce();
   }
 
-  beforeApplicationShutdown(): void {
-    clearInterval(this.timer);
+  beforeApplicationShutdown(): Promise<void> {
+    return this.refresher.stop();
   }
 
   async switchTo(mode: SagaPattern): Promise<{ previous: SagaPattern; current: SagaPattern }> {

@@ -257,20 +257,4 @@ export class SagaRepository {
       [userId, pattern, limit],
     );
   }
-
-  async countByStatus(): Promise<Record<SagaStatus, number>> {
-    const rows = await this.tx.query<{ status: SagaStatus; count: string }>(
-      'SELECT status, count(*)::text AS count FROM saga_states GROUP BY status',
-    );
-    const counts: Record<SagaStatus, number> = {
-      pending: 0,
-      in_progress: 0,
-      completed: 0,
-      failed: 0,
-      compensating: 0,
-      compensated: 0,
-    };
-    for (const row of rows) counts[row.status] = Number(row.count);
-    return counts;
-  }
 }

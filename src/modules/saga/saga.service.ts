@@ -108,7 +108,10 @@ export class SagaService {
   }
 
   async statistics(): Promise<SagaStatistics> {
-    return statisticsOf(await this.sagas.countByStatus());
+    const counts = noCounts();
+    for (const row of await this.sagas.countByPatternAndStatus())
+      counts[row.status] += Number(row.count);
+    return statisticsOf(counts);
   }
 
   async patternStatistics(): Promise<Record<SagaPattern, PatternStatistics>> {

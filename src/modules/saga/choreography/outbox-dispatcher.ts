@@ -7,6 +7,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
+import { PeriodicTask } from '../../../common/periodic-task';
 import { INSTANCE_ID } from '../engine/instance-id';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
 import { OutboxRepository, OutboxRow } from './outbox.repository';
@@ -23,8 +24,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   private readonly logger = new Logger(OutboxDispatcher.name);
   private readonly leaseMs: number;
   private readonly pollMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private sweeping = false;
+  private readonly sweeper: PeriodicTask;
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
@@ -35,6 +35,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     const saga = config.get('saga', { infer: true });
     this.leaseMs = saga.outboxLeaseMs;
     this.pollMs = saga.outboxPollMs;
+    this.sweeper = new PeriodicTask(() => this.sweepAll(), this.pollMs);
   }
 
   get leaseOwner(): string {
@@ -46,13 +47,11 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep(), this.pollMs);
-    this.timer.unref();
-    void this.sweep();
+    this.sweeper.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
+    await this.sweeper.stop();
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -71,9 +70,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   }
 
   /** Claims and publishes events left behind; returns how many were published. */
-  async sweep(): Promise<number> {
-    if (this.sweeping) return 0;
-    this.sweeping = true;
+  private async sweepAll(): Promise<number> {
     try {
       let total = 0;
       for (;;) {
@@ -89,8 +86,6 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     } catch (error) {
       this.logger.error(`Outbox sweep failed: ${String(error)}`);
       return 0;
-    } finally {
-      this.sweeping = false;
     }
   }
 

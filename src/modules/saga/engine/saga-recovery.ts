@@ -7,6 +7,7 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
+import { PeriodicTask } from '../../../common/periodic-task';
 import { SAGA_RECOVERED, SagaRecoveredEvent } from '../saga-changed.event';
 import { SagaRepository } from '../saga.repository';
 import { INSTANCE_ID } from './instance-id';
@@ -23,10 +24,7 @@ const BATCH = 50;
 export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SagaRecovery.name);
   private readonly leaseMs: number;
-  private readonly pollMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private stopped = false;
+  private readonly task: PeriodicTask;
 
   constructor(
     private readonly sagas: SagaRepository,
@@ -36,36 +34,22 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
   ) {
     const saga = config.get('saga', { infer: true });
     this.leaseMs = saga.leaseMs;
-    this.pollMs = saga.recoveryPollMs;
+    this.task = new PeriodicTask(() => this.recover(), saga.recoveryPollMs);
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), this.pollMs);
-    this.timer.unref();
-    void this.tick();
+    this.task.start();
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearInterval(this.timer);
-    await this.running;
-  }
-
-  private async tick(): Promise<void> {
-    if (this.running !== undefined || this.stopped) return;
-    this.running = this.recover();
-    try {
-      await this.running;
-    } finally {
-      this.running = undefined;
-    }
+  beforeApplicationShutdown(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass: claims expired sagas batch by batch and resumes them; returns how many. */
   async recover(): Promise<number> {
     let total = 0;
     try {
-      while (!this.stopped) {
+      while (!this.task.isStopped) {
         const claimed = await this.sagas.claimExpired(INSTANCE_ID, this.leaseMs, BATCH);
         if (claimed.length === 0) break;
         total += claimed.length;

@@ -44,6 +44,11 @@ export interface Transition {
 /** Runs inside the transition's transaction (choreography writes its outbox event here). */
 export type TransitionHook = (transition: Transition) => Promise<void>;
 
+/** The result row of a step or compensation that did not happen. */
+function failedRow(kind: StepKind, step: StepName, error: SagaError) {
+  return { kind, step, outcome: 'failed' as const, data: null, durationMs: 0, error };
+}
+
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -142,15 +147,7 @@ export class StepRunner {
     await this.transition(
       saga,
       { status, currentStep: step.name, error },
-      () =>
-        Promise.resolve({
-          kind: 'forward',
-          step: step.name,
-          outcome: 'failed',
-          data: null,
-          durationMs: 0,
-          error,
-        }),
+      () => Promise.resolve(failedRow('forward', step.name, error)),
       hook,
     );
   }
@@ -218,15 +215,7 @@ export class StepRunner {
     await this.transition(
       saga,
       { status: 'failed', currentStep: step.name, error },
-      () =>
-        Promise.resolve({
-          kind: 'compensation',
-          step: step.name,
-          outcome: 'failed',
-          data: null,
-          durationMs: 0,
-          error,
-        }),
+      () => Promise.resolve(failedRow('compensation', step.name, error)),
       hook,
     );
     return 'failed';
