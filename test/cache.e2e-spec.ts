@@ -301,10 +301,10 @@ describe.each([
     const res = await t.http.post('/purchase').send(sword).expect(200);
     const id = res.body.transactionId as string;
     const repository = t.app.get(SagaRepository, { strict: false });
-    const findById = repository.findById.bind(repository);
-    const spy = jest.spyOn(repository, 'findById').mockImplementation(async (txn: string) => {
+    const findWithSteps = repository.findWithSteps.bind(repository);
+    const spy = jest.spyOn(repository, 'findWithSteps').mockImplementation(async (txn: string) => {
       await sleep(150);
-      return findById(txn);
+      return findWithSteps(txn);
     });
     try {
       const reads = await Promise.all(Array.from({ length: 20 }, () => t.http.get(`/saga/${id}`)));

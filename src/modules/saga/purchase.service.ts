@@ -56,7 +56,7 @@ export class PurchaseService {
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
     const hash = requestHash(dto, pattern);
     const { total, error } = await this.price(dto);
-    const recorded = await this.tx.run(async () => {
+    const record = async () => {
       const row = await this.sagas.insert({
         transactionId: `TXN_${randomUUID()}`,
         pattern,
@@ -73,7 +73,11 @@ export class PurchaseService {
       });
       if (row === undefined || isTerminal(row.status)) return { row, initiated: undefined };
       return { row, initiated: await this.engines.initiate(row) };
-    });
+    };
+    // One statement needs no transaction of its own; a pattern that writes with it does.
+    const recorded = this.engines.writesOnStart(pattern)
+      ? await this.tx.run(record)
+      : await record();
     const { row, initiated } = recorded;
 
     if (row === undefined) return this.replay(options.idempotencyKey ?? '', hash);
@@ -140,8 +144,8 @@ export class PurchaseService {
   }
 
   async result(transactionId: string): Promise<PurchaseResult> {
-    const row = await this.sagas.findById(transactionId);
-    if (row === undefined) throw new Error(`Saga ${transactionId} vanished`);
-    return toPurchaseResult(row, await this.sagas.findSteps(transactionId));
+    const found = await this.sagas.findWithSteps(transactionId);
+    if (found === undefined) throw new Error(`Saga ${transactionId} vanished`);
+    return toPurchaseResult(found.row, found.steps);
   }
 }

@@ -67,6 +67,52 @@ export interface SagaTransition {
   leaseMs: number;
 }
 
+export interface StepResult {
+  step: string;
+  kind: StepKind;
+  status: StepResultStatus;
+  data: StepData | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  durationMs: number;
+}
+
+/** A saga transition, applied only at the expected version ($1 id, $2 version, $3..$10 change). */
+const FENCED_TRANSITION = `UPDATE saga_states SET
+    version = version + 1,
+    status = $3::varchar,
+    current_step = COALESCE($4::varchar, current_step),
+    error_step = CASE WHEN $5::boolean THEN error_step ELSE $6::varchar END,
+    error_code = CASE WHEN $5::boolean THEN error_code ELSE $7::varchar END,
+    error_message = CASE WHEN $5::boolean THEN error_message ELSE $8::text END,
+    completed_at = CASE WHEN $3::varchar = 'completed' THEN now() ELSE completed_at END,
+    failed_at = CASE WHEN $3::varchar IN ('failed', 'compensated') THEN now() ELSE failed_at END,
+    lease_owner = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
+                       ELSE $9::varchar END,
+    lease_expires_at = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
+                            ELSE now() + $10::int * interval '1 millisecond' END,
+    updated_at = now()
+  WHERE transaction_id = $1 AND version = $2`;
+
+function transitionParams(
+  transactionId: string,
+  expectedVersion: number,
+  change: SagaTransition,
+): unknown[] {
+  return [
+    transactionId,
+    expectedVersion,
+    change.status,
+    change.currentStep ?? null,
+    change.error === undefined,
+    change.error?.step ?? null,
+    change.error?.code ?? null,
+    change.error?.message ?? null,
+    change.leaseOwner,
+    change.leaseMs,
+  ];
+}
+
 @Injectable()
 export class SagaRepository {
   constructor(private readonly tx: TransactionHost) {}
@@ -105,12 +151,6 @@ export class SagaRepository {
     );
   }
 
-  findById(transactionId: string): Promise<SagaRow | undefined> {
-    return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE transaction_id = $1', [
-      transactionId,
-    ]);
-  }
-
   findStatus(transactionId: string): Promise<{ status: SagaStatus; version: number } | undefined> {
     return this.tx.one<{ status: SagaStatus; version: number }>(
       'SELECT status, version FROM saga_states WHERE transaction_id = $1',
@@ -122,11 +162,28 @@ export class SagaRepository {
     return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE idempotency_key = $1', [key]);
   }
 
-  findSteps(transactionId: string): Promise<StepRow[]> {
-    return this.tx.query<StepRow>(
-      'SELECT * FROM saga_step_results WHERE transaction_id = $1 ORDER BY id',
+  /** A saga and its step rows in one statement (one consistent snapshot). */
+  async findWithSteps(
+    transactionId: string,
+  ): Promise<{ row: SagaRow; steps: StepRow[] } | undefined> {
+    const found = await this.tx.one<
+      SagaRow & { steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[] }
+    >(
+      `SELECT s.*, COALESCE((SELECT json_agg(r ORDER BY r.id) FROM saga_step_results r
+                             WHERE r.transaction_id = s.transaction_id), '[]'::json) AS steps
+       FROM saga_states s WHERE s.transaction_id = $1`,
       [transactionId],
     );
+    if (found === undefined) return undefined;
+    const { steps, ...row } = found;
+    return {
+      row,
+      steps: steps.map((step) => ({
+        ...step,
+        id: String(step.id),
+        executed_at: new Date(step.executed_at),
+      })),
+    };
   }
 
   /**
@@ -139,35 +196,42 @@ export class SagaRepository {
     expectedVersion: number,
     change: SagaTransition,
   ): Promise<number | undefined> {
-    const keepError = change.error === undefined;
     const row = await this.tx.one<{ version: number }>(
-      `UPDATE saga_states SET
-         version = version + 1,
-         status = $3::varchar,
-         current_step = COALESCE($4::varchar, current_step),
-         error_step = CASE WHEN $5::boolean THEN error_step ELSE $6::varchar END,
-         error_code = CASE WHEN $5::boolean THEN error_code ELSE $7::varchar END,
-         error_message = CASE WHEN $5::boolean THEN error_message ELSE $8::text END,
-         completed_at = CASE WHEN $3::varchar = 'completed' THEN now() ELSE completed_at END,
-         failed_at = CASE WHEN $3::varchar IN ('failed', 'compensated') THEN now() ELSE failed_at END,
-         lease_owner = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
-                            ELSE $9::varchar END,
-         lease_expires_at = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
-                                 ELSE now() + $10::int * interval '1 millisecond' END,
-         updated_at = now()
-       WHERE transaction_id = $1 AND version = $2
-       RETURNING version`,
+      `${FENCED_TRANSITION} RETURNING version`,
+      transitionParams(transactionId, expectedVersion, change),
+    );
+    return row?.version;
+  }
+
+  /**
+   * The end of a step's transaction in one statement: the fenced transition (which also locks the
+   * saga row until commit) and the step's result row, written only if the fence held. Returns
+   * the new version, or undefined when stale; a second success of one step violates
+   * `uq_saga_step_results_success`.
+   */
+  async transitionWithResult(
+    transactionId: string,
+    expectedVersion: number,
+    change: SagaTransition,
+    result: StepResult,
+  ): Promise<number | undefined> {
+    const row = await this.tx.one<{ version: number }>(
+      `WITH fenced AS (${FENCED_TRANSITION} RETURNING version),
+       recorded AS (
+         INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
+         SELECT $1, $11, $12, $13, $14, $15, $16, $17 FROM fenced
+         RETURNING id
+       )
+       SELECT fenced.version FROM fenced, recorded`,
       [
-        transactionId,
-        expectedVersion,
-        change.status,
-        change.currentStep ?? null,
-        keepError,
-        change.error?.step ?? null,
-        change.error?.code ?? null,
-        change.error?.message ?? null,
-        change.leaseOwner,
-        change.leaseMs,
+        ...transitionParams(transactionId, expectedVersion, change),
+        result.step,
+        result.kind,
+        result.status,
+        result.data,
+        result.errorCode,
+        result.errorMessage,
+        result.durationMs,
       ],
     );
     return row?.version;
@@ -200,32 +264,6 @@ export class SagaRepository {
     return this.tx.query<StepRow>(
       'SELECT * FROM saga_step_results WHERE transaction_id = ANY($1) ORDER BY id',
       [transactionIds],
-    );
-  }
-
-  async insertStepResult(result: {
-    transactionId: string;
-    step: string;
-    kind: StepKind;
-    status: StepResultStatus;
-    data: StepData | null;
-    errorCode: string | null;
-    errorMessage: string | null;
-    durationMs: number;
-  }): Promise<void> {
-    await this.tx.query(
-      `INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        result.transactionId,
-        result.step,
-        result.kind,
-        result.status,
-        result.data,
-        result.errorCode,
-        result.errorMessage,
-        result.durationMs,
-      ],
     );
   }
 

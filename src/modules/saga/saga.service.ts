@@ -99,11 +99,11 @@ export class SagaService {
     return view;
   }
 
-  /** The row first, then its steps: the steps are never older than the version they are cached at. */
+  /** The row and its steps from one snapshot, so the view matches the version it is cached at. */
   private async load(transactionId: string): Promise<LoadedSaga | undefined> {
-    const row = await this.sagas.findById(transactionId);
-    if (row === undefined) return undefined;
-    const steps = await this.sagas.findSteps(transactionId);
+    const found = await this.sagas.findWithSteps(transactionId);
+    if (found === undefined) return undefined;
+    const { row, steps } = found;
     return { version: row.version, view: toSagaView(row, steps), settled: isSettled(row) };
   }
 
@@ -176,9 +176,9 @@ export class SagaService {
    * before its pivot. A completed purchase (past its pivot) cannot be undone.
    */
   async compensate(transactionId: string): Promise<{ view: SagaView; changed: boolean }> {
-    const row = await this.sagas.findById(transactionId);
-    if (row === undefined) throw sagaNotFound(transactionId);
-    const steps = await this.sagas.findSteps(transactionId);
+    const found = await this.sagas.findWithSteps(transactionId);
+    if (found === undefined) throw sagaNotFound(transactionId);
+    const { row, steps } = found;
     const completed = succeeded(steps, 'forward');
     const compensated = succeeded(steps, 'compensation');
     const pastPivot = completed.some((name) => this.steps.indexOf(name) >= this.steps.pivotIndex);

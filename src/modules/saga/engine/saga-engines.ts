@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig } from '../../../config/configuration';
+import type { AppConfig, SagaPattern } from '../../../config/configuration';
 import { ChoreographyEngine } from '../choreography/choreography.engine';
 import type { OutboxRow } from '../choreography/outbox.repository';
 import { remainingToCompensate } from '../choreography/saga-events';
@@ -35,6 +35,11 @@ export class SagaEngines implements BeforeApplicationShutdown {
     config: ConfigService<AppConfig, true>,
   ) {
     this.waitMs = config.get('saga', { infer: true }).purchaseWaitMs;
+  }
+
+  /** Whether the pattern writes something in the transaction that records a new saga. */
+  writesOnStart(pattern: SagaPattern): boolean {
+    return pattern === 'choreography';
   }
 
   /** Inside the transaction that records a new saga: choreography writes PurchaseInitiated. */

@@ -278,7 +278,7 @@ export class StepRunner {
     await this.events.emitAsync(SAGA_CHANGED, event);
   }
 
-  /** One transaction: fence the saga, do the work, write the result row, run the hook. */
+  /** One transaction: do the work, fence the saga and write the result row, run the hook. */
   private async transition(
     saga: SagaRecord,
     change: { status: SagaStatus; currentStep: StepName; error?: SagaError },
@@ -294,29 +294,31 @@ export class StepRunner {
   ): Promise<StepData | null> {
     const id = saga.context.transactionId;
     const { after, data, cause } = await this.tx.run(async () => {
-      const version = await this.sagas.transition(id, saga.version, {
-        ...change,
-        leaseOwner: INSTANCE_ID,
-        leaseMs: this.saga.leaseMs,
-      });
-      if (version === undefined) throw new StaleSagaError(id);
+      // The effect first, then the fence: the saga row stays locked only for the end of the
+      // transaction, and a driver that lost the saga rolls its effect back.
       const done = await work();
+      let version: number | undefined;
       try {
-        await this.sagas.insertStepResult({
-          transactionId: id,
-          step: done.step,
-          kind: done.kind,
-          status: done.outcome,
-          data: done.data,
-          errorCode: done.error?.code ?? null,
-          errorMessage: done.error?.message ?? null,
-          durationMs: done.durationMs,
-        });
+        version = await this.sagas.transitionWithResult(
+          id,
+          saga.version,
+          { ...change, leaseOwner: INSTANCE_ID, leaseMs: this.saga.leaseMs },
+          {
+            step: done.step,
+            kind: done.kind,
+            status: done.outcome,
+            data: done.data,
+            errorCode: done.error?.code ?? null,
+            errorMessage: done.error?.message ?? null,
+            durationMs: done.durationMs,
+          },
+        );
       } catch (error) {
         // The step already succeeded once: another driver got here first.
         if (isUniqueViolation(error, 'uq_saga_step_results_success')) throw new StaleSagaError(id);
         throw error;
       }
+      if (version === undefined) throw new StaleSagaError(id);
       const succeeded = done.outcome === 'success';
       const after: SagaRecord = {
         ...saga,
