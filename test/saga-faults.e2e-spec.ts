@@ -1,5 +1,7 @@
-import { balanceOf, countRows, ownedOf, stockOf } from './support/db-state';
-import { ADMIN, startTestApp, TestApp } from './support/test-app';
+import { Client } from 'pg';
+import { balanceOf, countRows, expectConservation, ownedOf, stockOf } from './support/db-state';
+import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
+import { eventually } from './support/wait';
 
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '3', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
 const sword = { userId: 'user-123', itemId: 'item-sword', quantity: 1 };
@@ -187,5 +189,62 @@ describe.each(['orchestration', 'choreography'])('%s', (pattern) => {
       expect(saga.status).toBe('completed');
       expect(await balanceOf(t.db, 'user-123')).toBe('900.00');
     });
+  });
+});
+
+describe('The database lost in the middle of a saga', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      ...FAST_RETRIES,
+      SAGA_FAULTS: 'delay-400:item_grant',
+      SAGA_LEASE_MS: '500',
+      RECOVERY_POLL_MS: '100',
+    });
+  });
+
+  afterAll(async () => {
+    await setConnectable(t.databaseUrl, true);
+    await t.close();
+  });
+
+  it('answers 503 with the recorded saga and its Location; recovery settles it once the database is back', async () => {
+    // (supertest sends on then(): start the request now)
+    const pending = t.http
+      .post('/purchase')
+      .send(sword)
+      .then((r) => r);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await setConnectable(t.databaseUrl, false);
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ statusCode: 503, errorCode: 'SERVICE_UNAVAILABLE' });
+    expect(res.body.transactionId).toMatch(/^TXN_/);
+    expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
+
+    await setConnectable(t.databaseUrl, true);
+    const saga = await eventually(
+      async () => {
+        const view = await t.http.get(res.headers.location);
+        return view.status === 200 && ['completed', 'compensated'].includes(view.body.saga.status)
+          ? (view.body.saga as { status: string })
+          : undefined;
+      },
+      15_000,
+      'recovery to settle the interrupted saga',
+    );
+    // The test's own session was cut with the service's: check with a new one.
+    const db = new Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      await expectConservation(db, {
+        balances: { 'user-123': '1000.00' },
+        stock: { 'item-sword': 50 },
+      });
+    } finally {
+      await db.end();
+    }
+    expect(['completed', 'compensated']).toContain(saga.status);
   });
 });

@@ -22,7 +22,9 @@ export function dataSourceOptions(
     logger: new TypeOrmLogger(),
     extra: {
       max: config.poolSize,
-      connectionTimeoutMillis: 5000,
+      // Under load requests queue for a connection: waiting is not a failure. An unreachable
+      // server still fails at once (connection refused).
+      connectionTimeoutMillis: 20_000,
       idleTimeoutMillis: 30_000,
       application_name: 'purchase-saga-service',
       // Nothing waits forever: a hung statement or an abandoned transaction is cut off.

@@ -83,7 +83,9 @@ export class PurchaseController {
     const result = await pending;
     const status = purchaseHttpStatus(result);
     void reply.status(status);
-    if (status === 202) void reply.header('Location', `/saga/${result.transactionId}`);
+    // Where to follow a purchase that is not settled yet (also when the database went away).
+    if (status === 202 || status === 503)
+      void reply.header('Location', `/saga/${result.transactionId}`);
     if (status < 400) return result;
     return { statusCode: status, errorCode: result.error?.code ?? 'INTERNAL_ERROR', ...result };
   }

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash, randomUUID } from 'node:crypto';
+import { isDatabaseUnavailable } from '../../common/errors/database-errors';
 import { DomainError } from '../../common/errors/domain-error';
 import { centsToString, jsonNumberToCents, toCents } from '../../common/money';
 import type { AppConfig, SagaConfig, SagaPattern } from '../../config/configuration';
@@ -37,6 +38,7 @@ function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
  */
 @Injectable()
 export class PurchaseService {
+  private readonly logger = new Logger(PurchaseService.name);
   private readonly config: SagaConfig;
 
   constructor(
@@ -98,8 +100,26 @@ export class PurchaseService {
     if (initiated === undefined) return toPurchaseResult(row, []);
 
     const waitMs = options.respondAsync === true ? 0 : this.config.purchaseWaitMs;
-    await this.engines.start(initiated, waitMs);
-    return this.result(row.transaction_id);
+    try {
+      await this.engines.start(initiated, waitMs);
+      return await this.result(row.transaction_id);
+    } catch (failure) {
+      if (failure instanceof DomainError || !isDatabaseUnavailable(failure)) throw failure;
+      // The saga is recorded: say so, so that the client can follow it instead of buying again.
+      this.logger.warn(
+        `Saga ${row.transaction_id} interrupted (${String(failure)}); recovery will finish it`,
+      );
+      return {
+        ...toPurchaseResult(row, []),
+        message:
+          'The database could not be reached; the purchase is recorded and will be completed or undone by recovery',
+        error: {
+          step: null,
+          code: 'SERVICE_UNAVAILABLE',
+          message: 'The database could not be reached',
+        },
+      };
+    }
   }
 
   /** The server's total; a client price that differs, or an unknown item, refuses the purchase. */

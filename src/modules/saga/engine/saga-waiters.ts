@@ -4,7 +4,8 @@ import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
 import { isTerminal } from '../saga.mapper';
 import { SagaRepository } from '../saga.repository';
 
-const POLL_MS = 200;
+// Sagas settled by this process wake their waiters at once; the poll only catches other instances.
+const POLL_MS = 1000;
 
 /**
  * Lets a request wait for a saga to settle, whichever pattern or process drives it: woken at once
