@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -145,5 +145,19 @@ describe('backup and restore (db:backup, db:restore)', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/pg_dump was not found .*postgresql-client-15/);
+  });
+
+  it('refuses a pg_dump older than the server before dumping anything', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'old-pg-'));
+    writeFileSync(join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.24"\n');
+    chmodSync(join(bin, 'pg_dump'), 0o755);
+    const out = join(dir, 'old.dump');
+    const result = await runCli('database/backup.js', ['--out', out], {
+      DATABASE_URL: restoredUrl,
+      PG_BIN_DIR: bin,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/pg_dump 9 is older than the PostgreSQL 1\d server/);
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -34,7 +34,9 @@ function isMissingDatabase(error: unknown): boolean {
 /** The server's major version (150010 → 15). */
 export function serverMajorVersion(url: string): Promise<number> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ v: string }>('SHOW server_version_num');
+    const { rows } = await client.query<{ v: string }>(
+      "SELECT current_setting('server_version_num') AS v",
+    );
     return Math.floor(Number(rows[0].v) / 10_000);
   });
 }
