@@ -10,6 +10,7 @@ import { requestIdOf } from './common/http/request-id';
 import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './modules/admin/admin.module';
+import { IntegrityModule } from './modules/integrity/integrity.module';
 import { ItemsModule } from './modules/items/items.module';
 import { LogsModule } from './modules/logs/logs.module';
 import { MonitoringModule } from './modules/monitoring/monitoring.module';
@@ -37,6 +38,7 @@ export class AppModule {
           },
         }),
         EventEmitterModule.forRoot({ wildcard: false, maxListeners: 50 }),
+        // Registered once, here: every module's jobs share its registry.
         ScheduleModule.forRoot(),
         DatabaseModule,
         UsersModule,
@@ -45,6 +47,7 @@ export class AppModule {
         SagaModule,
         AdminModule,
         MonitoringModule,
+        IntegrityModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

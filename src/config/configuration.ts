@@ -53,6 +53,15 @@ export interface CacheConfig {
   maxEntries: number;
 }
 
+export interface IntegrityConfig {
+  /** Schedule of the reconciliation check (cron with seconds); undefined: not scheduled. */
+  cron?: string;
+  /** An outbox event still pending after this long is reported. */
+  outboxMaxPendingMs: number;
+  /** Violations listed per check (all are counted). */
+  maxListed: number;
+}
+
 export interface AppConfig {
   nodeEnv: string;
   port: number;
@@ -69,6 +78,7 @@ export interface AppConfig {
   saga: SagaConfig;
   notificationFailureRate: number;
   monitorCron: string;
+  integrity: IntegrityConfig;
 }
 
 export class ConfigError extends Error {
@@ -172,6 +182,16 @@ function cacheConfig(env: Env): CacheConfig {
   };
 }
 
+function integrityConfig(env: Env): IntegrityConfig {
+  // The expression itself is checked when the job is scheduled, by the cron parser.
+  const cron = str(env, 'VERIFY_CRON') ?? '0 */10 * * * *';
+  return {
+    cron: cron.toLowerCase() === 'off' ? undefined : cron,
+    outboxMaxPendingMs: int(env, 'OUTBOX_MAX_PENDING_MS', 60_000, 1000, 86_400_000),
+    maxListed: int(env, 'VERIFY_MAX_LISTED', 100, 1, 10_000),
+  };
+}
+
 /** Reads and validates the environment once; a bad value throws a ConfigError naming it. */
 export function buildConfig(env: Env = process.env): AppConfig {
   const url = databaseUrl(env);
@@ -221,5 +241,6 @@ export function buildConfig(env: Env = process.env): AppConfig {
     },
     notificationFailureRate: ratio(env, 'NOTIFICATION_FAILURE_RATE', 0),
     monitorCron: str(env, 'MONITOR_CRON') ?? '0 */5 * * * *',
+    integrity: integrityConfig(env),
   };
 }

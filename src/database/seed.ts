@@ -40,16 +40,16 @@ export async function seedDemoData(
     let items = 0;
     for (const user of DEMO_USERS) {
       const inserted: unknown[] = await manager.query(
-        `INSERT INTO users (user_id, name, balance, status, purchase_limit)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
+        `INSERT INTO users (user_id, name, balance, credited_total, status, purchase_limit)
+         VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (user_id) DO NOTHING RETURNING user_id`,
         [user.userId, user.name, user.balance, user.status, user.purchaseLimit],
       );
       users += inserted.length;
     }
     for (const item of DEMO_ITEMS) {
       const inserted: unknown[] = await manager.query(
-        `INSERT INTO items (item_id, name, price, stock, is_available)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (item_id) DO NOTHING RETURNING item_id`,
+        `INSERT INTO items (item_id, name, price, stock, stocked_total, is_available)
+         VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (item_id) DO NOTHING RETURNING item_id`,
         [item.itemId, item.name, item.price, item.stock, item.isAvailable],
       );
       items += inserted.length;

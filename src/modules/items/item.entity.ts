@@ -3,6 +3,7 @@ import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColum
 @Entity('items')
 @Check('chk_items_stock_non_negative', '"stock" >= 0')
 @Check('chk_items_price_non_negative', '"price" >= 0')
+@Check('chk_items_stocked_total_non_negative', '"stocked_total" >= 0')
 export class ItemEntity {
   @PrimaryColumn({ name: 'item_id', type: 'varchar', length: 50 })
   itemId!: string;
@@ -19,6 +20,13 @@ export class ItemEntity {
 
   @Column({ type: 'int', default: 0 })
   stock!: number;
+
+  /**
+   * Every unit put into stock: the starting stock plus restocks (never released reservations).
+   * Conservation: stocked_total = stock + quantities of the completed sagas.
+   */
+  @Column({ name: 'stocked_total', type: 'int', default: 0 })
+  stockedTotal!: number;
 
   @Column({ name: 'is_available', type: 'boolean', default: true })
   isAvailable!: boolean;

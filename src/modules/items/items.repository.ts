@@ -7,6 +7,7 @@ export interface ItemRow {
   description: string | null;
   price: string;
   stock: number;
+  stocked_total: number;
   is_available: boolean;
   created_at: Date;
   updated_at: Date;
@@ -39,6 +40,7 @@ export class ItemsRepository {
     );
   }
 
+  /** Inserts an item (its starting stock is its first restock); undefined when the id is taken. */
   insert(item: {
     itemId: string;
     name: string;
@@ -48,18 +50,20 @@ export class ItemsRepository {
     isAvailable: boolean;
   }): Promise<ItemRow | undefined> {
     return this.tx.one<ItemRow>(
-      `INSERT INTO items (item_id, name, description, price, stock, is_available)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (item_id) DO NOTHING RETURNING *`,
+      `INSERT INTO items (item_id, name, description, price, stock, stocked_total, is_available)
+       VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (item_id) DO NOTHING RETURNING *`,
       [item.itemId, item.name, item.description, item.price, item.stock, item.isAvailable],
     );
   }
 
+  /** Admin upkeep; a restock is recorded in the ledger with the stock. */
   update(
     itemId: string,
     changes: { addStock?: number; price?: string; isAvailable?: boolean },
   ): Promise<ItemRow | undefined> {
     return this.tx.one<ItemRow>(
-      `UPDATE items SET stock = stock + COALESCE($2::int, 0), price = COALESCE($3::numeric, price),
+      `UPDATE items SET stock = stock + COALESCE($2::int, 0),
+         stocked_total = stocked_total + COALESCE($2::int, 0), price = COALESCE($3::numeric, price),
          is_available = COALESCE($4::boolean, is_available), updated_at = now()
        WHERE item_id = $1 RETURNING *`,
       [itemId, changes.addStock ?? null, changes.price ?? null, changes.isAvailable ?? null],

@@ -6,6 +6,7 @@ export const USER_STATUSES: readonly UserStatus[] = ['active', 'suspended', 'clo
 @Entity('users')
 @Check('chk_users_balance_non_negative', '"balance" >= 0')
 @Check('chk_users_purchase_limit_non_negative', '"purchase_limit" >= 0')
+@Check('chk_users_credited_total_non_negative', '"credited_total" >= 0')
 @Check('chk_users_status', `"status" IN ('active', 'suspended', 'closed')`)
 export class UserEntity {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 50 })
@@ -20,6 +21,13 @@ export class UserEntity {
   /** numeric(12,2), read as a string to keep it exact */
   @Column({ type: 'numeric', precision: 12, scale: 2, default: 0 })
   balance!: string;
+
+  /**
+   * Everything credited from outside the saga: the starting balance plus admin top-ups (never
+   * refunds). Conservation: credited_total = balance + totals of the completed sagas.
+   */
+  @Column({ name: 'credited_total', type: 'numeric', precision: 12, scale: 2, default: 0 })
+  creditedTotal!: string;
 
   @Column({ type: 'varchar', length: 20, default: 'active' })
   status!: UserStatus;

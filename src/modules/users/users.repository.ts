@@ -7,6 +7,7 @@ export interface UserRow {
   name: string;
   email: string | null;
   balance: string;
+  credited_total: string;
   status: UserStatus;
   purchase_limit: string;
   created_at: Date;
@@ -41,7 +42,7 @@ export class UsersRepository {
     );
   }
 
-  /** Inserts a user; undefined when the id is taken. */
+  /** Inserts a user (its starting balance is its first credit); undefined when the id is taken. */
   insert(user: {
     userId: string;
     name: string;
@@ -51,15 +52,18 @@ export class UsersRepository {
     purchaseLimit: string;
   }): Promise<UserRow | undefined> {
     return this.tx.one<UserRow>(
-      `INSERT INTO users (user_id, name, email, balance, status, purchase_limit)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING RETURNING *`,
+      `INSERT INTO users (user_id, name, email, balance, credited_total, status, purchase_limit)
+       VALUES ($1, $2, $3, $4, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING RETURNING *`,
       [user.userId, user.name, user.email, user.balance, user.status, user.purchaseLimit],
     );
   }
 
+  /** Money from outside the saga (admin top-up): recorded in the ledger with the balance. */
   credit(userId: string, amount: string): Promise<UserRow | undefined> {
     return this.tx.one<UserRow>(
-      `UPDATE users SET balance = balance + $2, updated_at = now() WHERE user_id = $1 RETURNING *`,
+      `UPDATE users SET balance = balance + $2, credited_total = credited_total + $2,
+         updated_at = now()
+       WHERE user_id = $1 RETURNING *`,
       [userId, amount],
     );
   }
@@ -71,9 +75,12 @@ export class UsersRepository {
     );
   }
 
-  /** Gives back a debit (compensation). */
+  /** Gives back a debit (compensation): the ledger is untouched, the money never left it. */
   refund(userId: string, amount: string): Promise<UserRow | undefined> {
-    return this.credit(userId, amount);
+    return this.tx.one<UserRow>(
+      `UPDATE users SET balance = balance + $2, updated_at = now() WHERE user_id = $1 RETURNING *`,
+      [userId, amount],
+    );
   }
 
   /** Adds to (or, with a negative quantity, takes from) the user's inventory. */

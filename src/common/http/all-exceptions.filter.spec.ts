@@ -1,0 +1,131 @@
+import { BadRequestException, HttpException, Logger, NotFoundException } from '@nestjs/common';
+import type { ArgumentsHost } from '@nestjs/common';
+import { DomainError } from '../errors/domain-error';
+import { AllExceptionsFilter, toErrorBody } from './all-exceptions.filter';
+
+describe('toErrorBody', () => {
+  it('maps a domain error to its HTTP status, keeping its details', () => {
+    expect(toErrorBody(new DomainError('INSUFFICIENT_STOCK', 'none left', { left: 0 }))).toEqual({
+      statusCode: 409,
+      errorCode: 'INSUFFICIENT_STOCK',
+      message: 'none left',
+      details: { left: 0 },
+    });
+    expect(toErrorBody(new DomainError('UNAUTHORIZED', 'no'))).toEqual({
+      statusCode: 401,
+      errorCode: 'UNAUTHORIZED',
+      message: 'no',
+    });
+  });
+
+  it("maps the framework's HTTP exceptions, joining validation messages", () => {
+    expect(toErrorBody(new BadRequestException(['a is bad', 'b is bad']))).toEqual({
+      statusCode: 400,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'a is bad; b is bad',
+    });
+    expect(toErrorBody(new NotFoundException('Cannot GET /nope'))).toMatchObject({
+      statusCode: 404,
+      errorCode: 'NOT_FOUND',
+    });
+    expect(toErrorBody(new HttpException('teapot', 418))).toEqual({
+      statusCode: 418,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'teapot',
+    });
+    expect(toErrorBody(new HttpException({ other: 1 }, 502))).toEqual({
+      statusCode: 502,
+      errorCode: 'INTERNAL_ERROR',
+      message: 'Request failed',
+    });
+    expect(
+      toErrorBody(new BadRequestException('Unexpected token } in JSON at position 3')),
+    ).toEqual({ statusCode: 400, errorCode: 'VALIDATION_FAILED', message: 'Malformed JSON body' });
+  });
+
+  it("maps Fastify's own errors without echoing the parser", () => {
+    const fastify = (code: string, statusCode: number, message = 'raw') =>
+      Object.assign(new Error(message), { code, statusCode });
+    expect(toErrorBody(fastify('FST_ERR_CTP_INVALID_JSON_BODY', 400))).toEqual({
+      statusCode: 400,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'Malformed JSON body',
+    });
+    expect(toErrorBody(fastify('FST_ERR_CTP_BODY_TOO_LARGE', 413))).toEqual({
+      statusCode: 413,
+      errorCode: 'PAYLOAD_TOO_LARGE',
+      message: 'Request body is too large',
+    });
+    expect(toErrorBody(fastify('FST_ERR_CTP_INVALID_MEDIA_TYPE', 415, 'bad type'))).toEqual({
+      statusCode: 415,
+      errorCode: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'bad type',
+    });
+    expect(toErrorBody(fastify('FST_ERR_SOMETHING', 422, 'odd'))).toEqual({
+      statusCode: 422,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'odd',
+    });
+    // A 5xx from Fastify, or an error that only looks like one, is not trusted.
+    expect(toErrorBody(fastify('FST_ERR_X', 500)).statusCode).toBe(500);
+    expect(toErrorBody(fastify('NOT_FASTIFY', 400)).statusCode).toBe(500);
+  });
+
+  it('answers 400 for bad JSON, 503 for a lost database, and 500 without detail otherwise', () => {
+    expect(toErrorBody(new SyntaxError('Unexpected end of JSON input'))).toMatchObject({
+      statusCode: 400,
+      message: 'Malformed JSON body',
+    });
+    expect(toErrorBody(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toMatchObject({
+      statusCode: 503,
+      errorCode: 'SERVICE_UNAVAILABLE',
+    });
+    const body = toErrorBody(new Error('relation "users" does not exist at SELECT ...'));
+    expect(body).toEqual({
+      statusCode: 500,
+      errorCode: 'INTERNAL_ERROR',
+      message: 'Internal server error',
+    });
+    expect(toErrorBody('a string')).toMatchObject({ statusCode: 500 });
+  });
+});
+
+describe('AllExceptionsFilter', () => {
+  function host(): { host: ArgumentsHost; sent: unknown[]; statuses: number[] } {
+    const sent: unknown[] = [];
+    const statuses: number[] = [];
+    const reply = {
+      status(code: number) {
+        statuses.push(code);
+        return this;
+      },
+      send(body: unknown) {
+        sent.push(body);
+        return this;
+      },
+    };
+    const argumentsHost = {
+      switchToHttp: () => ({ getResponse: () => reply }),
+    } as unknown as ArgumentsHost;
+    return { host: argumentsHost, sent, statuses };
+  }
+
+  it('sends the body with its status and logs server errors only', () => {
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const filter = new AllExceptionsFilter();
+    const refused = host();
+    filter.catch(new DomainError('USER_NOT_FOUND', 'who?'), refused.host);
+    expect(refused.statuses).toEqual([404]);
+    expect(refused.sent).toEqual([
+      { statusCode: 404, errorCode: 'USER_NOT_FOUND', message: 'who?' },
+    ]);
+    expect(error).not.toHaveBeenCalled();
+
+    const crashed = host();
+    filter.catch(new Error('boom'), crashed.host);
+    filter.catch('not an error', crashed.host);
+    expect(crashed.statuses).toEqual([500, 500]);
+    expect(error).toHaveBeenCalledTimes(2);
+    error.mockRestore();
+  });
+});

@@ -1,0 +1,57 @@
+// `npm run verify [-- --json]`: the integrity reconciliation, run once against the database.
+// Exit code 0 when clean, 1 when violations were found, 2 when the check could not run.
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { existsSync } from 'node:fs';
+import { DataSource } from 'typeorm';
+import { buildConfig, type AppConfig } from '../config/configuration';
+import { formatIntegrityReport } from '../modules/integrity/integrity-report';
+import { IntegrityRepository } from '../modules/integrity/integrity.repository';
+import { IntegrityService } from '../modules/integrity/integrity.service';
+import { resolveDatabase } from './database-connection';
+import { dataSourceOptions } from './data-source-options';
+import { connectionOf, describeConnection, parseArgs } from './pg-tools';
+import { TransactionHost } from './transaction-host';
+
+async function main(argv: string[]): Promise<number> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const args = parseArgs(argv, { flags: ['json'], options: [] });
+  if (args.positional.length > 0) throw new Error('usage: verify.js [--json]');
+  const config = buildConfig(process.env);
+  // The report is the output; the service's own log line would repeat it.
+  Logger.overrideLogger(false);
+  const database = await resolveDatabase(config.database);
+  const dataSource = new DataSource(
+    // The report gives the time taken; slow-query lines would only interleave with it.
+    dataSourceOptions(database.url, { poolSize: 1, slowQueryMs: 600_000 }),
+  );
+  try {
+    await dataSource.initialize();
+    if (await dataSource.showMigrations()) {
+      throw new Error('The database has migrations pending: run `npm run migration:run` first');
+    }
+    const integrity = new IntegrityService(
+      new IntegrityRepository(new TransactionHost(dataSource)),
+      new ConfigService<AppConfig, true>(config),
+    );
+    const report = await integrity.verify();
+    console.log(
+      args.flags.has('json')
+        ? JSON.stringify(report, null, 2)
+        : formatIntegrityReport(report, describeConnection(connectionOf(database.url))),
+    );
+    return report.clean ? 0 : 1;
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await database.embedded?.stop();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`Verify failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  },
+);
