@@ -28,12 +28,12 @@ export const TERMINAL_STATUSES: readonly SagaStatus[] = ['completed', 'compensat
 )
 @Check('chk_saga_states_pattern', `"pattern" IN ('orchestration', 'choreography')`)
 @Check('chk_saga_states_quantity_positive', '"quantity" > 0')
-@Index('idx_saga_states_status', ['status'])
 @Index('idx_saga_states_user_created', ['userId', 'createdAt'])
 @Index('idx_saga_states_created_at', ['createdAt'])
 @Index('idx_saga_states_status_created', ['status', 'createdAt'])
 @Index('idx_saga_states_pattern_created', ['pattern', 'createdAt'])
-@Index('idx_saga_states_recoverable', ['leaseExpiresAt'], {
+// Open sagas (recovery, stuck-saga counts); the lease itself is not indexed: every step renews it.
+@Index('idx_saga_states_open', ['createdAt'], {
   where: `"status" IN ('pending', 'in_progress', 'compensating')`,
 })
 @Index('idx_saga_states_pattern_status', ['pattern', 'status'])
