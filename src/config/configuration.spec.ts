@@ -67,4 +67,26 @@ describe('buildConfig', () => {
     expect(() => buildConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => buildConfig({ [name]: value })).toThrow(message);
   });
+
+  it('builds a URL from DB_HOST alone with the default user and database', () => {
+    expect(buildConfig({ DB_HOST: 'db' }).database.url).toBe(
+      'postgres://postgres@db:5432/purchase_saga',
+    );
+  });
+
+  it('reads false, 0 and no as false', () => {
+    for (const value of ['false', '0', 'NO']) {
+      expect(buildConfig({ CACHE_ENABLED: value }).cache.enabled).toBe(false);
+    }
+    expect(buildConfig({ CACHE_ENABLED: 'yes' }).cache.enabled).toBe(true);
+  });
+
+  it('refuses a retry ceiling below the retry base', () => {
+    expect(() => buildConfig({ STEP_RETRY_BASE_MS: '100', STEP_RETRY_MAX_MS: '50' })).toThrow(
+      'STEP_RETRY_MAX_MS',
+    );
+    expect(buildConfig({ STEP_RETRY_BASE_MS: '100', STEP_RETRY_MAX_MS: '100' }).saga).toMatchObject(
+      { stepRetryBaseMs: 100, stepRetryMaxMs: 100 },
+    );
+  });
 });

@@ -54,6 +54,23 @@ describe('pg-tools', () => {
     expect(() => connectionOf('mysql://x@y/z')).toThrow(/postgres:\/\//);
   });
 
+  it('falls back to libpq defaults for a URL naming neither user nor host', () => {
+    expect(connectionOf('postgres:///shop')).toEqual({
+      host: 'localhost',
+      port: 5432,
+      user: 'postgres',
+      password: undefined,
+      database: 'shop',
+      sslMode: undefined,
+    });
+  });
+
+  it('looks nowhere on PATH when PATH is unset', () => {
+    expect(() => findPgTool('pg_dump_missing' as Parameters<typeof findPgTool>[0], {})).toThrow(
+      /pg_dump_missing was not found on PATH/,
+    );
+  });
+
   it('passes the password in the environment only, and never prints it', () => {
     const connection = connectionOf('postgres://app:secret@db:5433/shop?sslmode=verify-full');
     const env = pgEnvironment(connection, { PATH: '/bin' });

@@ -42,6 +42,11 @@ describe('saga view codec', () => {
     ['a bad date', JSON.stringify({ ...view, startedAt: 'yesterday' })],
     ['steps that are not steps', JSON.stringify({ ...view, steps: [1, 2] })],
     ['a scalar', '42'],
+    ['a date that is not text', JSON.stringify({ ...view, startedAt: 0 })],
+    ['steps that are not a list', JSON.stringify({ ...view, steps: {} })],
+    ['a step without its time', JSON.stringify({ ...view, steps: [{ step: 'a', status: 'b' }] })],
+    ['no purchase data', JSON.stringify({ ...view, purchaseData: null })],
+    ['a bad end date', JSON.stringify({ ...view, failedAt: 'never' })],
   ])('refuses %s', (_name, text) => {
     expect(decodeSagaView(text, 'TXN_1')).toBeUndefined();
   });

@@ -18,10 +18,14 @@ describe('parseFaults', () => {
     expect(parseFaults('')).toEqual([]);
   });
 
-  it.each(['explode:log_record', 'fail:nope', 'fail:log_record:2', 'fail:compensation:nope'])(
-    'refuses %s',
-    (spec) => {
-      expect(() => parseFaults(spec)).toThrow(/SAGA_FAULTS/);
-    },
-  );
+  it.each([
+    'fail',
+    'fail:compensation',
+    'explode:log_record',
+    'fail:nope',
+    'fail:log_record:2',
+    'fail:compensation:nope',
+  ])('refuses %s', (spec) => {
+    expect(() => parseFaults(spec)).toThrow(/SAGA_FAULTS/);
+  });
 });

@@ -1,0 +1,126 @@
+import type { TransactionHost } from '../../database/transaction-host';
+import { LogRecordStep } from '../saga/steps/log-record.step';
+import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
+import { TransactionLogsService } from './transaction-logs.service';
+
+function row(overrides: Partial<TransactionLogRow> = {}): TransactionLogRow {
+  return {
+    log_id: 'LOG_1',
+    transaction_id: 'TXN_1',
+    user_id: 'user-1',
+    item_id: 'item-1',
+    quantity: 2,
+    price: '20.00',
+    status: 'completed',
+    log_data: { event: 'PURCHASE_COMPLETED' },
+    created_at: new Date('2030-01-01T00:00:00Z'),
+    updated_at: new Date('2030-01-01T00:00:01Z'),
+    ...overrides,
+  };
+}
+
+/** A transaction_logs table of one transaction's rows, answering the repository's statements. */
+class FakeTable {
+  rows: TransactionLogRow[] = [];
+  /** Set to make the row vanish between the conflicting insert and the read after it. */
+  vanish = false;
+
+  query = (sql: string, params: readonly unknown[] = []): Promise<TransactionLogRow[]> => {
+    const [first] = params;
+    if (sql.startsWith('INSERT')) {
+      if (this.rows.some((existing) => existing.transaction_id === params[1])) {
+        if (this.vanish) this.rows = [];
+        return Promise.resolve([]);
+      }
+      const inserted = row({ log_id: String(first), transaction_id: String(params[1]) });
+      this.rows.push(inserted);
+      return Promise.resolve([inserted]);
+    }
+    if (sql.startsWith('UPDATE')) {
+      const found = this.rows.filter((existing) => existing.transaction_id === first);
+      for (const existing of found) existing.status = 'compensated';
+      return Promise.resolve(found);
+    }
+    if (sql.includes('WHERE transaction_id')) {
+      return Promise.resolve(this.rows.filter((existing) => existing.transaction_id === first));
+    }
+    return Promise.resolve(this.rows.filter((existing) => existing.user_id === first));
+  };
+
+  one = async (sql: string, params?: readonly unknown[]) => (await this.query(sql, params))[0];
+}
+
+function setup() {
+  const table = new FakeTable();
+  const logs = new TransactionLogsService(
+    new TransactionLogsRepository(table as unknown as TransactionHost),
+  );
+  return { table, logs };
+}
+
+const purchase = {
+  transactionId: 'TXN_1',
+  userId: 'user-1',
+  itemId: 'item-1',
+  quantity: 2,
+  price: '20.00',
+  metadata: { event: 'PURCHASE_COMPLETED' },
+};
+
+describe('TransactionLogsService', () => {
+  it('records one log per purchase, returning the first one on a repeat', async () => {
+    const { table, logs } = setup();
+
+    const first = await logs.recordPurchase(purchase);
+    const again = await logs.recordPurchase(purchase);
+
+    expect(first.logId).toMatch(/^LOG_/);
+    expect(again).toEqual(first);
+    expect(table.rows).toHaveLength(1);
+  });
+
+  it('fails when the conflicting log cannot be read back', async () => {
+    const { table, logs } = setup();
+    await logs.recordPurchase(purchase);
+    table.vanish = true;
+
+    await expect(logs.recordPurchase(purchase)).rejects.toThrow('Log of TXN_1 vanished');
+  });
+
+  it('marks a purchase compensated, and says when there was no log to mark', async () => {
+    const { logs } = setup();
+    const { logId } = await logs.recordPurchase(purchase);
+
+    expect(await logs.compensatePurchase('TXN_1')).toEqual({ logId });
+    expect(await logs.compensatePurchase('TXN_unknown')).toEqual({ logId: null });
+  });
+
+  it('lists a user logs with the step each status stands for', async () => {
+    const { table, logs } = setup();
+    table.rows = [row(), row({ log_id: 'LOG_2', transaction_id: 'TXN_2', status: 'compensated' })];
+
+    const views = await logs.listByUser('user-1');
+
+    expect(views.map((view) => [view.logId, view.step, view.price])).toEqual([
+      ['LOG_1', 'purchase_completed', 20],
+      ['LOG_2', 'purchase_compensated', 20],
+    ]);
+  });
+
+  it('undoes the log step idempotently', async () => {
+    const { logs } = setup();
+    const step = new LogRecordStep(logs);
+    const context = {
+      transactionId: 'TXN_1',
+      pattern: 'orchestration' as const,
+      userId: 'user-1',
+      itemId: 'item-1',
+      quantity: 2,
+      total: '20.00',
+    };
+    const { logId } = await step.execute(context);
+
+    expect(await step.compensate(context)).toEqual({ logId, status: 'compensated' });
+    expect(await step.compensate(context)).toEqual({ logId, status: 'compensated' });
+  });
+});

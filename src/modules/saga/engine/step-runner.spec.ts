@@ -1,0 +1,522 @@
+import type { ConfigService } from '@nestjs/config';
+import type { EventEmitter2 } from '@nestjs/event-emitter';
+import { DomainError, InfrastructureError } from '../../../common/errors/domain-error';
+import type { AppConfig, SagaConfig } from '../../../config/configuration';
+import type { TransactionHost } from '../../../database/transaction-host';
+import type { SagaChangedEvent } from '../saga-changed.event';
+import type { SagaRepository } from '../saga.repository';
+import type { SagaRecord, StepData, StepName } from '../saga.types';
+import type { SagaStep } from '../steps/saga-step';
+import type { SagaSteps } from '../steps/saga-steps';
+import type { FaultInjector } from './fault-injector';
+import { StaleSagaError, StepRunner, Transition } from './step-runner';
+
+const sagaConfig: SagaConfig = {
+  defaultPattern: 'orchestration',
+  purchaseWaitMs: 1000,
+  timeoutMs: 60_000,
+  stepMaxAttempts: 3,
+  stepRetryBaseMs: 0,
+  stepRetryMaxMs: 0,
+  leaseMs: 30_000,
+  recoveryPollMs: 1000,
+  outboxLeaseMs: 1000,
+  outboxPollMs: 1000,
+  faults: '',
+};
+
+/** Some drivers reject with plain strings rather than Errors. */
+function plainReason(reason: string): Error {
+  return reason as unknown as Error;
+}
+
+function sagaRecord(overrides: Partial<SagaRecord> = {}): SagaRecord {
+  return {
+    context: {
+      transactionId: 'tx-1',
+      pattern: 'orchestration',
+      userId: 'user-1',
+      itemId: 'item-1',
+      quantity: 1,
+      total: '10.00',
+    },
+    status: 'in_progress',
+    version: 1,
+    startedAt: new Date(),
+    completed: [],
+    compensated: [],
+    error: null,
+    ...overrides,
+  };
+}
+
+function step(
+  name: StepName,
+  execute: () => Promise<StepData>,
+  extra: Partial<Pick<SagaStep, 'compensate' | 'giveUp'>> = {},
+): SagaStep {
+  return { name, execute, ...extra };
+}
+
+interface ResultRow {
+  step: string;
+  kind: string;
+  status: string;
+  data: StepData | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+/** A saga repository that keeps one saga's version and result rows in memory. */
+class FakeSagas {
+  version = 1;
+  rows: ResultRow[] = [];
+  statuses: string[] = [];
+  failNextWith: Error | null = null;
+
+  transitionWithResult(
+    _id: string,
+    expected: number,
+    change: { status: string },
+    row: ResultRow,
+  ): Promise<number | undefined> {
+    if (this.failNextWith !== null) {
+      const error = this.failNextWith;
+      this.failNextWith = null;
+      return Promise.reject(error);
+    }
+    if (expected !== this.version) return Promise.resolve(undefined);
+    this.version += 1;
+    this.rows.push(row);
+    this.statuses.push(change.status);
+    return Promise.resolve(this.version);
+  }
+
+  transition(_id: string, expected: number, change: { status: string }) {
+    if (expected !== this.version) return Promise.resolve(undefined);
+    this.version += 1;
+    this.statuses.push(change.status);
+    return Promise.resolve(this.version);
+  }
+}
+
+function setup(pastPivot: StepName[] = [], config: Partial<SagaConfig> = {}) {
+  const sagas = new FakeSagas();
+  const events: SagaChangedEvent[] = [];
+  const emitter = {
+    emitAsync: (_name: string, event: SagaChangedEvent) => {
+      events.push(event);
+      return Promise.resolve([]);
+    },
+  };
+  const faults = {
+    beforeStep: () => undefined,
+    inStep: () => Promise.resolve(),
+    afterStep: () => undefined,
+  };
+  const tx = { run: <T>(work: () => Promise<T>) => work() };
+  const steps = { isPastPivot: (name: StepName) => pastPivot.includes(name) };
+  const configService = { get: () => ({ ...sagaConfig, ...config }) };
+  const runner = new StepRunner(
+    sagas as unknown as SagaRepository,
+    tx as unknown as TransactionHost,
+    faults as unknown as FaultInjector,
+    steps as unknown as SagaSteps,
+    emitter as unknown as EventEmitter2,
+    configService as unknown as ConfigService<AppConfig, true>,
+  );
+  return { runner, sagas, events };
+}
+
+describe('StepRunner', () => {
+  describe('forward', () => {
+    it('commits a step, records its result and moves the saga on', async () => {
+      const { runner, sagas, events } = setup();
+      const saga = sagaRecord();
+      const transitions: Transition[] = [];
+
+      const outcome = await runner.forward(
+        saga,
+        step('user_validation', () => Promise.resolve({ balance: 90 })),
+        false,
+        (transition) => {
+          transitions.push(transition);
+          return Promise.resolve();
+        },
+      );
+
+      expect(outcome).toEqual({ kind: 'done', data: { balance: 90 } });
+      expect(saga).toMatchObject({
+        version: 2,
+        status: 'in_progress',
+        completed: ['user_validation'],
+      });
+      expect(sagas.rows).toEqual([
+        expect.objectContaining({ step: 'user_validation', kind: 'forward', status: 'success' }),
+      ]);
+      expect(transitions[0]).toMatchObject({ step: 'user_validation', outcome: 'success' });
+      expect(events[0]).toMatchObject({
+        previousStatus: 'in_progress',
+        status: 'in_progress',
+        step: 'user_validation',
+        sagaAgeMs: null,
+      });
+    });
+
+    it('completes the saga after its last step and reports its age', async () => {
+      const { runner, events } = setup();
+      const saga = sagaRecord({ completed: ['user_validation', 'item_grant', 'log_record'] });
+
+      await runner.forward(
+        saga,
+        step('notification', () => Promise.resolve({})),
+        true,
+      );
+
+      expect(saga.status).toBe('completed');
+      expect(events[0].status).toBe('completed');
+      expect(events[0].sagaAgeMs).toEqual(expect.any(Number));
+    });
+
+    it('fails a saga that outlived its timeout before the pivot, without running the step', async () => {
+      const { runner, sagas } = setup([], { timeoutMs: 1000 });
+      const execute = jest.fn(() => Promise.resolve({}));
+      const saga = sagaRecord({ startedAt: new Date(Date.now() - 5000) });
+
+      const outcome = await runner.forward(saga, step('item_grant', execute), false);
+
+      expect(outcome).toMatchObject({
+        kind: 'failed',
+        error: { step: 'item_grant', code: 'SAGA_TIMEOUT' },
+      });
+      expect(execute).not.toHaveBeenCalled();
+      expect(sagas.rows).toEqual([]);
+    });
+
+    it('goes on past the pivot however old the saga is', async () => {
+      const { runner } = setup(['notification'], { timeoutMs: 1000 });
+      const saga = sagaRecord({ startedAt: new Date(Date.now() - 5000) });
+
+      const outcome = await runner.forward(
+        saga,
+        step('notification', () => Promise.resolve({ sent: true })),
+        true,
+      );
+
+      expect(outcome).toEqual({ kind: 'done', data: { sent: true } });
+    });
+
+    it('returns a refusal without retrying it', async () => {
+      const { runner, sagas } = setup();
+      const execute = jest.fn(() =>
+        Promise.reject(new DomainError('INSUFFICIENT_BALANCE', 'Not enough money')),
+      );
+
+      const outcome = await runner.forward(sagaRecord(), step('user_validation', execute), false);
+
+      expect(outcome).toEqual({
+        kind: 'refused',
+        error: {
+          step: 'user_validation',
+          code: 'INSUFFICIENT_BALANCE',
+          message: 'Not enough money',
+        },
+      });
+      expect(execute).toHaveBeenCalledTimes(1);
+      expect(sagas.rows).toEqual([]);
+    });
+
+    it('retries infrastructure errors and succeeds when one attempt goes through', async () => {
+      const { runner } = setup();
+      const execute = jest
+        .fn<Promise<StepData>, []>()
+        .mockRejectedValueOnce(new InfrastructureError('connection reset'))
+        .mockResolvedValueOnce({ granted: 1 });
+
+      const outcome = await runner.forward(sagaRecord(), step('item_grant', execute), false);
+
+      expect(outcome).toEqual({ kind: 'done', data: { granted: 1 } });
+      expect(execute).toHaveBeenCalledTimes(2);
+    });
+
+    it('fails the step once its attempts are exhausted', async () => {
+      const { runner, sagas } = setup();
+      const execute = jest.fn(() => Promise.reject(plainReason('socket hang up')));
+
+      const outcome = await runner.forward(sagaRecord(), step('item_grant', execute), false);
+
+      expect(outcome).toEqual({
+        kind: 'failed',
+        error: {
+          step: 'item_grant',
+          code: 'STEP_FAILED',
+          message: 'Step item_grant failed: socket hang up',
+        },
+      });
+      expect(execute).toHaveBeenCalledTimes(sagaConfig.stepMaxAttempts);
+      expect(sagas.rows).toEqual([]);
+    });
+
+    it('treats a step without data as an empty result', async () => {
+      const { runner } = setup();
+      const outcome = await runner.forward(
+        sagaRecord(),
+        step('log_record', () => Promise.resolve(undefined as unknown as StepData)),
+        false,
+      );
+      expect(outcome).toEqual({ kind: 'done', data: {} });
+    });
+
+    it('stops at once when another driver advanced the saga', async () => {
+      const { runner, sagas, events } = setup();
+      sagas.version = 7;
+      const execute = jest.fn(() => Promise.resolve({}));
+
+      await expect(
+        runner.forward(sagaRecord({ version: 1 }), step('item_grant', execute), false),
+      ).rejects.toThrow(StaleSagaError);
+      expect(execute).toHaveBeenCalledTimes(1);
+      expect(events).toEqual([]);
+    });
+
+    it('treats a second success row for the step as a lost race', async () => {
+      const { runner, sagas } = setup();
+      sagas.failNextWith = Object.assign(new Error('duplicate key'), {
+        code: '23505',
+        constraint: 'uq_saga_step_results_success',
+      });
+
+      const attempt = runner.forward(
+        sagaRecord(),
+        step('item_grant', () => Promise.resolve({})),
+        false,
+      );
+
+      await expect(attempt).rejects.toThrow('Saga tx-1 was advanced by another driver');
+    });
+
+    it('retries other database errors raised while fencing', async () => {
+      const { runner, sagas } = setup();
+      sagas.failNextWith = Object.assign(new Error('duplicate key'), {
+        code: '23505',
+        constraint: 'some_other_constraint',
+      });
+
+      const outcome = await runner.forward(
+        sagaRecord(),
+        step('item_grant', () => Promise.resolve({ granted: 1 })),
+        false,
+      );
+
+      expect(outcome).toEqual({ kind: 'done', data: { granted: 1 } });
+      expect(sagas.rows).toHaveLength(1);
+    });
+  });
+
+  describe('recordFailure', () => {
+    it('fails a saga that had not committed anything', async () => {
+      const { runner, sagas } = setup();
+      const saga = sagaRecord();
+      const error = { step: 'user_validation', code: 'USER_NOT_FOUND', message: 'No such user' };
+
+      await runner.recordFailure(
+        saga,
+        step('user_validation', () => Promise.resolve({})),
+        error,
+      );
+
+      expect(saga).toMatchObject({ status: 'failed', error });
+      expect(sagas.rows).toEqual([
+        expect.objectContaining({
+          step: 'user_validation',
+          status: 'failed',
+          errorCode: 'USER_NOT_FOUND',
+          errorMessage: 'No such user',
+        }),
+      ]);
+    });
+
+    it('starts compensating a saga that had committed steps', async () => {
+      const { runner } = setup();
+      const saga = sagaRecord({ completed: ['user_validation'] });
+      const error = { step: 'item_grant', code: 'OUT_OF_STOCK', message: 'Sold out' };
+
+      await runner.recordFailure(
+        saga,
+        step('item_grant', () => Promise.resolve({})),
+        error,
+      );
+
+      expect(saga.status).toBe('compensating');
+      expect(saga.completed).toEqual(['user_validation']);
+    });
+  });
+
+  describe('giveUp', () => {
+    const error = { step: 'notification', code: 'STEP_FAILED', message: 'mail server down' };
+
+    it('completes the saga and records what the step says about giving up', async () => {
+      const { runner, sagas } = setup();
+      const saga = sagaRecord({ completed: ['user_validation', 'item_grant', 'log_record'] });
+      const giveUp = jest.fn(() => Promise.resolve({ queued: false }));
+
+      await runner.giveUp(
+        saga,
+        step('notification', () => Promise.resolve({}), { giveUp }),
+        error,
+      );
+
+      expect(giveUp).toHaveBeenCalledWith(saga.context, 'mail server down');
+      expect(saga.status).toBe('completed');
+      expect(saga.completed).not.toContain('notification');
+      expect(sagas.rows).toEqual([
+        expect.objectContaining({
+          step: 'notification',
+          status: 'failed',
+          data: { queued: false },
+        }),
+      ]);
+    });
+
+    it('records no data for a step that has nothing to say', async () => {
+      const { runner, sagas } = setup();
+
+      await runner.giveUp(
+        sagaRecord(),
+        step('notification', () => Promise.resolve({})),
+        error,
+      );
+
+      expect(sagas.rows[0].data).toBeNull();
+    });
+  });
+
+  describe('compensate', () => {
+    it('undoes a step and ends the saga compensated after the last undo', async () => {
+      const { runner, sagas } = setup();
+      const saga = sagaRecord({ status: 'compensating', completed: ['user_validation'] });
+      const compensate = jest.fn(() => Promise.resolve({ refunded: '10.00' }));
+
+      const result = await runner.compensate(
+        saga,
+        step('user_validation', () => Promise.resolve({}), { compensate }),
+        true,
+      );
+
+      expect(result).toBe('done');
+      expect(saga).toMatchObject({ status: 'compensated', compensated: ['user_validation'] });
+      expect(sagas.rows).toEqual([
+        expect.objectContaining({ kind: 'compensation', status: 'success' }),
+      ]);
+    });
+
+    it('keeps compensating while undos remain', async () => {
+      const { runner } = setup();
+      const saga = sagaRecord({
+        status: 'compensating',
+        completed: ['user_validation', 'item_grant'],
+      });
+
+      await runner.compensate(
+        saga,
+        step('item_grant', () => Promise.resolve({}), { compensate: () => Promise.resolve({}) }),
+        false,
+      );
+
+      expect(saga.status).toBe('compensating');
+    });
+
+    it('refuses to compensate a step that cannot be undone', async () => {
+      const { runner } = setup();
+      await expect(
+        runner.compensate(
+          sagaRecord(),
+          step('notification', () => Promise.resolve({})),
+          true,
+        ),
+      ).rejects.toThrow('Step notification cannot be compensated');
+    });
+
+    it('fails the saga with COMPENSATION_FAILED when the undo keeps failing', async () => {
+      const { runner, sagas } = setup();
+      const saga = sagaRecord({ status: 'compensating', completed: ['user_validation'] });
+      const compensate = jest.fn(() => Promise.reject(new Error('connection refused')));
+
+      const result = await runner.compensate(
+        saga,
+        step('user_validation', () => Promise.resolve({}), { compensate }),
+        true,
+      );
+
+      expect(result).toBe('failed');
+      expect(compensate).toHaveBeenCalledTimes(sagaConfig.stepMaxAttempts);
+      expect(saga).toMatchObject({
+        status: 'failed',
+        error: {
+          code: 'COMPENSATION_FAILED',
+          message: 'Compensation of user_validation failed: connection refused',
+        },
+      });
+      expect(sagas.rows).toEqual([
+        expect.objectContaining({ kind: 'compensation', status: 'failed' }),
+      ]);
+    });
+
+    it('fails the saga when the undo is refused', async () => {
+      const { runner } = setup();
+      const saga = sagaRecord({ status: 'compensating', completed: ['item_grant'] });
+      const compensate = () => Promise.reject(new DomainError('ITEM_NOT_FOUND', 'Item is gone'));
+
+      const result = await runner.compensate(
+        saga,
+        step('item_grant', () => Promise.resolve({}), { compensate }),
+        true,
+      );
+
+      expect(result).toBe('failed');
+      expect(saga.error?.message).toBe('Compensation of item_grant failed: Item is gone');
+    });
+  });
+
+  describe('abort', () => {
+    const error = { step: null, code: 'ABORTED', message: 'Aborted by an admin' };
+
+    it('fails a saga with nothing to undo', async () => {
+      const { runner, events } = setup();
+      const saga = sagaRecord();
+
+      await runner.abort(saga, error);
+
+      expect(saga).toMatchObject({ status: 'failed', version: 2, error });
+      expect(events[0]).toMatchObject({
+        previousStatus: 'in_progress',
+        status: 'failed',
+        step: null,
+        kind: null,
+        outcome: null,
+        durationMs: null,
+      });
+    });
+
+    it('starts compensating a saga with committed steps, inside the same transaction', async () => {
+      const { runner } = setup();
+      const saga = sagaRecord({ completed: ['user_validation'] });
+      const within = jest.fn(() => Promise.resolve());
+
+      await runner.abort(saga, error, within);
+
+      expect(saga.status).toBe('compensating');
+      expect(within).toHaveBeenCalledWith(expect.objectContaining({ status: 'compensating' }));
+    });
+
+    it('refuses to take over a saga another driver advanced', async () => {
+      const { runner, sagas, events } = setup();
+      sagas.version = 3;
+      const saga = sagaRecord({ version: 2 });
+
+      await expect(runner.abort(saga, error)).rejects.toThrow(StaleSagaError);
+      expect(saga.status).toBe('in_progress');
+      expect(events).toEqual([]);
+    });
+  });
+});
