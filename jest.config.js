@@ -65,8 +65,9 @@ module.exports = {
     '!src/database/verify.ts',
   ],
   coverageReporters: ['text-summary', 'text', 'lcov'],
-  // One point under what the suite reaches, so that coverage cannot slip unnoticed.
-  coverageThreshold: { global: { statements: 92, branches: 84, functions: 93, lines: 94 } },
+  // Statements, functions and lines one point under what the suite reaches, so that coverage
+  // cannot slip unnoticed; branches at the 90% floor the project holds itself to.
+  coverageThreshold: { global: { statements: 95, branches: 90, functions: 96, lines: 97 } },
   projects: [
     {
       displayName: 'unit',
