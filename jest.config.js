@@ -46,7 +46,8 @@ const transform = {
 module.exports = {
   // Project-level values are not read for this one.
   testTimeout: 60000,
-  // Read by `npm run test:cov` only; `npm test` does not collect coverage.
+  // `npm test` collects coverage and fails under the thresholds below (`npm run test:cov` adds the
+  // per-file table).
   collectCoverageFrom: [
     'src/**/*.ts',
     '!src/main.ts',
@@ -64,7 +65,7 @@ module.exports = {
     '!src/database/restore.ts',
     '!src/database/verify.ts',
   ],
-  coverageReporters: ['text-summary', 'text', 'lcov'],
+  coverageReporters: ['text-summary', 'lcov'],
   // Statements, functions and lines one point under what the suite reaches, so that coverage
   // cannot slip unnoticed; branches at the 90% floor the project holds itself to.
   coverageThreshold: { global: { statements: 95, branches: 90, functions: 96, lines: 97 } },
