@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { errorMessage } from '../common/errors/error-message';
 import { buildConfig } from '../config/configuration';
 import { serverMajorVersion } from './database-admin';
 import { resolveDatabase } from './database-connection';
@@ -64,6 +65,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(`Backup failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`Backup failed: ${errorMessage(error)}`);
   process.exit(1);
 });

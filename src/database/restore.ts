@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { errorMessage } from '../common/errors/error-message';
 import { buildConfig } from '../config/configuration';
 import { dropPublicSchema, ensureDatabase, listTables } from './database-admin';
 import { resolveDatabase } from './database-connection';
@@ -85,6 +86,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  console.error(`Restore failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`Restore failed: ${errorMessage(error)}`);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { existsSync } from 'node:fs';
 import { DataSource } from 'typeorm';
+import { errorMessage } from '../common/errors/error-message';
 import { buildConfig, type AppConfig } from '../config/configuration';
 import { formatIntegrityReport } from '../modules/integrity/integrity-report';
 import { IntegrityRepository } from '../modules/integrity/integrity.repository';
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`Verify failed: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`Verify failed: ${errorMessage(error)}`);
     process.exit(2);
   },
 );

@@ -1,3 +1,5 @@
+import { errorMessage } from './error-message';
+
 const CONNECTION_ERROR_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -14,10 +16,6 @@ function codeOf(error: unknown): string | undefined {
   return codeOf(record.driverError) ?? codeOf(record.cause);
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * True when the error says the database cannot be reached or is shutting down (as opposed to a
  * statement that failed): the request should get 503, and the work is worth retrying.
@@ -32,7 +30,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (/^08/.test(code) || /^57P0[1-3]$/.test(code) || /^28/.test(code)) return true;
     if (code === '53300' || code === '3D000') return true;
   }
-  const message = messageOf(error);
+  const message = errorMessage(error);
   return /is not currently accepting connections|the database system is (starting up|shutting down)|Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end/i.test(
     message,
   );

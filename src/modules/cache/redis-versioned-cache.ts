@@ -6,6 +6,7 @@ import {
   VersionedCache,
   type CacheStatus,
 } from './versioned-cache';
+import { errorMessage } from '../../common/errors/error-message';
 
 /**
  * Each key is a hash: `v` the version (or floor), `d` the value, `x` when the value expires (ms,
@@ -87,10 +88,6 @@ function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /**
  * The Redis adapter. Optional by design: commands time out quickly, nothing queues while the
  * connection is down (callers fall back to the database at once), the client reconnects by
@@ -126,7 +123,7 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
       },
     }) as ScriptedRedis;
     this.client.on('ready', () => this.markUp());
-    this.client.on('error', (error: unknown) => this.markDown(reasonOf(error)));
+    this.client.on('error', (error: unknown) => this.markDown(errorMessage(error)));
     this.client.on('close', () => this.markDown('connection closed'));
   }
 
@@ -197,8 +194,8 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
       return result;
     } catch (error) {
       this.suspendedUntil = Date.now() + SUSPEND_MS;
-      this.markDown(reasonOf(error));
-      throw new CacheUnavailableError(`Redis failed: ${reasonOf(error)}`, { cause: error });
+      this.markDown(errorMessage(error));
+      throw new CacheUnavailableError(`Redis failed: ${errorMessage(error)}`, { cause: error });
     }
   }
 

@@ -6,6 +6,7 @@ import type { AppConfig } from '../../../config/configuration';
 import { counter, gauge } from '../metrics/metric-registry';
 import { DbMonitorRepository } from './db-monitor.repository';
 import { cacheHitRatio, DbSnapshot, SlowQueries, statStatementsPlan } from './db-snapshot';
+import { errorMessage } from '../../../common/errors/error-message';
 
 const JOB_NAME = 'db-performance-monitor';
 const SLOW_STATEMENTS_SHOWN = 10;
@@ -55,10 +56,6 @@ const failuresCounter = counter({
   help: 'DB monitor runs that failed',
 });
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 export interface DbMonitorState {
   schedule: string;
   snapshot: DbSnapshot | null;
@@ -97,7 +94,7 @@ export class DbMonitorService implements OnApplicationBootstrap, OnModuleDestroy
       job = CronJob.from({ cronTime: this.schedule, onTick: () => this.refresh(), start: false });
     } catch (error) {
       throw new Error(
-        `MONITOR_CRON "${this.schedule}" is not a valid cron expression: ${messageOf(error)}`,
+        `MONITOR_CRON "${this.schedule}" is not a valid cron expression: ${errorMessage(error)}`,
         { cause: error },
       );
     }
@@ -153,7 +150,7 @@ export class DbMonitorService implements OnApplicationBootstrap, OnModuleDestroy
       this.snapshot = snapshot;
       this.export(snapshot);
     } catch (error) {
-      const message = messageOf(error);
+      const message = errorMessage(error);
       this.lastFailure = { at: new Date(), message };
       failuresCounter.inc();
       this.logger.warn(`DB monitor snapshot failed: ${message}`);
@@ -185,7 +182,7 @@ export class DbMonitorService implements OnApplicationBootstrap, OnModuleDestroy
           schema = await this.repository.run(() => this.repository.createStatStatements());
           this.logger.log(`Created the pg_stat_statements extension in schema ${schema}`);
         } catch (error) {
-          this.createFailure = `pg_stat_statements is not installed in this database and could not be created: ${messageOf(error)}`;
+          this.createFailure = `pg_stat_statements is not installed in this database and could not be created: ${errorMessage(error)}`;
           this.logger.warn(this.createFailure);
           return unavailable(this.createFailure);
         }
@@ -197,7 +194,7 @@ export class DbMonitorService implements OnApplicationBootstrap, OnModuleDestroy
       );
       return { available: true, reason: null, thresholdMs: this.slowQueryMs, ...found };
     } catch (error) {
-      return unavailable(`pg_stat_statements could not be read: ${messageOf(error)}`);
+      return unavailable(`pg_stat_statements could not be read: ${errorMessage(error)}`);
     }
   }
 

@@ -15,6 +15,7 @@ import { SagaSteps } from '../steps/saga-steps';
 import { FaultInjector } from './fault-injector';
 import { INSTANCE_ID } from './instance-id';
 import { backoffDelay, sleep } from './retry';
+import { errorMessage } from '../../../common/errors/error-message';
 
 /** Another driver advanced the saga first: this one must stop touching it. */
 export class StaleSagaError extends Error {
@@ -47,10 +48,6 @@ export type TransitionHook = (transition: Transition) => Promise<void>;
 /** The result row of a step or compensation that did not happen. */
 function failedRow(kind: StepKind, step: StepName, error: SagaError) {
   return { kind, step, outcome: 'failed' as const, data: null, durationMs: 0, error };
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
