@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 /** What a flush answers for one item: its value, its own error, or "run me in a later batch". */
 export type BatchOutcome<O> =
   | { kind: 'value'; value: O }
@@ -28,11 +30,19 @@ export class BatchQueue<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
   private running = 0;
   private scheduled = false;
+  // Flushes run in the async context the queue was made in, never in a submitter's (which may
+  // hold an open transaction that a flush must not join).
+  private readonly drainLater: () => void;
 
   constructor(
     private readonly flush: (items: I[]) => Promise<BatchOutcome<O>[]>,
     private readonly options: BatchQueueOptions,
-  ) {}
+  ) {
+    this.drainLater = AsyncResource.bind(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  }
 
   get pending(): number {
     return this.queue.length;
@@ -51,10 +61,7 @@ export class BatchQueue<I, O> {
     }
     // After the current turn of the event loop, so that callers released together batch together.
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.drain();
-    });
+    setImmediate(this.drainLater);
   }
 
   private drain(): void {

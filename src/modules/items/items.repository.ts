@@ -13,9 +13,20 @@ export interface ItemRow {
   updated_at: Date;
 }
 
-export type ReserveResult =
-  | { reserved: true; stockBefore: number; stockAfter: number }
-  | { reserved: false; item: Pick<ItemRow, 'stock' | 'is_available'> | undefined };
+/**
+ * One purchase's reservation as decided within its batch: `reserved`, or refused (`available`
+ * is the stock left after the batch's earlier reservations of the same item), or `blocked`
+ * behind an earlier refused reservation of the same item (to be decided again later).
+ */
+export interface ReserveDecision {
+  found: boolean;
+  is_available: boolean | null;
+  available: number | null;
+  reserved: boolean;
+  blocked: boolean;
+  stock_before: number | null;
+  stock_after: number | null;
+}
 
 @Injectable()
 export class ItemsRepository {
@@ -71,37 +82,47 @@ export class ItemsRepository {
   }
 
   /**
-   * Takes `quantity` from stock in one statement, only if the item is available and has it:
-   * parallel reservations can never oversell. When refused, returns the row as read.
+   * Takes several purchases' quantities from stock in one statement, each only if the item is
+   * available and has the stock left after the batch's earlier reservations (in order): the
+   * items' rows are locked in key order for this statement only, and parallel reservations can
+   * never oversell. A reservation queued behind a refused one of the same item is `blocked`.
    */
-  async reserveIfAvailable(itemId: string, quantity: number): Promise<ReserveResult> {
-    const row = await this.tx.one<{
-      stock: number;
-      is_available: boolean;
-      stock_after: number | null;
-    }>(
-      `WITH reserve AS (
-         UPDATE items SET stock = stock - $2, updated_at = now()
-         WHERE item_id = $1 AND is_available AND stock >= $2
-         RETURNING stock
+  reserveManyIfAvailable(
+    reservations: readonly { itemId: string; quantity: number }[],
+  ): Promise<ReserveDecision[]> {
+    return this.tx.query<ReserveDecision>(
+      `WITH req AS (
+         SELECT r.item_id, r.quantity, r.ord
+         FROM unnest($1::varchar[], $2::int[]) WITH ORDINALITY AS r(item_id, quantity, ord)
+       ),
+       locked AS (
+         SELECT i.item_id, i.stock, i.is_available FROM items i
+         WHERE i.item_id IN (SELECT item_id FROM req) ORDER BY i.item_id FOR UPDATE
+       ),
+       running AS (
+         SELECT req.ord, req.item_id, req.quantity, l.item_id IS NOT NULL AS found, l.stock,
+                l.is_available, COALESCE(l.is_available, false) AS eligible,
+                sum(CASE WHEN l.is_available THEN req.quantity ELSE 0 END)
+                  OVER (PARTITION BY req.item_id ORDER BY req.ord) AS taken
+         FROM req LEFT JOIN locked l ON l.item_id = req.item_id
+       ),
+       reserved AS (
+         UPDATE items i SET stock = i.stock - g.total, updated_at = now()
+         FROM (SELECT item_id, sum(quantity) AS total FROM running
+               WHERE eligible AND taken <= stock GROUP BY item_id) g
+         WHERE i.item_id = g.item_id
+         RETURNING i.item_id
        )
-       SELECT i.stock, i.is_available, (SELECT stock FROM reserve) AS stock_after
-       FROM items i WHERE i.item_id = $1`,
-      [itemId, quantity],
+       SELECT r.found, r.is_available,
+              (r.stock - r.taken + CASE WHEN r.eligible THEN r.quantity ELSE 0 END)::int AS available,
+              (r.eligible AND r.taken <= r.stock) AS reserved,
+              (r.eligible AND r.taken - r.quantity > r.stock) AS blocked,
+              CASE WHEN r.eligible AND r.taken <= r.stock
+                   THEN (r.stock - r.taken + r.quantity)::int END AS stock_before,
+              CASE WHEN r.eligible AND r.taken <= r.stock THEN (r.stock - r.taken)::int END AS stock_after
+       FROM running r ORDER BY r.ord`,
+      [reservations.map((r) => r.itemId), reservations.map((r) => r.quantity)],
     );
-    if (row === undefined) return { reserved: false, item: undefined };
-    if (row.stock_after !== null) {
-      return {
-        reserved: true,
-        stockBefore: row.stock_after + quantity,
-        stockAfter: row.stock_after,
-      };
-    }
-    const current = await this.tx.one<Pick<ItemRow, 'stock' | 'is_available'>>(
-      'SELECT stock, is_available FROM items WHERE item_id = $1',
-      [itemId],
-    );
-    return { reserved: false, item: current };
   }
 
   /** Puts reserved stock back (compensation). */

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { BatchOutcome } from '../../common/batch-queue';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { moneyToJson } from '../../common/money';
 import { ItemRow, ItemsRepository } from './items.repository';
@@ -77,24 +78,39 @@ export class ItemsService {
   }
 
   /**
-   * The item side of a purchase: the item exists, is available and has the stock; then the
-   * stock is taken. Refusals throw with the contract's codes.
+   * The item side of several purchases, decided in order as if one after the other: the item
+   * exists, is available and has the stock; then the stock is taken. Refusals carry the
+   * contract's codes; a purchase that could only be decided after an earlier refused one of the
+   * same item is handed back (`requeue`).
    */
-  async reserveForPurchase(
-    itemId: string,
-    quantity: number,
-  ): Promise<{ stockBefore: number; stockAfter: number }> {
-    const result = await this.items.reserveIfAvailable(itemId, quantity);
-    if (result.reserved) return result;
-    const item = result.item;
-    if (item === undefined) throw itemNotFound(itemId);
-    if (!item.is_available) {
-      throw new DomainError('ITEM_NOT_AVAILABLE', `Item is not available: ${itemId}`);
-    }
-    throw new DomainError(
-      'INSUFFICIENT_STOCK',
-      `Insufficient stock. Available: ${item.stock}, Requested: ${quantity}`,
-    );
+  async reserveForPurchases(
+    purchases: readonly { itemId: string; quantity: number }[],
+  ): Promise<BatchOutcome<{ stockBefore: number; stockAfter: number }>[]> {
+    const decisions = await this.items.reserveManyIfAvailable(purchases);
+    return decisions.map((decision, index) => {
+      const { itemId, quantity } = purchases[index];
+      if (decision.reserved && decision.stock_before !== null && decision.stock_after !== null) {
+        return {
+          kind: 'value',
+          value: { stockBefore: decision.stock_before, stockAfter: decision.stock_after },
+        };
+      }
+      if (decision.blocked) return { kind: 'requeue' };
+      if (!decision.found) return { kind: 'error', error: itemNotFound(itemId) };
+      if (decision.is_available !== true) {
+        return {
+          kind: 'error',
+          error: new DomainError('ITEM_NOT_AVAILABLE', `Item is not available: ${itemId}`),
+        };
+      }
+      return {
+        kind: 'error',
+        error: new DomainError(
+          'INSUFFICIENT_STOCK',
+          `Insufficient stock. Available: ${decision.available}, Requested: ${quantity}`,
+        ),
+      };
+    });
   }
 
   async releaseReservation(itemId: string, quantity: number): Promise<{ stockAfter: number }> {

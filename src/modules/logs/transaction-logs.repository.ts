@@ -19,26 +19,60 @@ export interface TransactionLogRow {
 export class TransactionLogsRepository {
   constructor(private readonly tx: TransactionHost) {}
 
-  /** One log per saga: a second insert for the same transaction returns the existing row. */
-  async insertCompleted(log: {
-    logId: string;
-    transactionId: string;
-    userId: string;
-    itemId: string;
-    quantity: number;
-    price: string;
-    data: Record<string, unknown>;
-  }): Promise<TransactionLogRow> {
-    const inserted = await this.tx.one<TransactionLogRow>(
-      `INSERT INTO transaction_logs (log_id, transaction_id, user_id, item_id, quantity, price, status, log_data)
-       VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7)
-       ON CONFLICT (transaction_id) DO NOTHING RETURNING *`,
-      [log.logId, log.transactionId, log.userId, log.itemId, log.quantity, log.price, log.data],
+  /**
+   * One log per saga, for several sagas in one statement: a saga already logged keeps (and
+   * answers) its existing row. Per log in order: its id and time, or undefined if the existing
+   * row could not be read (a concurrent insert not committed yet).
+   */
+  async insertManyCompleted(
+    logs: readonly {
+      logId: string;
+      transactionId: string;
+      userId: string;
+      itemId: string;
+      quantity: number;
+      price: string;
+      data: Record<string, unknown>;
+    }[],
+  ): Promise<({ log_id: string; created_at: Date } | undefined)[]> {
+    const rows = await this.tx.query<{ log_id: string | null; created_at: Date | null }>(
+      `WITH req AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, log_id varchar,
+           transaction_id varchar, user_id varchar, item_id varchar, quantity int, price numeric,
+           log_data jsonb)
+       ),
+       inserted AS (
+         INSERT INTO transaction_logs (log_id, transaction_id, user_id, item_id, quantity, price, status, log_data)
+         SELECT log_id, transaction_id, user_id, item_id, quantity, price, 'completed', log_data
+         FROM req ORDER BY transaction_id
+         ON CONFLICT (transaction_id) DO NOTHING
+         RETURNING log_id, transaction_id, created_at
+       )
+       SELECT COALESCE(i.log_id, t.log_id) AS log_id, COALESCE(i.created_at, t.created_at) AS created_at
+       FROM req
+       LEFT JOIN inserted i ON i.transaction_id = req.transaction_id
+       LEFT JOIN transaction_logs t ON i.log_id IS NULL AND t.transaction_id = req.transaction_id
+       ORDER BY req.ord`,
+      [
+        JSON.stringify(
+          logs.map((log, ord) => ({
+            ord,
+            log_id: log.logId,
+            transaction_id: log.transactionId,
+            user_id: log.userId,
+            item_id: log.itemId,
+            quantity: log.quantity,
+            price: log.price,
+            log_data: log.data,
+          })),
+        ),
+      ],
     );
-    if (inserted !== undefined) return inserted;
-    const existing = await this.findByTransaction(log.transactionId);
-    if (existing === undefined) throw new Error(`Log of ${log.transactionId} vanished`);
-    return existing;
+    return rows.map((row) =>
+      row.log_id === null || row.created_at === null
+        ? undefined
+        : { log_id: row.log_id, created_at: row.created_at },
+    );
   }
 
   markCompensated(transactionId: string): Promise<TransactionLogRow | undefined> {

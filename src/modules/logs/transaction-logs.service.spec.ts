@@ -27,14 +27,20 @@ class FakeTable {
 
   query = (sql: string, params: readonly unknown[] = []): Promise<TransactionLogRow[]> => {
     const [first] = params;
-    if (sql.startsWith('INSERT')) {
-      if (this.rows.some((existing) => existing.transaction_id === params[1])) {
-        if (this.vanish) this.rows = [];
-        return Promise.resolve([]);
-      }
-      const inserted = row({ log_id: String(first), transaction_id: String(params[1]) });
-      this.rows.push(inserted);
-      return Promise.resolve([inserted]);
+    if (sql.includes('INSERT INTO transaction_logs')) {
+      const logs = JSON.parse(String(first)) as { log_id: string; transaction_id: string }[];
+      return Promise.resolve(
+        logs.map((log) => {
+          const existing = this.rows.find((r) => r.transaction_id === log.transaction_id);
+          if (existing !== undefined) {
+            if (this.vanish) this.rows = [];
+            return this.vanish ? { ...existing, log_id: null, created_at: null } : existing;
+          }
+          const inserted = row({ log_id: log.log_id, transaction_id: log.transaction_id });
+          this.rows.push(inserted);
+          return inserted;
+        }) as unknown as TransactionLogRow[],
+      );
     }
     if (sql.startsWith('UPDATE')) {
       const found = this.rows.filter((existing) => existing.transaction_id === first);
@@ -71,25 +77,37 @@ describe('TransactionLogsService', () => {
   it('records one log per purchase, returning the first one on a repeat', async () => {
     const { table, logs } = setup();
 
-    const first = await logs.recordPurchase(purchase);
-    const again = await logs.recordPurchase(purchase);
+    const [first] = await logs.recordPurchases([purchase]);
+    const [again, other] = await logs.recordPurchases([
+      purchase,
+      { ...purchase, transactionId: 'TXN_2' },
+    ]);
 
-    expect(first.logId).toMatch(/^LOG_/);
+    expect(first).toEqual({
+      kind: 'value',
+      value: expect.objectContaining({ logId: expect.stringMatching(/^LOG_/) }),
+    });
     expect(again).toEqual(first);
-    expect(table.rows).toHaveLength(1);
+    expect(other).toEqual({
+      kind: 'value',
+      value: expect.objectContaining({ logId: expect.any(String) }),
+    });
+    expect(table.rows).toHaveLength(2);
   });
 
   it('fails when the conflicting log cannot be read back', async () => {
     const { table, logs } = setup();
-    await logs.recordPurchase(purchase);
+    await logs.recordPurchases([purchase]);
     table.vanish = true;
 
-    await expect(logs.recordPurchase(purchase)).rejects.toThrow('Log of TXN_1 vanished');
+    const [outcome] = await logs.recordPurchases([purchase]);
+    expect(outcome).toEqual({ kind: 'error', error: new Error('Log of TXN_1 vanished') });
   });
 
   it('marks a purchase compensated, and says when there was no log to mark', async () => {
     const { logs } = setup();
-    const { logId } = await logs.recordPurchase(purchase);
+    const [recorded] = await logs.recordPurchases([purchase]);
+    const logId = recorded.kind === 'value' ? recorded.value.logId : undefined;
 
     expect(await logs.compensatePurchase('TXN_1')).toEqual({ logId });
     expect(await logs.compensatePurchase('TXN_unknown')).toEqual({ logId: null });
@@ -118,7 +136,8 @@ describe('TransactionLogsService', () => {
       quantity: 2,
       total: '20.00',
     };
-    const { logId } = await step.execute(context);
+    const [recorded] = await step.execute([context]);
+    const logId = recorded.kind === 'value' ? recorded.value.logId : undefined;
 
     expect(await step.compensate(context)).toEqual({ logId, status: 'compensated' });
     expect(await step.compensate(context)).toEqual({ logId, status: 'compensated' });

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { BatchOutcome } from '../../common/batch-queue';
 import { randomUUID } from 'node:crypto';
 import { moneyToJson } from '../../common/money';
 import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
@@ -37,25 +38,36 @@ function toView(row: TransactionLogRow): TransactionLogView {
 export class TransactionLogsService {
   constructor(private readonly logs: TransactionLogsRepository) {}
 
-  /** Records a completed purchase (idempotent per transaction). */
-  async recordPurchase(purchase: {
-    transactionId: string;
-    userId: string;
-    itemId: string;
-    quantity: number;
-    price: string;
-    metadata: Record<string, unknown>;
-  }): Promise<{ logId: string; recordedAt: Date }> {
-    const row = await this.logs.insertCompleted({
-      logId: `LOG_${randomUUID()}`,
-      transactionId: purchase.transactionId,
-      userId: purchase.userId,
-      itemId: purchase.itemId,
-      quantity: purchase.quantity,
-      price: purchase.price,
-      data: purchase.metadata,
-    });
-    return { logId: row.log_id, recordedAt: row.created_at };
+  /** Records completed purchases, one log per transaction (a repeat answers the first log). */
+  async recordPurchases(
+    purchases: readonly {
+      transactionId: string;
+      userId: string;
+      itemId: string;
+      quantity: number;
+      price: string;
+      metadata: Record<string, unknown>;
+    }[],
+  ): Promise<BatchOutcome<{ logId: string; recordedAt: Date }>[]> {
+    const rows = await this.logs.insertManyCompleted(
+      purchases.map((purchase) => ({
+        logId: `LOG_${randomUUID()}`,
+        transactionId: purchase.transactionId,
+        userId: purchase.userId,
+        itemId: purchase.itemId,
+        quantity: purchase.quantity,
+        price: purchase.price,
+        data: purchase.metadata,
+      })),
+    );
+    return rows.map((row, index) =>
+      row === undefined
+        ? {
+            kind: 'error',
+            error: new Error(`Log of ${purchases[index].transactionId} vanished`),
+          }
+        : { kind: 'value', value: { logId: row.log_id, recordedAt: row.created_at } },
+    );
   }
 
   async compensatePurchase(transactionId: string): Promise<{ logId: string | null }> {

@@ -20,6 +20,7 @@ import { SagaWaiters } from './engine/saga-waiters';
 import { PatternController } from './pattern.controller';
 import { Orchestrator } from './engine/orchestrator';
 import { SagaEngines } from './engine/saga-engines';
+import { StepBatches } from './engine/step-batches';
 import { StepRunner } from './engine/step-runner';
 import { PatternControl } from './pattern-control';
 import { PurchaseController } from './purchase.controller';
@@ -49,6 +50,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     SagaRepository,
     FaultInjector,
     StepRunner,
+    StepBatches,
     Orchestrator,
     SagaEngines,
     SagaWaiters,

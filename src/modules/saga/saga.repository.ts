@@ -77,40 +77,12 @@ export interface StepResult {
   durationMs: number;
 }
 
-/** A saga transition, applied only at the expected version ($1 id, $2 version, $3..$10 change). */
-const FENCED_TRANSITION = `UPDATE saga_states SET
-    version = version + 1,
-    status = $3::varchar,
-    current_step = COALESCE($4::varchar, current_step),
-    error_step = CASE WHEN $5::boolean THEN error_step ELSE $6::varchar END,
-    error_code = CASE WHEN $5::boolean THEN error_code ELSE $7::varchar END,
-    error_message = CASE WHEN $5::boolean THEN error_message ELSE $8::text END,
-    completed_at = CASE WHEN $3::varchar = 'completed' THEN now() ELSE completed_at END,
-    failed_at = CASE WHEN $3::varchar IN ('failed', 'compensated') THEN now() ELSE failed_at END,
-    lease_owner = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
-                       ELSE $9::varchar END,
-    lease_expires_at = CASE WHEN $3::varchar IN ('completed', 'failed', 'compensated') THEN NULL
-                            ELSE now() + $10::int * interval '1 millisecond' END,
-    updated_at = now()
-  WHERE transaction_id = $1 AND version = $2`;
-
-function transitionParams(
-  transactionId: string,
-  expectedVersion: number,
-  change: SagaTransition,
-): unknown[] {
-  return [
-    transactionId,
-    expectedVersion,
-    change.status,
-    change.currentStep ?? null,
-    change.error === undefined,
-    change.error?.step ?? null,
-    change.error?.code ?? null,
-    change.error?.message ?? null,
-    change.leaseOwner,
-    change.leaseMs,
-  ];
+/** A fenced transition and, for a step or compensation, the result row written with it. */
+export interface FencedTransition {
+  transactionId: string;
+  expectedVersion: number;
+  change: SagaTransition;
+  result?: StepResult;
 }
 
 @Injectable()
@@ -187,6 +159,24 @@ export class SagaRepository {
   }
 
   /**
+   * Locks, in key order until the transaction ends, those of the given sagas still at their
+   * expected version, and answers their ids: a batch's fence, taken before its effects.
+   */
+  async lockAtVersions(
+    sagas: readonly { transactionId: string; version: number }[],
+  ): Promise<Set<string>> {
+    const rows = await this.tx.query<{ transaction_id: string }>(
+      `SELECT s.transaction_id FROM saga_states s
+       JOIN unnest($1::varchar[], $2::int[]) AS r(transaction_id, version)
+         ON s.transaction_id = r.transaction_id AND s.version = r.version
+       ORDER BY s.transaction_id
+       FOR UPDATE OF s`,
+      [sagas.map((saga) => saga.transactionId), sagas.map((saga) => saga.version)],
+    );
+    return new Set(rows.map((row) => row.transaction_id));
+  }
+
+  /**
    * Applies a transition only if the saga is still at `expectedVersion` (fencing: a driver that
    * lost the saga to another cannot write), locking the row until the transaction ends and
    * renewing the driver's lease. Returns the new version, or undefined when stale.
@@ -196,45 +186,83 @@ export class SagaRepository {
     expectedVersion: number,
     change: SagaTransition,
   ): Promise<number | undefined> {
-    const row = await this.tx.one<{ version: number }>(
-      `${FENCED_TRANSITION} RETURNING version`,
-      transitionParams(transactionId, expectedVersion, change),
-    );
-    return row?.version;
+    const [version] = await this.applyTransitions([{ transactionId, expectedVersion, change }]);
+    return version;
   }
 
   /**
-   * The end of a step's transaction in one statement: the fenced transition (which also locks the
-   * saga row until commit) and the step's result row, written only if the fence held. Returns
-   * the new version, or undefined when stale; a second success of one step violates
-   * `uq_saga_step_results_success`.
+   * Fenced transitions of several sagas in one statement, each applied only if its saga is still
+   * at the expected version, with its result row written only then (a second success of one
+   * step violates `uq_saga_step_results_success`). Returns, in order, each new version, or
+   * undefined when stale. The rows stay locked until the transaction ends.
    */
-  async transitionWithResult(
-    transactionId: string,
-    expectedVersion: number,
-    change: SagaTransition,
-    result: StepResult,
-  ): Promise<number | undefined> {
-    const row = await this.tx.one<{ version: number }>(
-      `WITH fenced AS (${FENCED_TRANSITION} RETURNING version),
+  async applyTransitions(
+    transitions: readonly FencedTransition[],
+  ): Promise<(number | undefined)[]> {
+    const rows = await this.tx.query<{ version: number | null }>(
+      `WITH req AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar,
+           version int, status varchar, current_step varchar, keep_error boolean,
+           error_step varchar, error_code varchar, error_message text, lease_owner varchar,
+           lease_ms int, step varchar, kind varchar, result_status varchar, data jsonb,
+           result_error_code varchar, result_error_message text, duration_ms int)
+       ),
+       fenced AS (
+         UPDATE saga_states s SET
+           version = s.version + 1,
+           status = r.status,
+           current_step = COALESCE(r.current_step, s.current_step),
+           error_step = CASE WHEN r.keep_error THEN s.error_step ELSE r.error_step END,
+           error_code = CASE WHEN r.keep_error THEN s.error_code ELSE r.error_code END,
+           error_message = CASE WHEN r.keep_error THEN s.error_message ELSE r.error_message END,
+           completed_at = CASE WHEN r.status = 'completed' THEN now() ELSE s.completed_at END,
+           failed_at = CASE WHEN r.status IN ('failed', 'compensated') THEN now() ELSE s.failed_at END,
+           lease_owner = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
+                              ELSE r.lease_owner END,
+           lease_expires_at = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
+                                   ELSE now() + r.lease_ms * interval '1 millisecond' END,
+           updated_at = now()
+         FROM req r
+         WHERE s.transaction_id = r.transaction_id AND s.version = r.version
+         RETURNING s.transaction_id, s.version
+       ),
        recorded AS (
          INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
-         SELECT $1, $11, $12, $13, $14, $15, $16, $17 FROM fenced
+         SELECT r.transaction_id, r.step, r.kind, r.result_status, r.data, r.result_error_code,
+                r.result_error_message, r.duration_ms
+         FROM req r JOIN fenced f ON f.transaction_id = r.transaction_id
+         WHERE r.step IS NOT NULL
+         ORDER BY r.ord
          RETURNING id
        )
-       SELECT fenced.version FROM fenced, recorded`,
+       SELECT f.version FROM req r LEFT JOIN fenced f ON f.transaction_id = r.transaction_id
+       ORDER BY r.ord`,
       [
-        ...transitionParams(transactionId, expectedVersion, change),
-        result.step,
-        result.kind,
-        result.status,
-        result.data,
-        result.errorCode,
-        result.errorMessage,
-        result.durationMs,
+        JSON.stringify(
+          transitions.map(({ transactionId, expectedVersion, change, result }, ord) => ({
+            ord,
+            transaction_id: transactionId,
+            version: expectedVersion,
+            status: change.status,
+            current_step: change.currentStep ?? null,
+            keep_error: change.error === undefined,
+            error_step: change.error?.step ?? null,
+            error_code: change.error?.code ?? null,
+            error_message: change.error?.message ?? null,
+            lease_owner: change.leaseOwner,
+            lease_ms: change.leaseMs,
+            step: result?.step ?? null,
+            kind: result?.kind ?? null,
+            result_status: result?.status ?? null,
+            data: result?.data ?? null,
+            result_error_code: result?.errorCode ?? null,
+            result_error_message: result?.errorMessage ?? null,
+            duration_ms: result?.durationMs ?? null,
+          })),
+        ),
       ],
     );
-    return row?.version;
+    return rows.map((row) => row.version ?? undefined);
   }
 
   /**

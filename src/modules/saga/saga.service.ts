@@ -6,7 +6,7 @@ import { ChoreographyEngine } from './choreography/choreography.engine';
 import { TransactionHost } from '../../database/transaction-host';
 import type { SagaStatus } from './saga-state.entity';
 import { SagaEngines } from './engine/saga-engines';
-import { StaleSagaError } from './engine/step-runner';
+import { StaleSagaError } from './engine/transition';
 import { LoadedSaga, SagaViewCache } from './saga-view.cache';
 import { isTerminal, SagaView, succeeded, toSagaView } from './saga.mapper';
 import { SagaRepository, SagaRow } from './saga.repository';

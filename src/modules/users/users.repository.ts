@@ -20,10 +20,21 @@ export interface InventoryRow {
   quantity: number;
 }
 
-/** Debit outcome: the new balance, or the user's row as it stood when the debit was refused. */
-export type DebitResult =
-  | { debited: true; balanceBefore: string; balanceAfter: string }
-  | { debited: false; user: Pick<UserRow, 'balance' | 'status' | 'purchase_limit'> | undefined };
+/**
+ * One purchase's debit as decided within its batch: `debited`, or refused (the row as the debit
+ * saw it: `available` is what was left after the batch's earlier debits of the same user), or
+ * `blocked` behind an earlier refused debit of the same user (it must be decided again later).
+ */
+export interface DebitDecision {
+  found: boolean;
+  status: UserStatus | null;
+  purchase_limit: string | null;
+  available: string | null;
+  debited: boolean;
+  blocked: boolean;
+  balance_before: string | null;
+  balance_after: string | null;
+}
 
 @Injectable()
 export class UsersRepository {
@@ -96,39 +107,83 @@ export class UsersRepository {
   }
 
   /**
-   * Debits `amount` in one statement, only if the user is active, within its purchase limit and
-   * has the balance: the row lock is held only for this statement, and parallel debits can never
-   * overdraw. When refused, returns the row as read, for the caller to name the reason.
+   * Adds several purchases' units to inventories in one statement (rows written in key order);
+   * answers, per purchase in order, how many the user owned right after its own units.
    */
-  async debitIfAllowed(userId: string, amount: string): Promise<DebitResult> {
-    const row = await this.tx.one<{
-      balance: string;
-      status: UserStatus;
-      purchase_limit: string;
-      balance_before: string | null;
-      balance_after: string | null;
-    }>(
-      `WITH debit AS (
-         UPDATE users SET balance = balance - $2, updated_at = now()
-         WHERE user_id = $1 AND status = 'active' AND balance >= $2
-           AND (purchase_limit = 0 OR $2 <= purchase_limit)
-         RETURNING balance
+  async addManyToInventory(
+    grants: readonly { userId: string; itemId: string; quantity: number }[],
+  ): Promise<number[]> {
+    const rows = await this.tx.query<{ owned: number }>(
+      `WITH req AS (
+         SELECT r.user_id, r.item_id, r.quantity, r.ord
+         FROM unnest($1::varchar[], $2::varchar[], $3::int[]) WITH ORDINALITY AS r(user_id, item_id, quantity, ord)
+       ),
+       added AS (
+         INSERT INTO user_inventory (user_id, item_id, quantity)
+         SELECT user_id, item_id, sum(quantity) FROM req
+         GROUP BY user_id, item_id ORDER BY user_id, item_id
+         ON CONFLICT (user_id, item_id)
+         DO UPDATE SET quantity = user_inventory.quantity + EXCLUDED.quantity, updated_at = now()
+         RETURNING user_id, item_id, quantity
        )
-       SELECT u.balance, u.status, u.purchase_limit,
-              (SELECT balance + $2 FROM debit) AS balance_before,
-              (SELECT balance FROM debit) AS balance_after
-       FROM users u WHERE u.user_id = $1`,
-      [userId, amount],
+       SELECT (a.quantity - sum(req.quantity) OVER (PARTITION BY req.user_id, req.item_id)
+                          + sum(req.quantity) OVER (PARTITION BY req.user_id, req.item_id ORDER BY req.ord))::int AS owned
+       FROM req JOIN added a ON a.user_id = req.user_id AND a.item_id = req.item_id
+       ORDER BY req.ord`,
+      [grants.map((g) => g.userId), grants.map((g) => g.itemId), grants.map((g) => g.quantity)],
     );
-    if (row === undefined) return { debited: false, user: undefined };
-    if (row.balance_after !== null && row.balance_before !== null) {
-      return { debited: true, balanceBefore: row.balance_before, balanceAfter: row.balance_after };
-    }
-    // The CTE's read may predate a concurrent change that made the debit fail: read again.
-    const current = await this.tx.one<Pick<UserRow, 'balance' | 'status' | 'purchase_limit'>>(
-      'SELECT balance, status, purchase_limit FROM users WHERE user_id = $1',
-      [userId],
+    return rows.map((row) => row.owned);
+  }
+
+  /**
+   * Debits several purchases in one statement, each only if its user is active, within its
+   * purchase limit and has the balance left after the earlier debits of the batch (in order):
+   * the users' rows are locked in key order for this statement only, and parallel debits can
+   * never overdraw. A debit queued behind a refused one of the same user is `blocked`: refusing
+   * it too could be wrong (it may be smaller), so it is left for a later statement.
+   */
+  async debitManyIfAllowed(
+    debits: readonly { userId: string; amount: string }[],
+  ): Promise<DebitDecision[]> {
+    const rows = await this.tx.query<DebitDecision & { ord: number }>(
+      `WITH req AS (
+         SELECT r.user_id, r.amount, r.ord
+         FROM unnest($1::varchar[], $2::numeric[]) WITH ORDINALITY AS r(user_id, amount, ord)
+       ),
+       locked AS (
+         SELECT u.user_id, u.balance, u.status, u.purchase_limit FROM users u
+         WHERE u.user_id IN (SELECT user_id FROM req) ORDER BY u.user_id FOR UPDATE
+       ),
+       decided AS (
+         SELECT req.ord, req.user_id, req.amount, l.user_id IS NOT NULL AS found, l.balance,
+                l.status, l.purchase_limit,
+                COALESCE(l.status = 'active'
+                         AND (l.purchase_limit = 0 OR req.amount <= l.purchase_limit), false) AS eligible
+         FROM req LEFT JOIN locked l ON l.user_id = req.user_id
+       ),
+       running AS (
+         SELECT d.*, sum(CASE WHEN d.eligible THEN d.amount ELSE 0 END)
+                       OVER (PARTITION BY d.user_id ORDER BY d.ord) AS spent
+         FROM decided d
+       ),
+       debited AS (
+         UPDATE users u SET balance = u.balance - g.total, updated_at = now()
+         FROM (SELECT user_id, sum(amount) AS total FROM running
+               WHERE eligible AND spent <= balance GROUP BY user_id) g
+         WHERE u.user_id = g.user_id
+         RETURNING u.user_id
+       )
+       SELECT r.ord::int AS ord, r.found, r.status, r.purchase_limit,
+              (r.balance - r.spent + CASE WHEN r.eligible THEN r.amount ELSE 0 END)::text AS available,
+              (r.eligible AND r.spent <= r.balance) AS debited,
+              (r.eligible AND r.spent - r.amount > r.balance) AS blocked,
+              CASE WHEN r.eligible AND r.spent <= r.balance
+                   THEN (r.balance - r.spent + r.amount)::text END AS balance_before,
+              CASE WHEN r.eligible AND r.spent <= r.balance
+                   THEN (r.balance - r.spent)::text END AS balance_after
+       FROM running r ORDER BY r.ord`,
+      [debits.map((d) => d.userId), debits.map((d) => d.amount)],
     );
-    return { debited: false, user: current };
+    return rows.map(({ ord: _ord, ...decision }) => decision);
   }
 }

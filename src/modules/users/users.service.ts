@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type { BatchOutcome } from '../../common/batch-queue';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { moneyToJson, toCents } from '../../common/money';
 import type { UserStatus } from './user.entity';
-import { UserRow, UsersRepository } from './users.repository';
+import { DebitDecision, UserRow, UsersRepository } from './users.repository';
 
 export interface UserView {
   userId: string;
@@ -34,6 +35,25 @@ function toView(row: UserRow): UserView {
 
 function userNotFound(userId: string): NotFoundError {
   return new NotFoundError('USER_NOT_FOUND', `User not found: ${userId}`);
+}
+
+/** Why a debit was refused, in the contract's terms. */
+function debitRefusal(userId: string, total: string, decision: DebitDecision): DomainError {
+  if (!decision.found) return userNotFound(userId);
+  if (decision.status !== 'active') {
+    return new DomainError('USER_NOT_ACTIVE', `User is not active: ${userId} (${decision.status})`);
+  }
+  const limit = toCents(decision.purchase_limit ?? '0');
+  if (limit > 0n && toCents(total) > limit) {
+    return new DomainError(
+      'PURCHASE_LIMIT_EXCEEDED',
+      `Purchase total ${total} exceeds the purchase limit ${decision.purchase_limit}`,
+    );
+  }
+  return new DomainError(
+    'INSUFFICIENT_BALANCE',
+    `Insufficient balance. Available: ${decision.available}, Required: ${total}`,
+  );
 }
 
 @Injectable()
@@ -78,32 +98,28 @@ export class UsersService {
   }
 
   /**
-   * The user side of a purchase: the user exists, is active, the total is within its purchase
-   * limit (0 = none) and its balance; then the total is debited. Refusals throw with the
-   * contract's codes.
+   * The user side of several purchases, decided in order as if one after the other: the user
+   * exists, is active, the total is within its purchase limit (0 = none) and its balance; then
+   * the total is debited. Refusals carry the contract's codes; a purchase that could only be
+   * decided after an earlier refused one of the same user is handed back (`requeue`).
    */
-  async debitForPurchase(
-    userId: string,
-    total: string,
-  ): Promise<{ balanceBefore: string; balanceAfter: string }> {
-    const result = await this.users.debitIfAllowed(userId, total);
-    if (result.debited) return result;
-    const user = result.user;
-    if (user === undefined) throw userNotFound(userId);
-    if (user.status !== 'active') {
-      throw new DomainError('USER_NOT_ACTIVE', `User is not active: ${userId} (${user.status})`);
-    }
-    const limit = toCents(user.purchase_limit);
-    if (limit > 0n && toCents(total) > limit) {
-      throw new DomainError(
-        'PURCHASE_LIMIT_EXCEEDED',
-        `Purchase total ${total} exceeds the purchase limit ${user.purchase_limit}`,
-      );
-    }
-    throw new DomainError(
-      'INSUFFICIENT_BALANCE',
-      `Insufficient balance. Available: ${user.balance}, Required: ${total}`,
+  async debitForPurchases(
+    purchases: readonly { userId: string; total: string }[],
+  ): Promise<BatchOutcome<{ balanceBefore: string; balanceAfter: string }>[]> {
+    const decisions = await this.users.debitManyIfAllowed(
+      purchases.map((p) => ({ userId: p.userId, amount: p.total })),
     );
+    return decisions.map((decision, index) => {
+      const { userId, total } = purchases[index];
+      if (decision.debited && decision.balance_before !== null && decision.balance_after !== null) {
+        return {
+          kind: 'value',
+          value: { balanceBefore: decision.balance_before, balanceAfter: decision.balance_after },
+        };
+      }
+      if (decision.blocked) return { kind: 'requeue' };
+      return { kind: 'error', error: debitRefusal(userId, total, decision) };
+    });
   }
 
   async refundPurchase(userId: string, total: string): Promise<{ balanceAfter: string }> {
@@ -112,9 +128,11 @@ export class UsersService {
     return { balanceAfter: row.balance };
   }
 
-  /** Adds purchased units to the user's inventory; returns how many the user now owns. */
-  addToInventory(userId: string, itemId: string, quantity: number): Promise<number> {
-    return this.users.addToInventory(userId, itemId, quantity);
+  /** Adds purchased units to inventories; per purchase, how many the user owned right after. */
+  addToInventories(
+    grants: readonly { userId: string; itemId: string; quantity: number }[],
+  ): Promise<number[]> {
+    return grants.length === 0 ? Promise.resolve([]) : this.users.addManyToInventory(grants);
   }
 
   removeFromInventory(userId: string, itemId: string, quantity: number): Promise<number> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { TransitionHook } from '../engine/step-runner';
+import type { HookedTransition, TransitionHook } from '../engine/transition';
 import type { SagaRecord } from '../saga.types';
 import { OutboxDispatcher } from './outbox-dispatcher';
 import { OutboxRepository, OutboxRow } from './outbox.repository';
@@ -19,6 +19,19 @@ import { STEP_NAMES, type StepData } from '../saga.types';
  * change that raises them, and out onto the bus after it commits. Who reacts to what lives in
  * the participants.
  */
+/**
+ * A choreography handler's hook: it writes the events its saga's transitions raise, and holds
+ * the rows of the last transaction that wrote them, to publish once it has committed.
+ */
+export class OutboxHook implements TransitionHook {
+  committed: OutboxRow[] = [];
+
+  constructor(
+    readonly write: TransitionHook['write'],
+    readonly causationId: string | null,
+  ) {}
+}
+
 @Injectable()
 export class ChoreographyEngine {
   constructor(
@@ -31,15 +44,9 @@ export class ChoreographyEngine {
     return this.write(saga, null, [{ type: 'PurchaseInitiated', data: {} }]);
   }
 
-  /**
-   * A transition hook writing the events the transition raises; `committed` ends up holding the
-   * rows of the transition that committed, for `publish`.
-   */
-  hook(causationId: string | null, committed: OutboxRow[]): TransitionHook {
-    return async (transition) => {
-      committed.length = 0;
-      committed.push(...(await this.write(transition.saga, causationId, eventsFor(transition))));
-    };
+  /** A hook writing the events a saga's transitions raise, caused by `causationId`. */
+  hook(causationId: string | null): OutboxHook {
+    return new OutboxHook(this.writeTransitions, causationId);
   }
 
   /** Asks the participants to undo `remaining` (admin re-drive), in the caller's transaction. */
@@ -68,13 +75,49 @@ export class ChoreographyEngine {
     return this.outbox.listByAggregate(transactionId);
   }
 
+  /** The events of transitions committing together, in one insert. */
+  private readonly writeTransitions = async (
+    hooked: readonly HookedTransition[],
+  ): Promise<void> => {
+    const writes = hooked.map(({ transition, hook }) => ({
+      hook,
+      envelopes: this.envelopes(
+        transition.saga,
+        hook instanceof OutboxHook ? hook.causationId : null,
+        eventsFor(transition),
+      ),
+    }));
+    const rows = await this.outbox.insert(
+      writes.flatMap((write) => write.envelopes),
+      this.dispatcher.leaseOwner,
+      this.dispatcher.leaseDurationMs,
+    );
+    const byEvent = new Map(rows.map((row) => [row.event_id, row]));
+    for (const { hook, envelopes } of writes) {
+      if (!(hook instanceof OutboxHook)) continue;
+      hook.committed = envelopes.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []);
+    }
+  };
+
   private write(
     saga: SagaRecord,
     causationId: string | null,
     events: { type: SagaEventType; data: StepData }[],
   ): Promise<OutboxRow[]> {
+    return this.outbox.insert(
+      this.envelopes(saga, causationId, events),
+      this.dispatcher.leaseOwner,
+      this.dispatcher.leaseDurationMs,
+    );
+  }
+
+  private envelopes(
+    saga: SagaRecord,
+    causationId: string | null,
+    events: { type: SagaEventType; data: StepData }[],
+  ): SagaEventEnvelope[] {
     const occurredAt = new Date().toISOString();
-    const envelopes: SagaEventEnvelope[] = events.map((event) => ({
+    return events.map((event) => ({
       eventId: randomUUID(),
       eventType: event.type,
       transactionId: saga.context.transactionId,
@@ -83,10 +126,5 @@ export class ChoreographyEngine {
       saga: snapshotOf(saga),
       data: event.data,
     }));
-    return this.outbox.insert(
-      envelopes,
-      this.dispatcher.leaseOwner,
-      this.dispatcher.leaseDurationMs,
-    );
   }
 }

@@ -1,4 +1,5 @@
-import { StaleSagaError, StepOutcome, StepRunner } from '../engine/step-runner';
+import { StepOutcome, StepRunner } from '../engine/step-runner';
+import { StaleSagaError } from '../engine/transition';
 import type { SagaContext, StepName } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
 import type { SagaSteps } from '../steps/saga-steps';
@@ -68,7 +69,7 @@ function setup(
     },
   } as unknown as StepRunner;
   const choreography = {
-    hook: () => () => Promise.resolve(),
+    hook: () => ({ write: () => Promise.resolve(), committed: [] }),
     publish: () => calls.push('publish'),
   } as unknown as ChoreographyEngine;
   return {

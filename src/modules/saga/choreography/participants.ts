@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { StaleSagaError, StepRunner } from '../engine/step-runner';
+import { StepRunner } from '../engine/step-runner';
+import { StaleSagaError } from '../engine/transition';
 import { isTerminal } from '../saga.mapper';
 import type { StepName } from '../saga.types';
 import { SagaSteps } from '../steps/saga-steps';
-import { ChoreographyEngine } from './choreography.engine';
-import type { OutboxRow } from './outbox.repository';
+import { ChoreographyEngine, OutboxHook } from './choreography.engine';
 import { recordOf, SagaEventEnvelope } from './saga-events';
 
 const HANDLER = { suppressErrors: false } as const;
@@ -49,17 +49,17 @@ abstract class Participant {
 
   private async guarded(
     event: SagaEventEnvelope,
-    work: (hook: ReturnType<ChoreographyEngine['hook']>) => Promise<void>,
+    work: (hook: OutboxHook) => Promise<void>,
   ): Promise<void> {
-    const committed: OutboxRow[] = [];
+    const hook = this.choreography.hook(event.eventId);
     try {
-      await work(this.choreography.hook(event.eventId, committed));
+      await work(hook);
     } catch (error) {
       // Another handler already moved the saga on (a duplicate or late event): nothing to do.
       if (error instanceof StaleSagaError) return;
       throw error;
     }
-    this.choreography.publish(committed);
+    this.choreography.publish(hook.committed);
   }
 }
 

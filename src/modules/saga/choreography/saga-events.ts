@@ -1,4 +1,4 @@
-import type { Transition } from '../engine/step-runner';
+import type { Transition } from '../engine/transition';
 import type { SagaContext, SagaRecord, StepData, StepName } from '../saga.types';
 
 /** The choreography's events, as the contract names them. */

@@ -5,11 +5,13 @@ import type { AppConfig, SagaConfig } from '../../../config/configuration';
 import type { TransactionHost } from '../../../database/transaction-host';
 import type { SagaChangedEvent } from '../saga-changed.event';
 import type { SagaRepository } from '../saga.repository';
-import type { SagaRecord, StepData, StepName } from '../saga.types';
-import type { SagaStep } from '../steps/saga-step';
+import { STEP_NAMES, type SagaRecord, type StepData, type StepName } from '../saga.types';
+import type { SagaStep, StepAttempt } from '../steps/saga-step';
 import type { SagaSteps } from '../steps/saga-steps';
 import type { FaultInjector } from './fault-injector';
-import { StaleSagaError, StepRunner, Transition } from './step-runner';
+import { StepBatches } from './step-batches';
+import { StepRunner } from './step-runner';
+import { StaleSagaError, type Transition } from './transition';
 
 const sagaConfig: SagaConfig = {
   defaultPattern: 'orchestration',
@@ -50,12 +52,25 @@ function sagaRecord(overrides: Partial<SagaRecord> = {}): SagaRecord {
   };
 }
 
+/** A step whose effect, for each saga of a batch, is what `execute` answers. */
 function step(
   name: StepName,
   execute: () => Promise<StepData>,
   extra: Partial<Pick<SagaStep, 'compensate' | 'giveUp'>> = {},
 ): SagaStep {
-  return { name, execute, ...extra };
+  return {
+    name,
+    execute: (contexts) =>
+      Promise.all(
+        contexts.map(() =>
+          execute().then(
+            (value): StepAttempt => ({ kind: 'value', value }),
+            (error: unknown): StepAttempt => ({ kind: 'error', error }),
+          ),
+        ),
+      ),
+    ...extra,
+  };
 }
 
 interface ResultRow {
@@ -74,22 +89,10 @@ class FakeSagas {
   statuses: string[] = [];
   failNextWith: Error | null = null;
 
-  transitionWithResult(
-    _id: string,
-    expected: number,
-    change: { status: string },
-    row: ResultRow,
-  ): Promise<number | undefined> {
-    if (this.failNextWith !== null) {
-      const error = this.failNextWith;
-      this.failNextWith = null;
-      return Promise.reject(error);
-    }
-    if (expected !== this.version) return Promise.resolve(undefined);
-    this.version += 1;
-    this.rows.push(row);
-    this.statuses.push(change.status);
-    return Promise.resolve(this.version);
+  lockAtVersions(sagas: { transactionId: string; version: number }[]): Promise<Set<string>> {
+    return Promise.resolve(
+      new Set(sagas.filter((s) => s.version === this.version).map((s) => s.transactionId)),
+    );
   }
 
   transition(_id: string, expected: number, change: { status: string }) {
@@ -97,6 +100,25 @@ class FakeSagas {
     this.version += 1;
     this.statuses.push(change.status);
     return Promise.resolve(this.version);
+  }
+
+  applyTransitions(
+    transitions: { expectedVersion: number; change: { status: string }; result?: ResultRow }[],
+  ): Promise<(number | undefined)[]> {
+    if (this.failNextWith !== null) {
+      const error = this.failNextWith;
+      this.failNextWith = null;
+      return Promise.reject(error);
+    }
+    return Promise.resolve(
+      transitions.map(({ expectedVersion, change, result }) => {
+        if (expectedVersion !== this.version) return undefined;
+        this.version += 1;
+        if (result !== undefined) this.rows.push(result);
+        this.statuses.push(change.status);
+        return this.version;
+      }),
+    );
   }
 }
 
@@ -117,11 +139,18 @@ function setup(pastPivot: StepName[] = [], config: Partial<SagaConfig> = {}) {
   const tx = { run: <T>(work: () => Promise<T>) => work() };
   const steps = { isPastPivot: (name: StepName) => pastPivot.includes(name) };
   const configService = { get: () => ({ ...sagaConfig, ...config }) };
+  const batches = new StepBatches(
+    sagas as unknown as SagaRepository,
+    tx as unknown as TransactionHost,
+    { ordered: STEP_NAMES.map((name) => ({ name })) } as unknown as SagaSteps,
+    configService as unknown as ConfigService<AppConfig, true>,
+  );
   const runner = new StepRunner(
     sagas as unknown as SagaRepository,
     tx as unknown as TransactionHost,
     faults as unknown as FaultInjector,
     steps as unknown as SagaSteps,
+    batches,
     emitter as unknown as EventEmitter2,
     configService as unknown as ConfigService<AppConfig, true>,
   );
@@ -139,9 +168,11 @@ describe('StepRunner', () => {
         saga,
         step('user_validation', () => Promise.resolve({ balance: 90 })),
         false,
-        (transition) => {
-          transitions.push(transition);
-          return Promise.resolve();
+        {
+          write: (hooked) => {
+            transitions.push(...hooked.map((item) => item.transition));
+            return Promise.resolve();
+          },
         },
       );
 
@@ -275,7 +306,8 @@ describe('StepRunner', () => {
       await expect(
         runner.forward(sagaRecord({ version: 1 }), step('item_grant', execute), false),
       ).rejects.toThrow(StaleSagaError);
-      expect(execute).toHaveBeenCalledTimes(1);
+      // The fence comes first in a batch: the effect never ran.
+      expect(execute).not.toHaveBeenCalled();
       expect(events).toEqual([]);
     });
 
@@ -286,10 +318,10 @@ describe('StepRunner', () => {
         constraint: 'uq_saga_step_results_success',
       });
 
-      const attempt = runner.forward(
-        sagaRecord(),
-        step('item_grant', () => Promise.resolve({})),
-        false,
+      const attempt = runner.giveUp(
+        sagaRecord({ completed: ['user_validation', 'item_grant', 'log_record'] }),
+        step('notification', () => Promise.resolve({})),
+        { step: 'notification', code: 'STEP_FAILED', message: 'mail server down' },
       );
 
       await expect(attempt).rejects.toThrow('Saga tx-1 was advanced by another driver');

@@ -15,35 +15,14 @@ import { SagaSteps } from '../steps/saga-steps';
 import { FaultInjector } from './fault-injector';
 import { INSTANCE_ID } from './instance-id';
 import { backoffDelay, sleep } from './retry';
+import { StepBatches } from './step-batches';
+import { advanced, runHooks, StaleSagaError, type TransitionHook } from './transition';
 import { errorMessage } from '../../../common/errors/error-message';
-
-/** Another driver advanced the saga first: this one must stop touching it. */
-export class StaleSagaError extends Error {
-  constructor(transactionId: string) {
-    super(`Saga ${transactionId} was advanced by another driver`);
-    this.name = 'StaleSagaError';
-  }
-}
 
 export type StepOutcome =
   | { kind: 'done'; data: StepData }
   | { kind: 'refused'; error: SagaError }
   | { kind: 'failed'; error: SagaError };
-
-/** What a transition committed, for a pattern to act on inside the same transaction. */
-export interface Transition {
-  /** The saga as it stands once this transition commits. */
-  saga: SagaRecord;
-  step: StepName;
-  kind: StepKind;
-  outcome: 'success' | 'failed';
-  status: SagaStatus;
-  data: StepData | null;
-  error: SagaError | null;
-}
-
-/** Runs inside the transition's transaction (choreography writes its outbox event here). */
-export type TransitionHook = (transition: Transition) => Promise<void>;
 
 /** The result row of a step or compensation that did not happen. */
 function failedRow(kind: StepKind, step: StepName, error: SagaError) {
@@ -65,6 +44,7 @@ export class StepRunner {
     private readonly tx: TransactionHost,
     private readonly faults: FaultInjector,
     private readonly steps: SagaSteps,
+    private readonly batches: StepBatches,
     private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -93,23 +73,23 @@ export class StepRunner {
     this.faults.beforeStep(step.name);
     const status: SagaStatus = isLast ? 'completed' : 'in_progress';
     const result = await this.withRetries(saga, async () => {
-      const started = Date.now();
-      return this.transition(
+      await this.faults.inStep(step.name);
+      const committed = await this.batches.forward({
         saga,
-        { status, currentStep: step.name },
-        async () => {
-          await this.faults.inStep(step.name);
-          const data = await step.execute(saga.context);
-          return {
-            kind: 'forward',
-            step: step.name,
-            outcome: 'success',
-            data,
-            durationMs: Date.now() - started,
-          };
-        },
+        step,
+        status,
         hook,
-      );
+        startedAt: Date.now(),
+      });
+      const previous = saga.status;
+      Object.assign(saga, committed.after);
+      await this.changed(saga, previous, {
+        step: step.name,
+        kind: 'forward',
+        outcome: 'success',
+        durationMs: committed.durationMs,
+      });
+      return committed.data;
     });
     if (result.kind !== 'done') {
       return result.kind === 'refused'
@@ -296,48 +276,45 @@ export class StepRunner {
       const done = await work();
       let version: number | undefined;
       try {
-        version = await this.sagas.transitionWithResult(
-          id,
-          saga.version,
-          { ...change, leaseOwner: INSTANCE_ID, leaseMs: this.saga.leaseMs },
+        [version] = await this.sagas.applyTransitions([
           {
-            step: done.step,
-            kind: done.kind,
-            status: done.outcome,
-            data: done.data,
-            errorCode: done.error?.code ?? null,
-            errorMessage: done.error?.message ?? null,
-            durationMs: done.durationMs,
+            transactionId: id,
+            expectedVersion: saga.version,
+            change: { ...change, leaseOwner: INSTANCE_ID, leaseMs: this.saga.leaseMs },
+            result: {
+              step: done.step,
+              kind: done.kind,
+              status: done.outcome,
+              data: done.data,
+              errorCode: done.error?.code ?? null,
+              errorMessage: done.error?.message ?? null,
+              durationMs: done.durationMs,
+            },
           },
-        );
+        ]);
       } catch (error) {
         // The step already succeeded once: another driver got here first.
         if (isUniqueViolation(error, 'uq_saga_step_results_success')) throw new StaleSagaError(id);
         throw error;
       }
       if (version === undefined) throw new StaleSagaError(id);
-      const succeeded = done.outcome === 'success';
-      const after: SagaRecord = {
-        ...saga,
-        version,
-        status: change.status,
-        error: change.error ?? saga.error,
-        completed:
-          succeeded && done.kind === 'forward' ? [...saga.completed, done.step] : saga.completed,
-        compensated:
-          succeeded && done.kind === 'compensation'
-            ? [...saga.compensated, done.step]
-            : saga.compensated,
-      };
-      await hook?.({
-        saga: after,
-        step: done.step,
-        kind: done.kind,
-        outcome: done.outcome,
-        status: change.status,
-        data: done.data,
-        error: done.error ?? null,
-      });
+      const after = advanced(saga, version, change, done);
+      if (hook !== undefined) {
+        await runHooks([
+          {
+            transition: {
+              saga: after,
+              step: done.step,
+              kind: done.kind,
+              outcome: done.outcome,
+              status: change.status,
+              data: done.data,
+              error: done.error ?? null,
+            },
+            hook,
+          },
+        ]);
+      }
       return { after, data: done.data, cause: done };
     });
     const previous = saga.status;

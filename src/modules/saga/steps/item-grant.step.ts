@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ItemsService } from '../../items/items.service';
 import { UsersService } from '../../users/users.service';
 import type { SagaContext, StepData } from '../saga.types';
-import type { SagaStep } from './saga-step';
+import type { SagaStep, StepAttempt } from './saga-step';
 
 /** Step 2: the item is available with the stock; take it and put it in the user's inventory. */
 @Injectable()
@@ -14,26 +14,49 @@ export class ItemGrantStep implements SagaStep {
     private readonly users: UsersService,
   ) {}
 
-  async execute(context: SagaContext): Promise<StepData> {
-    const stock = await this.items.reserveForPurchase(context.itemId, context.quantity);
-    const owned = await this.users.addToInventory(context.userId, context.itemId, context.quantity);
-    return {
-      userId: context.userId,
-      itemId: context.itemId,
-      quantity: context.quantity,
-      grantedAt: new Date().toISOString(),
-      stockSnapshot: { before: stock.stockBefore, after: stock.stockAfter },
-      userInventorySnapshot: { before: owned - context.quantity, after: owned },
-    };
+  async execute(contexts: readonly SagaContext[]): Promise<StepAttempt[]> {
+    const reservations = await this.items.reserveForPurchases(
+      contexts.map((context) => ({ itemId: context.itemId, quantity: context.quantity })),
+    );
+    const granted = contexts.filter((_, index) => reservations[index].kind === 'value');
+    const owned = await this.users.addToInventories(
+      granted.map((context) => ({
+        userId: context.userId,
+        itemId: context.itemId,
+        quantity: context.quantity,
+      })),
+    );
+    const grantedAt = new Date().toISOString();
+    let next = 0;
+    return reservations.map((reservation, index): StepAttempt => {
+      if (reservation.kind !== 'value') return reservation;
+      const context = contexts[index];
+      const after = owned[next++];
+      return {
+        kind: 'value',
+        value: {
+          userId: context.userId,
+          itemId: context.itemId,
+          quantity: context.quantity,
+          grantedAt,
+          stockSnapshot: {
+            before: reservation.value.stockBefore,
+            after: reservation.value.stockAfter,
+          },
+          userInventorySnapshot: { before: after - context.quantity, after },
+        },
+      };
+    });
   }
 
   async compensate(context: SagaContext): Promise<StepData> {
+    // Item row first, then inventory: the order forward batches lock them in.
+    const stock = await this.items.releaseReservation(context.itemId, context.quantity);
     const owned = await this.users.removeFromInventory(
       context.userId,
       context.itemId,
       context.quantity,
     );
-    const stock = await this.items.releaseReservation(context.itemId, context.quantity);
     return {
       itemId: context.itemId,
       quantity: context.quantity,

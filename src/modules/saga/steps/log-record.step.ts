@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionLogsService } from '../../logs/transaction-logs.service';
 import type { SagaContext, StepData } from '../saga.types';
-import type { SagaStep } from './saga-step';
+import type { SagaStep, StepAttempt } from './saga-step';
 
 /** Step 3, the pivot: the purchase is logged as completed; from here it can only go forward. */
 @Injectable()
@@ -11,16 +11,22 @@ export class LogRecordStep implements SagaStep {
 
   constructor(private readonly logs: TransactionLogsService) {}
 
-  async execute(context: SagaContext): Promise<StepData> {
-    const log = await this.logs.recordPurchase({
-      transactionId: context.transactionId,
-      userId: context.userId,
-      itemId: context.itemId,
-      quantity: context.quantity,
-      price: context.total,
-      metadata: { event: 'PURCHASE_COMPLETED', pattern: context.pattern },
-    });
-    return { logId: log.logId, recordedAt: log.recordedAt };
+  async execute(contexts: readonly SagaContext[]): Promise<StepAttempt[]> {
+    const logs = await this.logs.recordPurchases(
+      contexts.map((context) => ({
+        transactionId: context.transactionId,
+        userId: context.userId,
+        itemId: context.itemId,
+        quantity: context.quantity,
+        price: context.total,
+        metadata: { event: 'PURCHASE_COMPLETED', pattern: context.pattern },
+      })),
+    );
+    return logs.map((log): StepAttempt =>
+      log.kind === 'value'
+        ? { kind: 'value', value: { logId: log.value.logId, recordedAt: log.value.recordedAt } }
+        : log,
+    );
   }
 
   // The contract's undo of step 3. The engines never reach it (a committed pivot completes the

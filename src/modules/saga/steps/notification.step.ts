@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NotificationsService } from '../../notifications/notifications.service';
 import type { SagaContext, StepData } from '../saga.types';
-import type { SagaStep } from './saga-step';
+import type { SagaStep, StepAttempt } from './saga-step';
 
 function purchaseMessage(context: SagaContext): {
   transactionId: string;
@@ -24,9 +24,20 @@ export class NotificationStep implements SagaStep {
 
   constructor(private readonly notifications: NotificationsService) {}
 
-  async execute(context: SagaContext): Promise<StepData> {
-    const sent = await this.notifications.send(purchaseMessage(context));
-    return { notificationId: sent.notificationId, channels: sent.channels, sentAt: sent.sentAt };
+  async execute(contexts: readonly SagaContext[]): Promise<StepAttempt[]> {
+    const sent = await this.notifications.sendMany(contexts.map(purchaseMessage));
+    return sent.map((outcome): StepAttempt =>
+      outcome.kind === 'value'
+        ? {
+            kind: 'value',
+            value: {
+              notificationId: outcome.value.notificationId,
+              channels: outcome.value.channels,
+              sentAt: outcome.value.sentAt,
+            },
+          }
+        : outcome,
+    );
   }
 
   async giveUp(context: SagaContext, reason: string): Promise<StepData> {

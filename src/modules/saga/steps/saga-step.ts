@@ -1,4 +1,8 @@
+import type { BatchOutcome } from '../../../common/batch-queue';
 import type { SagaContext, StepData, StepName } from '../saga.types';
+
+/** What a step's effect answers for one saga of a batch (a DomainError refuses it). */
+export type StepAttempt = BatchOutcome<StepData>;
 
 /**
  * One local transaction of the purchase saga and its compensation. Both patterns call the very
@@ -9,8 +13,13 @@ export interface SagaStep {
   readonly name: StepName;
   /** Once this step commits the purchase completes: later steps are retried, never undone. */
   readonly pivot?: boolean;
-  /** The forward effect. Throws a DomainError to refuse (never retried). */
-  execute(context: SagaContext): Promise<StepData>;
+  /**
+   * The forward effect for the sagas of one batch, decided in order as if one after the other,
+   * in one transaction: one attempt per saga. An error that is a DomainError refuses that saga
+   * (never retried); any other fails its attempt (retried); `requeue` leaves it for a later
+   * batch.
+   */
+  execute(contexts: readonly SagaContext[]): Promise<StepAttempt[]>;
   /** Undoes a committed `execute`; absent for steps past the pivot. */
   compensate?(context: SagaContext): Promise<StepData>;
   /** Past the pivot only: records that the step gave up after its retries; the saga completes. */

@@ -7,7 +7,7 @@ import { SagaSteps } from './saga-steps';
 import type { UserValidationStep } from './user-validation.step';
 
 function fake(name: StepName, pivot = false): SagaStep {
-  return { name, pivot, execute: () => Promise.resolve({}) };
+  return { name, pivot, execute: () => Promise.resolve([]) };
 }
 
 const steps = new SagaSteps(

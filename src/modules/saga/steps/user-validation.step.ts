@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { moneyToJson } from '../../../common/money';
 import { UsersService } from '../../users/users.service';
 import type { SagaContext, StepData } from '../saga.types';
-import type { SagaStep } from './saga-step';
+import type { SagaStep, StepAttempt } from './saga-step';
 
 /** Step 1: the user may buy (exists, active, within limit and balance); debit the total. */
 @Injectable()
@@ -11,15 +11,24 @@ export class UserValidationStep implements SagaStep {
 
   constructor(private readonly users: UsersService) {}
 
-  async execute(context: SagaContext): Promise<StepData> {
-    const debit = await this.users.debitForPurchase(context.userId, context.total);
-    return {
-      isValid: true,
-      userId: context.userId,
-      amount: moneyToJson(context.total),
-      balanceBefore: moneyToJson(debit.balanceBefore),
-      balanceAfter: moneyToJson(debit.balanceAfter),
-    };
+  async execute(contexts: readonly SagaContext[]): Promise<StepAttempt[]> {
+    const debits = await this.users.debitForPurchases(
+      contexts.map((context) => ({ userId: context.userId, total: context.total })),
+    );
+    return debits.map((debit, index): StepAttempt => {
+      if (debit.kind !== 'value') return debit;
+      const context = contexts[index];
+      return {
+        kind: 'value',
+        value: {
+          isValid: true,
+          userId: context.userId,
+          amount: moneyToJson(context.total),
+          balanceBefore: moneyToJson(debit.value.balanceBefore),
+          balanceAfter: moneyToJson(debit.value.balanceAfter),
+        },
+      };
+    });
   }
 
   async compensate(context: SagaContext): Promise<StepData> {
