@@ -40,14 +40,16 @@ export class ItemsRepository {
     return this.tx.one<ItemRow>('SELECT * FROM items WHERE item_id = $1', [itemId]);
   }
 
-  /** The exact total of `quantity` units at the current catalogue price, computed in SQL. */
-  quote(
-    itemId: string,
-    quantity: number,
-  ): Promise<{ unit_price: string; total: string } | undefined> {
-    return this.tx.one<{ unit_price: string; total: string }>(
-      'SELECT price AS unit_price, price * $2::int AS total FROM items WHERE item_id = $1',
-      [itemId, quantity],
+  /** Per purchase, in order: the exact total at the current catalogue price (none: no item). */
+  quoteMany(
+    purchases: readonly { itemId: string; quantity: number }[],
+  ): Promise<{ unit_price: string | null; total: string | null }[]> {
+    return this.tx.query<{ unit_price: string | null; total: string | null }>(
+      `SELECT i.price AS unit_price, i.price * r.quantity AS total
+       FROM unnest($1::varchar[], $2::int[]) WITH ORDINALITY AS r(item_id, quantity, ord)
+       LEFT JOIN items i ON i.item_id = r.item_id
+       ORDER BY r.ord`,
+      [purchases.map((p) => p.itemId), purchases.map((p) => p.quantity)],
     );
   }
 

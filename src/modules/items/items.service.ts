@@ -70,11 +70,19 @@ export class ItemsService {
     return toView(row);
   }
 
-  /** The server's exact total for a purchase: the current catalogue price x quantity. */
-  async quote(itemId: string, quantity: number): Promise<{ unitPrice: string; total: string }> {
-    const quote = await this.items.quote(itemId, quantity);
-    if (quote === undefined) throw itemNotFound(itemId);
-    return { unitPrice: quote.unit_price, total: quote.total };
+  /**
+   * The server's exact totals for purchases: the current catalogue price x quantity, or the
+   * refusal of an unknown item.
+   */
+  async quoteMany(
+    purchases: readonly { itemId: string; quantity: number }[],
+  ): Promise<({ unitPrice: string; total: string } | DomainError)[]> {
+    const quotes = await this.items.quoteMany(purchases);
+    return quotes.map((quote, index) =>
+      quote.unit_price === null || quote.total === null
+        ? itemNotFound(purchases[index].itemId)
+        : { unitPrice: quote.unit_price, total: quote.total },
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { BatchOutcome, BatchQueue } from '../../common/batch-queue';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash, randomUUID } from 'node:crypto';
@@ -11,11 +12,11 @@ import { ItemsService } from '../items/items.service';
 import type { PurchaseDto } from './dto/purchase.dto';
 import { INSTANCE_ID } from './engine/instance-id';
 import { SagaWaiters } from './engine/saga-waiters';
-import { SagaEngines } from './engine/saga-engines';
+import { InitiatedSaga, SagaEngines } from './engine/saga-engines';
 import { PatternControl } from './pattern-control';
 import { SAGA_CHANGED, SagaChangedEvent } from './saga-changed.event';
 import { isTerminal, PurchaseResult, toPurchaseResult } from './saga.mapper';
-import { SagaRepository } from './saga.repository';
+import { SagaRepository, type SagaRow } from './saga.repository';
 import type { SagaError } from './saga.types';
 
 export interface PurchaseOptions {
@@ -24,6 +25,41 @@ export interface PurchaseOptions {
   respondAsync?: boolean;
   /** The route's own pattern (POST /purchase/choreography). */
   pattern?: SagaPattern;
+}
+
+/** A purchase on its way into the database. */
+interface Intake {
+  dto: PurchaseDto;
+  pattern: SagaPattern;
+  idempotencyKey: string | null;
+  hash: string;
+}
+
+/** What recording a purchase gave: no row when its idempotency key was taken already. */
+interface Recorded {
+  row: SagaRow | undefined;
+  initiated: InitiatedSaga | undefined;
+}
+
+/** The server's total; a client price that differs, or an unknown item, refuses the purchase. */
+function priced(
+  dto: PurchaseDto,
+  quote: { total: string } | DomainError,
+): { total: string | null; error: SagaError | null } {
+  if (quote instanceof DomainError) {
+    return { total: null, error: { step: null, code: quote.code, message: quote.message } };
+  }
+  if (dto.price !== undefined && jsonNumberToCents(dto.price) !== toCents(quote.total)) {
+    return {
+      total: quote.total,
+      error: {
+        step: null,
+        code: 'PRICE_MISMATCH',
+        message: `Price mismatch: expected total ${quote.total}, got ${dto.price}`,
+      },
+    };
+  }
+  return { total: quote.total, error: null };
 }
 
 function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
@@ -40,6 +76,15 @@ function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
 export class PurchaseService {
   private readonly logger = new Logger(PurchaseService.name);
   private readonly config: SagaConfig;
+  private readonly intake = new BatchQueue<Intake, Recorded>(
+    async (intakes) =>
+      (await this.record(intakes)).map((value) => ({ kind: 'value' as const, value })),
+    { maxBatch: 128, concurrency: 2 },
+  );
+  private readonly reads = new BatchQueue<string, PurchaseResult>(
+    (transactionIds) => this.readResults(transactionIds),
+    { maxBatch: 128, concurrency: 2 },
+  );
 
   constructor(
     private readonly sagas: SagaRepository,
@@ -57,30 +102,12 @@ export class PurchaseService {
   async purchase(dto: PurchaseDto, options: PurchaseOptions = {}): Promise<PurchaseResult> {
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
     const hash = requestHash(dto, pattern);
-    const { total, error } = await this.price(dto);
-    const record = async () => {
-      const row = await this.sagas.insert({
-        transactionId: `TXN_${randomUUID()}`,
-        pattern,
-        status: error === null ? 'pending' : 'failed',
-        userId: dto.userId,
-        itemId: dto.itemId,
-        quantity: dto.quantity,
-        total,
-        idempotencyKey: options.idempotencyKey ?? null,
-        requestHash: options.idempotencyKey === undefined ? null : hash,
-        error,
-        leaseOwner: INSTANCE_ID,
-        leaseMs: this.config.leaseMs,
-      });
-      if (row === undefined || isTerminal(row.status)) return { row, initiated: undefined };
-      return { row, initiated: await this.engines.initiate(row) };
-    };
-    // One statement needs no transaction of its own; a pattern that writes with it does.
-    const recorded = this.engines.writesOnStart(pattern)
-      ? await this.tx.run(record)
-      : await record();
-    const { row, initiated } = recorded;
+    const { row, initiated } = await this.intake.submit({
+      dto,
+      pattern,
+      idempotencyKey: options.idempotencyKey ?? null,
+      hash,
+    });
 
     if (row === undefined) return this.replay(options.idempotencyKey ?? '', hash);
     const created: SagaChangedEvent = {
@@ -122,29 +149,53 @@ export class PurchaseService {
     }
   }
 
-  /** The server's total; a client price that differs, or an unknown item, refuses the purchase. */
-  private async price(
-    dto: PurchaseDto,
-  ): Promise<{ total: string | null; error: SagaError | null }> {
-    try {
-      const quote = await this.items.quote(dto.itemId, dto.quantity);
-      if (dto.price !== undefined && jsonNumberToCents(dto.price) !== toCents(quote.total)) {
-        return {
-          total: quote.total,
-          error: {
-            step: null,
-            code: 'PRICE_MISMATCH',
-            message: `Price mismatch: expected total ${quote.total}, got ${dto.price}`,
-          },
-        };
-      }
-      return { total: quote.total, error: null };
-    } catch (error) {
-      if (error instanceof DomainError) {
-        return { total: null, error: { step: null, code: error.code, message: error.message } };
-      }
-      throw error;
-    }
+  /**
+   * Records a batch of purchases in one transaction: prices them at the catalogue's current
+   * prices, inserts their sagas (once per idempotency key), and lets their patterns write what
+   * starts them. A purchase refused here (unknown item, price mismatch) is recorded `failed`.
+   */
+  private record(intakes: Intake[]): Promise<Recorded[]> {
+    return this.tx.run(async () => {
+      const quotes = await this.items.quoteMany(
+        intakes.map(({ dto }) => ({ itemId: dto.itemId, quantity: dto.quantity })),
+      );
+      const rows = await this.sagas.insertMany(
+        intakes.map(({ dto, pattern, idempotencyKey, hash }, index) => {
+          const { total, error } = priced(dto, quotes[index]);
+          return {
+            transactionId: `TXN_${randomUUID()}`,
+            pattern,
+            status: error === null ? 'pending' : 'failed',
+            userId: dto.userId,
+            itemId: dto.itemId,
+            quantity: dto.quantity,
+            total,
+            idempotencyKey,
+            requestHash: idempotencyKey === null ? null : hash,
+            error,
+            leaseOwner: INSTANCE_ID,
+            leaseMs: this.config.leaseMs,
+          };
+        }),
+      );
+      const started = await this.engines.initiate(
+        rows.filter((row): row is SagaRow => row !== undefined && !isTerminal(row.status)),
+      );
+      const initiated = new Map(started.map((one) => [one.saga.context.transactionId, one]));
+      return rows.map((row) => ({
+        row,
+        initiated: row === undefined ? undefined : initiated.get(row.transaction_id),
+      }));
+    });
+  }
+
+  private async readResults(transactionIds: string[]): Promise<BatchOutcome<PurchaseResult>[]> {
+    const found = await this.sagas.findManyWithSteps(transactionIds);
+    return found.map((saga, index) =>
+      saga === undefined
+        ? { kind: 'error', error: new Error(`Saga ${transactionIds[index]} vanished`) }
+        : { kind: 'value', value: toPurchaseResult(saga.row, saga.steps) },
+    );
   }
 
   /** A repeated Idempotency-Key: the first request's answer, once its saga has settled. */
@@ -163,9 +214,8 @@ export class PurchaseService {
     return this.result(existing.transaction_id);
   }
 
-  async result(transactionId: string): Promise<PurchaseResult> {
-    const found = await this.sagas.findWithSteps(transactionId);
-    if (found === undefined) throw new Error(`Saga ${transactionId} vanished`);
-    return toPurchaseResult(found.row, found.steps);
+  /** A purchase's answer as the database has it now. */
+  result(transactionId: string): Promise<PurchaseResult> {
+    return this.reads.submit(transactionId);
   }
 }

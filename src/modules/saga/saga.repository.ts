@@ -89,38 +89,55 @@ export interface FencedTransition {
 export class SagaRepository {
   constructor(private readonly tx: TransactionHost) {}
 
-  /** Inserts a saga; undefined when its idempotency key is already taken. */
-  insert(saga: NewSaga): Promise<SagaRow | undefined> {
-    const terminal =
-      saga.status === 'failed' || saga.status === 'compensated' || saga.status === 'completed';
-    return this.tx.one<SagaRow>(
+  /**
+   * Inserts sagas in one statement; per saga in order, its row, or undefined when its
+   * idempotency key is already taken (by an earlier saga, or an earlier one of the same call).
+   */
+  async insertMany(sagas: readonly NewSaga[]): Promise<(SagaRow | undefined)[]> {
+    const rows = await this.tx.query<SagaRow>(
       `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
          idempotency_key, request_hash, error_step, error_code, error_message, lease_owner,
          lease_expires_at, failed_at)
-       VALUES ($1, $2, $3::varchar, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-         CASE WHEN $13::boolean THEN NULL ELSE $14::varchar END,
-         CASE WHEN $13::boolean THEN NULL ELSE now() + $15::int * interval '1 millisecond' END,
-         CASE WHEN $3::varchar = 'failed' THEN now() END)
+       SELECT r.transaction_id, r.pattern, r.status, r.user_id, r.item_id, r.quantity, r.price,
+         r.idempotency_key, r.request_hash, r.error_step, r.error_code, r.error_message,
+         CASE WHEN r.terminal THEN NULL ELSE r.lease_owner END,
+         CASE WHEN r.terminal THEN NULL ELSE now() + r.lease_ms * interval '1 millisecond' END,
+         CASE WHEN r.status = 'failed' THEN now() END
+       FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar, pattern varchar,
+         status varchar, user_id varchar, item_id varchar, quantity int, price numeric,
+         idempotency_key varchar, request_hash varchar, error_step varchar, error_code varchar,
+         error_message text, terminal boolean, lease_owner varchar, lease_ms int)
+       ORDER BY r.ord
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING *`,
       [
-        saga.transactionId,
-        saga.pattern,
-        saga.status,
-        saga.userId,
-        saga.itemId,
-        saga.quantity,
-        saga.total,
-        saga.idempotencyKey,
-        saga.requestHash,
-        saga.error?.step ?? null,
-        saga.error?.code ?? null,
-        saga.error?.message ?? null,
-        terminal,
-        saga.leaseOwner,
-        saga.leaseMs,
+        JSON.stringify(
+          sagas.map((saga, ord) => ({
+            ord,
+            transaction_id: saga.transactionId,
+            pattern: saga.pattern,
+            status: saga.status,
+            user_id: saga.userId,
+            item_id: saga.itemId,
+            quantity: saga.quantity,
+            price: saga.total,
+            idempotency_key: saga.idempotencyKey,
+            request_hash: saga.requestHash,
+            error_step: saga.error?.step ?? null,
+            error_code: saga.error?.code ?? null,
+            error_message: saga.error?.message ?? null,
+            terminal:
+              saga.status === 'failed' ||
+              saga.status === 'compensated' ||
+              saga.status === 'completed',
+            lease_owner: saga.leaseOwner,
+            lease_ms: saga.leaseMs,
+          })),
+        ),
       ],
     );
+    const byId = new Map(rows.map((row) => [row.transaction_id, row]));
+    return sagas.map((saga) => byId.get(saga.transactionId));
   }
 
   findStatus(transactionId: string): Promise<{ status: SagaStatus; version: number } | undefined> {
@@ -138,24 +155,36 @@ export class SagaRepository {
   async findWithSteps(
     transactionId: string,
   ): Promise<{ row: SagaRow; steps: StepRow[] } | undefined> {
-    const found = await this.tx.one<
+    const [found] = await this.findManyWithSteps([transactionId]);
+    return found;
+  }
+
+  /** Sagas and their step rows in one statement; per id in order, undefined when unknown. */
+  async findManyWithSteps(
+    transactionIds: readonly string[],
+  ): Promise<({ row: SagaRow; steps: StepRow[] } | undefined)[]> {
+    const found = await this.tx.query<
       SagaRow & { steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[] }
     >(
       `SELECT s.*, COALESCE((SELECT json_agg(r ORDER BY r.id) FROM saga_step_results r
                              WHERE r.transaction_id = s.transaction_id), '[]'::json) AS steps
-       FROM saga_states s WHERE s.transaction_id = $1`,
-      [transactionId],
+       FROM saga_states s WHERE s.transaction_id = ANY($1::varchar[])`,
+      [transactionIds],
     );
-    if (found === undefined) return undefined;
-    const { steps, ...row } = found;
-    return {
-      row,
-      steps: steps.map((step) => ({
-        ...step,
-        id: String(step.id),
-        executed_at: new Date(step.executed_at),
-      })),
-    };
+    const byId = new Map(
+      found.map(({ steps, ...row }) => [
+        row.transaction_id,
+        {
+          row,
+          steps: steps.map((step) => ({
+            ...step,
+            id: String(step.id),
+            executed_at: new Date(step.executed_at),
+          })),
+        },
+      ]),
+    );
+    return transactionIds.map((id) => byId.get(id));
   }
 
   /**

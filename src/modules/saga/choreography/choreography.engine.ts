@@ -39,9 +39,18 @@ export class ChoreographyEngine {
     private readonly dispatcher: OutboxDispatcher,
   ) {}
 
-  /** Writes PurchaseInitiated in the transaction that records the saga. */
-  initiate(saga: SagaRecord): Promise<OutboxRow[]> {
-    return this.write(saga, null, [{ type: 'PurchaseInitiated', data: {} }]);
+  /** Writes PurchaseInitiated for sagas being recorded, in their transaction; rows per saga. */
+  async initiate(sagas: readonly SagaRecord[]): Promise<OutboxRow[][]> {
+    const envelopes = sagas.map((saga) =>
+      this.envelopes(saga, null, [{ type: 'PurchaseInitiated', data: {} }]),
+    );
+    const rows = await this.outbox.insert(
+      envelopes.flat(),
+      this.dispatcher.leaseOwner,
+      this.dispatcher.leaseDurationMs,
+    );
+    const byEvent = new Map(rows.map((row) => [row.event_id, row]));
+    return envelopes.map((own) => own.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []));
   }
 
   /** A hook writing the events a saga's transitions raise, caused by `causationId`. */

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import type { AppConfig, SagaPattern } from '../../../config/configuration';
+import type { AppConfig } from '../../../config/configuration';
 import { ChoreographyEngine } from '../choreography/choreography.engine';
 import type { OutboxRow } from '../choreography/outbox.repository';
 import { remainingToCompensate } from '../choreography/saga-events';
@@ -37,20 +37,22 @@ export class SagaEngines implements BeforeApplicationShutdown {
     this.waitMs = config.get('saga', { infer: true }).purchaseWaitMs;
   }
 
-  /** Whether the pattern writes something in the transaction that records a new saga. */
-  writesOnStart(pattern: SagaPattern): boolean {
-    return pattern === 'choreography';
-  }
-
-  /** Inside the transaction that records a new saga: choreography writes PurchaseInitiated. */
-  async initiate(row: SagaRow): Promise<InitiatedSaga> {
-    const saga = toRecord(row, []);
-    switch (saga.context.pattern) {
-      case 'orchestration':
-        return { saga, outbox: [] };
-      case 'choreography':
-        return { saga, outbox: await this.choreography.initiate(saga) };
-    }
+  /**
+   * Inside the transaction that records new sagas: choreography writes their PurchaseInitiated
+   * (in one statement).
+   */
+  async initiate(rows: readonly SagaRow[]): Promise<InitiatedSaga[]> {
+    const sagas = rows.map((row) => toRecord(row, []));
+    const choreographed = sagas.filter((saga) => saga.context.pattern === 'choreography');
+    const written =
+      choreographed.length === 0 ? [] : await this.choreography.initiate(choreographed);
+    const outboxOf = new Map(
+      choreographed.map((saga, index) => [saga.context.transactionId, written[index]]),
+    );
+    return sagas.map((saga) => ({
+      saga,
+      outbox: outboxOf.get(saga.context.transactionId) ?? [],
+    }));
   }
 
   /**
