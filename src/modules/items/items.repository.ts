@@ -47,7 +47,7 @@ export class ItemsRepository {
     return this.tx.query<{ unit_price: string | null; total: string | null }>(
       `SELECT i.price AS unit_price, i.price * r.quantity AS total
        FROM unnest($1::varchar[], $2::int[]) WITH ORDINALITY AS r(item_id, quantity, ord)
-       LEFT JOIN items i ON i.item_id = r.item_id
+       LEFT JOIN LATERAL (SELECT price FROM items WHERE item_id = r.item_id) i ON true
        ORDER BY r.ord`,
       [purchases.map((p) => p.itemId), purchases.map((p) => p.quantity)],
     );
@@ -99,7 +99,7 @@ export class ItemsRepository {
        ),
        locked AS (
          SELECT i.item_id, i.stock, i.is_available FROM items i
-         WHERE i.item_id IN (SELECT item_id FROM req) ORDER BY i.item_id FOR UPDATE
+         WHERE i.item_id = ANY($1::varchar[]) ORDER BY i.item_id FOR UPDATE
        ),
        running AS (
          SELECT req.ord, req.item_id, req.quantity, l.item_id IS NOT NULL AS found, l.stock,

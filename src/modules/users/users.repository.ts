@@ -152,7 +152,7 @@ export class UsersRepository {
        ),
        locked AS (
          SELECT u.user_id, u.balance, u.status, u.purchase_limit FROM users u
-         WHERE u.user_id IN (SELECT user_id FROM req) ORDER BY u.user_id FOR UPDATE
+         WHERE u.user_id = ANY($1::varchar[]) ORDER BY u.user_id FOR UPDATE
        ),
        decided AS (
          SELECT req.ord, req.user_id, req.amount, l.user_id IS NOT NULL AS found, l.balance,
