@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import Redis from 'ioredis';
 import { register } from 'prom-client';
 import { MemoryVersionedCache } from '../src/modules/cache/memory-versioned-cache';
@@ -122,6 +123,24 @@ describe.each([
   });
 
   if (adapter === 'redis') {
+    it('commands issued together share one socket write, each with its own answer', async () => {
+      const write = jest.spyOn(Socket.prototype, 'write');
+      let writes: number;
+      try {
+        await Promise.all([
+          ...Array.from({ length: 50 }, (_, i) => cache.invalidate(`shared-${i}`, i + 1)),
+          cache.put('shared-put', 7, 'seven', 60_000),
+        ]);
+        writes = write.mock.calls.length;
+      } finally {
+        write.mockRestore();
+      }
+      expect(writes).toBe(1);
+      expect(await cache.get('shared-0')).toEqual({ version: 1 });
+      expect(await cache.get('shared-49')).toEqual({ version: 50 });
+      expect(await cache.get('shared-put')).toEqual({ version: 7, value: 'seven' });
+    });
+
     it('stores entries under its own prefix only', async () => {
       const keys = await admin!.keys(`${prefix}*`);
       expect(keys).toEqual(expect.arrayContaining([`${prefix}a`, `${prefix}d`]));

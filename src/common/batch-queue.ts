@@ -2,9 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 
 /** What a flush answers for one item: its value, its own error, or "run me in a later batch". */
 export type BatchOutcome<O> =
-  | { kind: 'value'; value: O }
-  | { kind: 'error'; error: unknown }
-  | { kind: 'requeue' };
+  { kind: 'value'; value: O } | { kind: 'error'; error: unknown } | { kind: 'requeue' };
 
 interface Waiting<I, O> {
   item: I;
@@ -38,6 +36,12 @@ export class BatchQueue<I, O> {
     private readonly flush: (items: I[]) => Promise<BatchOutcome<O>[]>,
     private readonly options: BatchQueueOptions,
   ) {
+    // Empty batches would spin forever, and no slot would leave every caller waiting.
+    for (const [name, value] of Object.entries(options)) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new RangeError(`BatchQueue ${name} must be a positive integer, not ${value}`);
+      }
+    }
     this.drainLater = AsyncResource.bind(() => {
       this.scheduled = false;
       this.drain();

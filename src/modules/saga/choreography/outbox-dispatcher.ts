@@ -7,17 +7,23 @@ import {
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
+import { BatchQueue, type BatchOutcome } from '../../../common/batch-queue';
+import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
 import { INSTANCE_ID } from '../engine/instance-id';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
 import { OutboxRepository, OutboxRow } from './outbox.repository';
+
+/** Acknowledgements written by one UPDATE at most (an id array parameter). */
+const MAX_ACK_BATCH = 500;
 
 /**
  * Publishes committed outbox events on the in-process bus, in order, and marks them dispatched
  * once their handlers have run. Events this process just wrote are published at once (it holds
  * their lease); a periodic sweep claims events whose lease expired — a writer that died between
  * commit and publish — so none is lost. Handlers are idempotent, so an event published twice
- * (after a crash) changes nothing the second time.
+ * (after a crash) changes nothing the second time. Acknowledgements of concurrent publishes
+ * share one UPDATE: one statement in flight at a time, taking every id queued behind it.
  */
 @Injectable()
 export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -26,6 +32,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   private readonly pollMs: number;
   private readonly sweeper: PeriodicTask;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly acks: BatchQueue<string, void>;
 
   constructor(
     private readonly outbox: OutboxRepository,
@@ -36,6 +43,10 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     this.leaseMs = saga.outboxLeaseMs;
     this.pollMs = saga.outboxPollMs;
     this.sweeper = new PeriodicTask(() => this.sweepAll(), this.pollMs);
+    this.acks = new BatchQueue((ids) => this.markDispatched(ids), {
+      maxBatch: MAX_ACK_BATCH,
+      concurrency: 1,
+    });
   }
 
   get leaseOwner(): string {
@@ -52,7 +63,8 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.sweeper.stop();
-    await Promise.allSettled([...this.inFlight]);
+    // A publish returns once its acknowledgements are written; one may start another.
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
   /** Publishes just-committed events without holding up the caller. */
@@ -103,7 +115,22 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
       );
       await this.outbox.release(left, this.pollMs).catch(() => undefined);
     }
-    if (done.length > 0) await this.outbox.markDispatched(done);
+    await Promise.all(done.map((id) => this.acks.submit(id)));
     return done.length;
+  }
+
+  /**
+   * A failed acknowledgement leaves its rows pending: once their lease expires the sweep
+   * publishes them again, which the idempotent handlers ignore.
+   */
+  private async markDispatched(ids: string[]): Promise<BatchOutcome<void>[]> {
+    try {
+      await this.outbox.markDispatched(ids);
+    } catch (error) {
+      this.logger.warn(
+        `Marking ${ids.length} outbox event(s) dispatched failed (${errorMessage(error)}); they will be published again`,
+      );
+    }
+    return ids.map(() => ({ kind: 'value', value: undefined }));
   }
 }
