@@ -5,7 +5,7 @@ import type { AppConfig, SagaConfig } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaStatus } from '../saga-state.entity';
 import { SagaRepository } from '../saga.repository';
-import type { SagaRecord, StepData, StepName } from '../saga.types';
+import type { SagaRecord, StepData } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
 import { SagaSteps } from '../steps/saga-steps';
 import { INSTANCE_ID } from './instance-id';
@@ -38,47 +38,40 @@ export interface CommittedStep {
 }
 
 /**
- * Runs the forward steps of concurrent sagas in shared transactions, one queue per step: while
- * a batch commits, the sagas arriving at that step wait, and the next batch takes them all. A
- * batch is one transaction of a few statements whatever its size: the sagas' rows are fenced on
- * their versions and locked, the step's effect runs for all of them (decided in order, as if one
- * after the other), the transitions and result rows are written, and the pattern's hooks run.
- * Each saga still gets its own outcome: a refused or failed saga does not hold the others back.
+ * Group commit for saga steps: the forward steps of concurrent sagas share transactions. While
+ * a batch commits, the sagas arriving at their next step (whichever it is) wait, and the next
+ * batch takes them all. A batch is one transaction of a few statements whatever its size: the
+ * sagas' rows are fenced on their versions and locked, each step present runs its effect for all
+ * of its sagas in one go (decided in order, as if one after the other), then every transition
+ * and result row is written in one statement, and the patterns' hooks run. Each saga still gets
+ * its own outcome: a refused or failed saga does not hold the others back.
  */
 @Injectable()
 export class StepBatches {
   private readonly config: SagaConfig;
-  private readonly queues = new Map<StepName, BatchQueue<ForwardRequest, CommittedStep>>();
+  private readonly queue: BatchQueue<ForwardRequest, CommittedStep>;
 
   constructor(
     private readonly sagas: SagaRepository,
     private readonly tx: TransactionHost,
-    steps: SagaSteps,
+    private readonly steps: SagaSteps,
     config: ConfigService<AppConfig, true>,
   ) {
     this.config = config.get('saga', { infer: true });
-    for (const step of steps.ordered) {
-      this.queues.set(
-        step.name,
-        new BatchQueue((requests) => this.flush(requests), {
-          maxBatch: MAX_BATCH,
-          // One batch per step at a time: two would only queue on the same hot rows.
-          concurrency: 1,
-        }),
-      );
-    }
+    this.queue = new BatchQueue((requests) => this.flush(requests), {
+      maxBatch: MAX_BATCH,
+      // Two batches at once keep the database busy while one waits for its commit; more would
+      // only queue on the same rows.
+      concurrency: 2,
+    });
   }
 
   /** Resolves once the step committed for this saga; rejects with its refusal or failure. */
   forward(request: ForwardRequest): Promise<CommittedStep> {
-    const queue = this.queues.get(request.step.name);
-    if (queue === undefined) throw new Error(`Unknown step ${request.step.name}`);
-    return queue.submit(request);
+    return this.queue.submit(request);
   }
 
-  /** One batch: its requests are all at the same step. */
   private async flush(requests: ForwardRequest[]): Promise<BatchOutcome<CommittedStep>[]> {
-    const { step } = requests[0];
     const outcomes: BatchOutcome<CommittedStep>[] = requests.map(() => ({ kind: 'requeue' }));
     // A saga twice in one batch (a duplicate event): the first goes, the other waits its turn
     // (and then finds itself stale).
@@ -101,28 +94,31 @@ export class StepBatches {
         outcomes[index] = { kind: 'error', error: new StaleSagaError(id) };
         return false;
       });
-      if (runnable.length === 0) return outcomes;
 
-      const attempts = await step.execute(runnable.map((index) => requests[index].saga.context));
+      // Each step's effect for its sagas, steps in saga order (the order rows are locked in).
       const done: { index: number; data: StepData; durationMs: number }[] = [];
-      const finishedAt = Date.now();
-      attempts.forEach((attempt, position) => {
-        const index = runnable[position];
-        if (attempt.kind === 'value') {
-          done.push({
-            index,
-            data: attempt.value,
-            durationMs: finishedAt - requests[index].startedAt,
-          });
-        } else {
-          outcomes[index] = attempt;
-        }
-      });
+      for (const step of this.steps.ordered) {
+        const mine = runnable.filter((index) => requests[index].step.name === step.name);
+        if (mine.length === 0) continue;
+        const attempts = await requests[mine[0]].step.execute(
+          mine.map((index) => requests[index].saga.context),
+        );
+        const finishedAt = Date.now();
+        attempts.forEach((attempt, position) => {
+          const index = mine[position];
+          if (attempt.kind === 'value') {
+            const durationMs = finishedAt - requests[index].startedAt;
+            done.push({ index, data: attempt.value, durationMs });
+          } else {
+            outcomes[index] = attempt;
+          }
+        });
+      }
       if (done.length === 0) return outcomes;
 
       const versions = await this.sagas.applyTransitions(
         done.map(({ index, data, durationMs }) => {
-          const { saga, status } = requests[index];
+          const { saga, status, step } = requests[index];
           return {
             transactionId: saga.context.transactionId,
             expectedVersion: saga.version,
@@ -146,7 +142,7 @@ export class StepBatches {
       );
       const hooked: HookedTransition[] = [];
       done.forEach(({ index, data, durationMs }, position) => {
-        const { saga, status, hook } = requests[index];
+        const { saga, status, step, hook } = requests[index];
         const version = versions[position];
         // The rows were locked at these versions above: nothing can have moved them.
         if (version === undefined) throw new StaleSagaError(saga.context.transactionId);
