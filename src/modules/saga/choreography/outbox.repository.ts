@@ -18,17 +18,22 @@ export interface OutboxRow {
 export class OutboxRepository {
   constructor(private readonly tx: TransactionHost) {}
 
-  /** Writes events in the current transaction, leased to their writer for `leaseMs`. */
+  /**
+   * Writes events in the current transaction, leased to their writer for `leaseMs`. The rows
+   * answered carry the events as given (the payload is not read back).
+   */
   async insert(events: SagaEventEnvelope[], owner: string, leaseMs: number): Promise<OutboxRow[]> {
     if (events.length === 0) return [];
-    return this.tx.query<OutboxRow>(
+    const rows = await this.tx.query<Omit<OutboxRow, 'payload'>>(
       `INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload, lease_owner, lease_expires_at)
        SELECT e.event_id, e.event_type, e.aggregate_id, e.payload, $2, now() + $3::int * interval '1 millisecond'
-       FROM jsonb_to_recordset($1::jsonb) AS e(event_id uuid, event_type varchar, aggregate_id varchar, payload jsonb)
-       RETURNING *`,
+       FROM jsonb_to_recordset($1::jsonb) AS e(ord int, event_id uuid, event_type varchar, aggregate_id varchar, payload jsonb)
+       ORDER BY e.ord
+       RETURNING id, event_id, event_type, aggregate_id, status, attempts, created_at, dispatched_at`,
       [
         JSON.stringify(
-          events.map((e) => ({
+          events.map((e, ord) => ({
+            ord,
             event_id: e.eventId,
             event_type: e.eventType,
             aggregate_id: e.transactionId,
@@ -39,6 +44,11 @@ export class OutboxRepository {
         leaseMs,
       ],
     );
+    const byEvent = new Map(events.map((event) => [event.eventId, event]));
+    return rows.flatMap((row) => {
+      const payload = byEvent.get(row.event_id);
+      return payload === undefined ? [] : [{ ...row, payload }];
+    });
   }
 
   /**
