@@ -112,7 +112,7 @@ export class ItemsRepository {
          UPDATE items i SET stock = i.stock - g.total, updated_at = now()
          FROM (SELECT item_id, sum(quantity) AS total FROM running
                WHERE eligible AND taken <= stock GROUP BY item_id) g
-         WHERE i.item_id = g.item_id
+         WHERE i.item_id = g.item_id AND i.item_id = ANY($1::varchar[])
          RETURNING i.item_id
        )
        SELECT r.found, r.is_available,

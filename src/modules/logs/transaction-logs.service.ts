@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { BatchOutcome } from '../../common/batch-queue';
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../../common/time-ordered-id';
 import { moneyToJson } from '../../common/money';
 import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
 
@@ -51,7 +51,7 @@ export class TransactionLogsService {
   ): Promise<BatchOutcome<{ logId: string; recordedAt: Date }>[]> {
     const rows = await this.logs.insertManyCompleted(
       purchases.map((purchase) => ({
-        logId: `LOG_${randomUUID()}`,
+        logId: `LOG_${timeOrderedId()}`,
         transactionId: purchase.transactionId,
         userId: purchase.userId,
         itemId: purchase.itemId,

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { BatchOutcome } from '../../common/batch-queue';
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../../common/time-ordered-id';
 import { CHANNELS_BY_TYPE, NotificationSender, NotificationType } from './notification-sender';
 import { NotificationsRepository } from './notifications.repository';
 
@@ -65,7 +65,7 @@ export class NotificationsService {
     if (inputs.length === 0) return [];
     const rows = await this.notifications.upsertMany(
       inputs.map((input) => ({
-        notificationId: `NOTIF_${randomUUID()}`,
+        notificationId: `NOTIF_${timeOrderedId()}`,
         transactionId: input.transactionId,
         userId: input.userId,
         type: input.type,

@@ -2,7 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { BatchOutcome, BatchQueue } from '../../common/batch-queue';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { timeOrderedId } from '../../common/time-ordered-id';
 import { isDatabaseUnavailable } from '../../common/errors/database-errors';
 import { DomainError } from '../../common/errors/domain-error';
 import { centsToString, jsonNumberToCents, toCents } from '../../common/money';
@@ -79,11 +80,11 @@ export class PurchaseService {
   private readonly intake = new BatchQueue<Intake, Recorded>(
     async (intakes) =>
       (await this.record(intakes)).map((value) => ({ kind: 'value' as const, value })),
-    { maxBatch: 128, concurrency: 2 },
+    { maxBatch: 128, concurrency: 1 },
   );
   private readonly reads = new BatchQueue<string, PurchaseResult>(
     (transactionIds) => this.readResults(transactionIds),
-    { maxBatch: 128, concurrency: 2 },
+    { maxBatch: 128, concurrency: 1 },
   );
 
   constructor(
@@ -163,7 +164,7 @@ export class PurchaseService {
         intakes.map(({ dto, pattern, idempotencyKey, hash }, index) => {
           const { total, error } = priced(dto, quotes[index]);
           return {
-            transactionId: `TXN_${randomUUID()}`,
+            transactionId: `TXN_${timeOrderedId()}`,
             pattern,
             status: error === null ? 'pending' : 'failed',
             userId: dto.userId,

@@ -170,7 +170,7 @@ export class UsersRepository {
          UPDATE users u SET balance = u.balance - g.total, updated_at = now()
          FROM (SELECT user_id, sum(amount) AS total FROM running
                WHERE eligible AND spent <= balance GROUP BY user_id) g
-         WHERE u.user_id = g.user_id
+         WHERE u.user_id = g.user_id AND u.user_id = ANY($1::varchar[])
          RETURNING u.user_id
        )
        SELECT r.ord::int AS ord, r.found, r.status, r.purchase_limit,

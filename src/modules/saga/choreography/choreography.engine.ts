@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { timeOrderedId } from '../../../common/time-ordered-id';
 import type { HookedTransition, TransitionHook } from '../engine/transition';
 import type { SagaRecord } from '../saga.types';
 import { OutboxDispatcher } from './outbox-dispatcher';
@@ -127,7 +127,7 @@ export class ChoreographyEngine {
   ): SagaEventEnvelope[] {
     const occurredAt = new Date().toISOString();
     return events.map((event) => ({
-      eventId: randomUUID(),
+      eventId: timeOrderedId(),
       eventType: event.type,
       transactionId: saga.context.transactionId,
       causationId,
