@@ -80,11 +80,11 @@ export class PurchaseService {
   private readonly intake = new BatchQueue<Intake, Recorded>(
     async (intakes) =>
       (await this.record(intakes)).map((value) => ({ kind: 'value' as const, value })),
-    { maxBatch: 128, concurrency: 1 },
+    { maxBatch: 128, concurrency: 2 },
   );
   private readonly reads = new BatchQueue<string, PurchaseResult>(
     (transactionIds) => this.readResults(transactionIds),
-    { maxBatch: 128, concurrency: 1 },
+    { maxBatch: 128, concurrency: 2 },
   );
 
   constructor(

@@ -62,7 +62,7 @@ export class StepBatches {
       maxBatch: MAX_BATCH,
       // Two batches at once keep the database busy while one waits for its commit; more would
       // only queue on the same rows.
-      concurrency: 1,
+      concurrency: 2,
     });
   }
 
