@@ -359,6 +359,68 @@ describe('Concurrency: parallel purchases never overdraw or oversell', () => {
   });
 });
 
+describe('Purchases sharing a batch are decided as if one after the other', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({});
+    await t.http
+      .post('/admin/users')
+      .set(ADMIN)
+      .send({ userId: 'user-150', name: 'Hundred fifty', balance: 150 })
+      .expect(201);
+    await t.http
+      .post('/admin/users')
+      .set(ADMIN)
+      .send({ userId: 'user-rich', name: 'Rich', balance: 10000 })
+      .expect(201);
+    await t.http
+      .post('/admin/items')
+      .set(ADMIN)
+      .send({ itemId: 'item-fifty', name: 'Fifty', price: 50, stock: 100 })
+      .expect(201);
+    await t.http
+      .post('/admin/items')
+      .set(ADMIN)
+      .send({ itemId: 'item-last', name: 'Last one', price: 1, stock: 1 })
+      .expect(201);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  // Sent together, both purchases are recorded and debited in the same batches. Whatever their
+  // order, the smaller one fits and the larger one does not: refusing the smaller one because a
+  // larger one came first in its batch would be an outcome no serial order gives.
+  it('a debit that fits is not refused because a larger one of the same user was', async () => {
+    const [large, small] = await Promise.all([
+      buy(t, { userId: 'user-150', itemId: 'item-fifty', quantity: 4 }),
+      buy(t, { userId: 'user-150', itemId: 'item-fifty', quantity: 2 }),
+    ]);
+
+    expect(large.status).toBe(409);
+    expect(large.body).toMatchObject({ errorCode: 'INSUFFICIENT_BALANCE', status: 'failed' });
+    expect(small.status).toBe(200);
+    expect(await balanceOf(t.db, 'user-150')).toBe('50.00');
+    expect(await stockOf(t.db, 'item-fifty')).toBe(98);
+  });
+
+  it('a reservation that fits is not refused because a larger one of the same item was', async () => {
+    const [large, small] = await Promise.all([
+      buy(t, { userId: 'user-rich', itemId: 'item-last', quantity: 2 }),
+      buy(t, { userId: 'user-rich', itemId: 'item-last', quantity: 1 }),
+    ]);
+
+    expect(large.status).toBe(409);
+    expect(large.body).toMatchObject({ errorCode: 'INSUFFICIENT_STOCK', status: 'compensated' });
+    expect(small.status).toBe(200);
+    expect(await stockOf(t.db, 'item-last')).toBe(0);
+    expect(await ownedOf(t.db, 'user-rich', 'item-last')).toBe(1);
+    expect(await balanceOf(t.db, 'user-rich')).toBe('9999.00');
+  });
+});
+
 describe('Idempotency-Key', () => {
   let t: TestApp;
 

@@ -30,6 +30,11 @@ export function dataSourceOptions(
       // Nothing waits forever: a hung statement or an abandoned transaction is cut off.
       statement_timeout: 15_000,
       idle_in_transaction_session_timeout: 30_000,
+      // Plan every statement for the tables as they are now. A plan cached for the connection's
+      // lifetime is made when it first runs, maybe on tables still nearly empty, and only
+      // statistics refreshed by ANALYZE would replace it: on a server without autovacuum that
+      // plan (a sequential scan of every saga) would stay while the tables grow.
+      options: '-c plan_cache_mode=force_custom_plan',
     },
   };
 }

@@ -48,10 +48,14 @@ export class TransactionLogsRepository {
          ON CONFLICT (transaction_id) DO NOTHING
          RETURNING log_id, transaction_id, created_at
        )
-       SELECT COALESCE(i.log_id, t.log_id) AS log_id, COALESCE(i.created_at, t.created_at) AS created_at
+       -- The logs already there are read per row through the unique index (a subquery per row
+       -- cannot turn into a scan of the whole table, whatever the planner guesses the batch is).
+       SELECT COALESCE(i.log_id, (SELECT t.log_id FROM transaction_logs t
+                                  WHERE t.transaction_id = req.transaction_id)) AS log_id,
+              COALESCE(i.created_at, (SELECT t.created_at FROM transaction_logs t
+                                      WHERE t.transaction_id = req.transaction_id)) AS created_at
        FROM req
        LEFT JOIN inserted i ON i.transaction_id = req.transaction_id
-       LEFT JOIN transaction_logs t ON i.log_id IS NULL AND t.transaction_id = req.transaction_id
        ORDER BY req.ord`,
       [
         JSON.stringify(

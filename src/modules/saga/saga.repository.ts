@@ -253,6 +253,7 @@ export class SagaRepository {
            updated_at = now()
          FROM req r
          WHERE s.transaction_id = r.transaction_id AND s.version = r.version
+           AND s.transaction_id = ANY($2::varchar[])
          RETURNING s.transaction_id, s.version
        ),
        recorded AS (
@@ -289,6 +290,9 @@ export class SagaRepository {
             duration_ms: result?.durationMs ?? null,
           })),
         ),
+        // The ids again, as an array the planner sees the size of: the sagas are reached through
+        // their primary key however many rows the table has.
+        transitions.map((transition) => transition.transactionId),
       ],
     );
     return rows.map((row) => row.version ?? undefined);
