@@ -1,4 +1,6 @@
 import { balanceOf, countRows, expectConservation, ownedOf, stockOf } from './support/db-state';
+import { ItemsService } from '../src/modules/items/items.service';
+import { UsersService } from '../src/modules/users/users.service';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
 
 const buy = (t: TestApp, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
@@ -388,6 +390,97 @@ describe('Purchases sharing a batch are decided as if one after the other', () =
 
   afterAll(async () => {
     await t.close();
+  });
+
+  // One batch, decided in one statement: earlier debits of the same user count against the
+  // balance; the first that does not fit is refused with what was left, and those behind it are
+  // handed back for a later batch (they may be smaller) instead of being refused on a guess.
+  it('decides the debits of one batch in order, handing back those behind a refusal', async () => {
+    const users = t.app.get(UsersService, { strict: false });
+    await t.http
+      .post('/admin/users')
+      .set(ADMIN)
+      .send({ userId: 'user-batch', name: 'Batch', balance: 150 })
+      .expect(201);
+
+    const first = await users.debitForPurchases([
+      { userId: 'user-batch', total: '200.00' },
+      { userId: 'user-batch', total: '100.00' },
+      { userId: 'nobody', total: '1.00' },
+      { userId: 'user-batch', total: '100.00' },
+    ]);
+    expect(first[0]).toMatchObject({
+      kind: 'error',
+      error: {
+        code: 'INSUFFICIENT_BALANCE',
+        message: 'Insufficient balance. Available: 150.00, Required: 200.00',
+      },
+    });
+    expect(first[1]).toEqual({ kind: 'requeue' });
+    expect(first[2]).toMatchObject({ kind: 'error', error: { code: 'USER_NOT_FOUND' } });
+    expect(first[3]).toEqual({ kind: 'requeue' });
+    expect(await balanceOf(t.db, 'user-batch')).toBe('150.00');
+
+    const second = await users.debitForPurchases([
+      { userId: 'user-batch', total: '100.00' },
+      { userId: 'user-batch', total: '50.00' },
+      { userId: 'user-batch', total: '10.00' },
+    ]);
+    expect(second).toEqual([
+      { kind: 'value', value: { balanceBefore: '150.00', balanceAfter: '50.00' } },
+      { kind: 'value', value: { balanceBefore: '50.00', balanceAfter: '0.00' } },
+      expect.objectContaining({
+        kind: 'error',
+        error: expect.objectContaining({
+          message: 'Insufficient balance. Available: 0.00, Required: 10.00',
+        }),
+      }),
+    ]);
+    expect(await balanceOf(t.db, 'user-batch')).toBe('0.00');
+  });
+
+  it('decides the reservations of one batch in order, handing back those behind a refusal', async () => {
+    const items = t.app.get(ItemsService, { strict: false });
+    await t.http
+      .post('/admin/items')
+      .set(ADMIN)
+      .send({ itemId: 'item-three', name: 'Three', price: 1, stock: 3 })
+      .expect(201);
+
+    const first = await items.reserveForPurchases([
+      { itemId: 'item-three', quantity: 5 },
+      { itemId: 'item-three', quantity: 1 },
+      { itemId: 'item-three', quantity: 2 },
+    ]);
+    expect(first).toEqual([
+      expect.objectContaining({
+        kind: 'error',
+        error: expect.objectContaining({
+          code: 'INSUFFICIENT_STOCK',
+          message: 'Insufficient stock. Available: 3, Requested: 5',
+        }),
+      }),
+      { kind: 'requeue' },
+      { kind: 'requeue' },
+    ]);
+    expect(await stockOf(t.db, 'item-three')).toBe(3);
+
+    const second = await items.reserveForPurchases([
+      { itemId: 'item-three', quantity: 1 },
+      { itemId: 'item-three', quantity: 2 },
+      { itemId: 'item-three', quantity: 1 },
+    ]);
+    expect(second).toEqual([
+      { kind: 'value', value: { stockBefore: 3, stockAfter: 2 } },
+      { kind: 'value', value: { stockBefore: 2, stockAfter: 0 } },
+      expect.objectContaining({
+        kind: 'error',
+        error: expect.objectContaining({
+          message: 'Insufficient stock. Available: 0, Requested: 1',
+        }),
+      }),
+    ]);
+    expect(await stockOf(t.db, 'item-three')).toBe(0);
   });
 
   // Sent together, both purchases are recorded and debited in the same batches. Whatever their
