@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../config/configuration';
 import { TransactionHost } from '../../database/transaction-host';
 import type { SagaStatus } from './saga-state.entity';
+import { isTerminal } from './saga.mapper';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga.types';
 
@@ -126,10 +127,7 @@ export class SagaRepository {
             error_step: saga.error?.step ?? null,
             error_code: saga.error?.code ?? null,
             error_message: saga.error?.message ?? null,
-            terminal:
-              saga.status === 'failed' ||
-              saga.status === 'compensated' ||
-              saga.status === 'completed',
+            terminal: isTerminal(saga.status),
             lease_owner: saga.leaseOwner,
             lease_ms: saga.leaseMs,
           })),

@@ -142,10 +142,10 @@ export class UsersRepository {
    * never overdraw. A debit queued behind a refused one of the same user is `blocked`: refusing
    * it too could be wrong (it may be smaller), so it is left for a later statement.
    */
-  async debitManyIfAllowed(
+  debitManyIfAllowed(
     debits: readonly { userId: string; amount: string }[],
   ): Promise<DebitDecision[]> {
-    const rows = await this.tx.query<DebitDecision & { ord: number }>(
+    return this.tx.query<DebitDecision>(
       `WITH req AS (
          SELECT r.user_id, r.amount, r.ord
          FROM unnest($1::varchar[], $2::numeric[]) WITH ORDINALITY AS r(user_id, amount, ord)
@@ -173,7 +173,7 @@ export class UsersRepository {
          WHERE u.user_id = g.user_id AND u.user_id = ANY($1::varchar[])
          RETURNING u.user_id
        )
-       SELECT r.ord::int AS ord, r.found, r.status, r.purchase_limit,
+       SELECT r.found, r.status, r.purchase_limit,
               (r.balance - r.spent + CASE WHEN r.eligible THEN r.amount ELSE 0 END)::text AS available,
               (r.eligible AND r.spent <= r.balance) AS debited,
               (r.eligible AND r.spent - r.amount > r.balance) AS blocked,
@@ -184,6 +184,5 @@ export class UsersRepository {
        FROM running r ORDER BY r.ord`,
       [debits.map((d) => d.userId), debits.map((d) => d.amount)],
     );
-    return rows.map(({ ord: _ord, ...decision }) => decision);
   }
 }

@@ -15,11 +15,6 @@ import {
 import { STEP_NAMES, type StepData } from '../saga.types';
 
 /**
- * The choreography pattern's plumbing: events go into the outbox inside the transaction of the
- * change that raises them, and out onto the bus after it commits. Who reacts to what lives in
- * the participants.
- */
-/**
  * A choreography handler's hook: it writes the events its saga's transitions raise, and holds
  * the rows of the last transaction that wrote them, to publish once it has committed.
  */
@@ -32,6 +27,11 @@ export class OutboxHook implements TransitionHook {
   ) {}
 }
 
+/**
+ * The choreography pattern's plumbing: events go into the outbox inside the transaction of the
+ * change that raises them, and out onto the bus after it commits. Who reacts to what lives in
+ * the participants.
+ */
 @Injectable()
 export class ChoreographyEngine {
   constructor(
@@ -40,17 +40,10 @@ export class ChoreographyEngine {
   ) {}
 
   /** Writes PurchaseInitiated for sagas being recorded, in their transaction; rows per saga. */
-  async initiate(sagas: readonly SagaRecord[]): Promise<OutboxRow[][]> {
-    const envelopes = sagas.map((saga) =>
-      this.envelopes(saga, null, [{ type: 'PurchaseInitiated', data: {} }]),
+  initiate(sagas: readonly SagaRecord[]): Promise<OutboxRow[][]> {
+    return this.insert(
+      sagas.map((saga) => this.envelopes(saga, null, [{ type: 'PurchaseInitiated', data: {} }])),
     );
-    const rows = await this.outbox.insert(
-      envelopes.flat(),
-      this.dispatcher.leaseOwner,
-      this.dispatcher.leaseDurationMs,
-    );
-    const byEvent = new Map(rows.map((row) => [row.event_id, row]));
-    return envelopes.map((own) => own.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []));
   }
 
   /** A hook writing the events a saga's transitions raise, caused by `causationId`. */
@@ -88,36 +81,35 @@ export class ChoreographyEngine {
   private readonly writeTransitions = async (
     hooked: readonly HookedTransition[],
   ): Promise<void> => {
-    const writes = hooked.map(({ transition, hook }) => ({
-      hook,
-      envelopes: this.envelopes(
-        transition.saga,
-        hook instanceof OutboxHook ? hook.causationId : null,
-        eventsFor(transition),
+    const hooks = hooked.map(({ hook }) => (hook instanceof OutboxHook ? hook : undefined));
+    const rows = await this.insert(
+      hooked.map(({ transition }, index) =>
+        this.envelopes(transition.saga, hooks[index]?.causationId ?? null, eventsFor(transition)),
       ),
-    }));
-    const rows = await this.outbox.insert(
-      writes.flatMap((write) => write.envelopes),
-      this.dispatcher.leaseOwner,
-      this.dispatcher.leaseDurationMs,
     );
-    const byEvent = new Map(rows.map((row) => [row.event_id, row]));
-    for (const { hook, envelopes } of writes) {
-      if (!(hook instanceof OutboxHook)) continue;
-      hook.committed = envelopes.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []);
-    }
+    hooks.forEach((hook, index) => {
+      if (hook !== undefined) hook.committed = rows[index];
+    });
   };
 
-  private write(
+  private async write(
     saga: SagaRecord,
     causationId: string | null,
     events: { type: SagaEventType; data: StepData }[],
   ): Promise<OutboxRow[]> {
-    return this.outbox.insert(
-      this.envelopes(saga, causationId, events),
+    const [rows] = await this.insert([this.envelopes(saga, causationId, events)]);
+    return rows;
+  }
+
+  /** Groups of events in one insert; answers the rows of each group. */
+  private async insert(groups: SagaEventEnvelope[][]): Promise<OutboxRow[][]> {
+    const rows = await this.outbox.insert(
+      groups.flat(),
       this.dispatcher.leaseOwner,
       this.dispatcher.leaseDurationMs,
     );
+    const byEvent = new Map(rows.map((row) => [row.event_id, row]));
+    return groups.map((group) => group.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []));
   }
 
   private envelopes(

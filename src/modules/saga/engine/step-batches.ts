@@ -8,12 +8,14 @@ import { SagaRepository } from '../saga.repository';
 import type { SagaRecord, StepData } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
 import { SagaSteps } from '../steps/saga-steps';
-import { INSTANCE_ID } from './instance-id';
 import {
-  advanced,
+  committedTransition,
+  fencedTransition,
   HookedTransition,
   runHooks,
   StaleSagaError,
+  type StepChange,
+  type StepRecord,
   type TransitionHook,
 } from './transition';
 
@@ -96,7 +98,7 @@ export class StepBatches {
       });
 
       // Each step's effect for its sagas, steps in saga order (the order rows are locked in).
-      const done: { index: number; data: StepData; durationMs: number }[] = [];
+      const done: { index: number; data: StepData; record: StepRecord }[] = [];
       for (const step of this.steps.ordered) {
         const mine = runnable.filter((index) => requests[index].step.name === step.name);
         if (mine.length === 0) continue;
@@ -106,67 +108,43 @@ export class StepBatches {
         const finishedAt = Date.now();
         attempts.forEach((attempt, position) => {
           const index = mine[position];
-          if (attempt.kind === 'value') {
-            const durationMs = finishedAt - requests[index].startedAt;
-            done.push({ index, data: attempt.value, durationMs });
-          } else {
+          if (attempt.kind !== 'value') {
             outcomes[index] = attempt;
+            return;
           }
+          const record: StepRecord = {
+            kind: 'forward',
+            step: step.name,
+            outcome: 'success',
+            data: attempt.value,
+            durationMs: finishedAt - requests[index].startedAt,
+          };
+          done.push({ index, data: attempt.value, record });
         });
       }
       if (done.length === 0) return outcomes;
 
+      const changeOf = (index: number): StepChange => ({
+        status: requests[index].status,
+        currentStep: requests[index].step.name,
+      });
       const versions = await this.sagas.applyTransitions(
-        done.map(({ index, data, durationMs }) => {
-          const { saga, status, step } = requests[index];
-          return {
-            transactionId: saga.context.transactionId,
-            expectedVersion: saga.version,
-            change: {
-              status,
-              currentStep: step.name,
-              leaseOwner: INSTANCE_ID,
-              leaseMs: this.config.leaseMs,
-            },
-            result: {
-              step: step.name,
-              kind: 'forward' as const,
-              status: 'success' as const,
-              data,
-              errorCode: null,
-              errorMessage: null,
-              durationMs,
-            },
-          };
-        }),
+        done.map(({ index, record }) =>
+          fencedTransition(requests[index].saga, changeOf(index), record, this.config.leaseMs),
+        ),
       );
       const hooked: HookedTransition[] = [];
-      done.forEach(({ index, data, durationMs }, position) => {
-        const { saga, status, step, hook } = requests[index];
+      done.forEach(({ index, data, record }, position) => {
+        const { saga, hook } = requests[index];
         const version = versions[position];
         // The rows were locked at these versions above: nothing can have moved them.
         if (version === undefined) throw new StaleSagaError(saga.context.transactionId);
-        const after = advanced(
-          saga,
-          version,
-          { status },
-          { kind: 'forward', step: step.name, outcome: 'success' },
-        );
-        outcomes[index] = { kind: 'value', value: { after, data, durationMs } };
-        if (hook !== undefined) {
-          hooked.push({
-            transition: {
-              saga: after,
-              step: step.name,
-              kind: 'forward',
-              outcome: 'success',
-              status,
-              data,
-              error: null,
-            },
-            hook,
-          });
-        }
+        const transition = committedTransition(saga, version, changeOf(index), record);
+        outcomes[index] = {
+          kind: 'value',
+          value: { after: transition.saga, data, durationMs: record.durationMs },
+        };
+        if (hook !== undefined) hooked.push({ transition, hook });
       });
       await runHooks(hooked);
       return outcomes;

@@ -8,6 +8,7 @@ import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaStatus } from '../saga-state.entity';
 import type { StepKind } from '../saga-step-result.entity';
 import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
+import { isTerminal } from '../saga.mapper';
 import { SagaRepository } from '../saga.repository';
 import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
@@ -16,7 +17,15 @@ import { FaultInjector } from './fault-injector';
 import { INSTANCE_ID } from './instance-id';
 import { backoffDelay, sleep } from './retry';
 import { StepBatches } from './step-batches';
-import { advanced, runHooks, StaleSagaError, type TransitionHook } from './transition';
+import {
+  committedTransition,
+  fencedTransition,
+  runHooks,
+  StaleSagaError,
+  type StepChange,
+  type StepRecord,
+  type TransitionHook,
+} from './transition';
 import { errorMessage } from '../../../common/errors/error-message';
 
 export type StepOutcome =
@@ -237,8 +246,6 @@ export class StepRunner {
       durationMs: number;
     } | null,
   ): Promise<void> {
-    const terminal =
-      saga.status === 'completed' || saga.status === 'compensated' || saga.status === 'failed';
     const event: SagaChangedEvent = {
       transactionId: saga.context.transactionId,
       pattern: saga.context.pattern,
@@ -249,7 +256,7 @@ export class StepRunner {
       kind: cause?.kind ?? null,
       outcome: cause?.outcome ?? null,
       durationMs: cause?.durationMs ?? null,
-      sagaAgeMs: terminal ? Date.now() - saga.startedAt.getTime() : null,
+      sagaAgeMs: isTerminal(saga.status) ? Date.now() - saga.startedAt.getTime() : null,
       at: new Date(),
     };
     await this.events.emitAsync(SAGA_CHANGED, event);
@@ -258,39 +265,19 @@ export class StepRunner {
   /** One transaction: do the work, fence the saga and write the result row, run the hook. */
   private async transition(
     saga: SagaRecord,
-    change: { status: SagaStatus; currentStep: StepName; error?: SagaError },
-    work: () => Promise<{
-      kind: StepKind;
-      step: StepName;
-      outcome: 'success' | 'failed';
-      data: StepData | null;
-      durationMs: number;
-      error?: SagaError;
-    }>,
+    change: StepChange,
+    work: () => Promise<StepRecord>,
     hook?: TransitionHook,
   ): Promise<StepData | null> {
     const id = saga.context.transactionId;
-    const { after, data, cause } = await this.tx.run(async () => {
+    const { after, done } = await this.tx.run(async () => {
       // The effect first, then the fence: the saga row stays locked only for the end of the
       // transaction, and a driver that lost the saga rolls its effect back.
       const done = await work();
       let version: number | undefined;
       try {
         [version] = await this.sagas.applyTransitions([
-          {
-            transactionId: id,
-            expectedVersion: saga.version,
-            change: { ...change, leaseOwner: INSTANCE_ID, leaseMs: this.saga.leaseMs },
-            result: {
-              step: done.step,
-              kind: done.kind,
-              status: done.outcome,
-              data: done.data,
-              errorCode: done.error?.code ?? null,
-              errorMessage: done.error?.message ?? null,
-              durationMs: done.durationMs,
-            },
-          },
+          fencedTransition(saga, change, done, this.saga.leaseMs),
         ]);
       } catch (error) {
         // The step already succeeded once: another driver got here first.
@@ -298,29 +285,14 @@ export class StepRunner {
         throw error;
       }
       if (version === undefined) throw new StaleSagaError(id);
-      const after = advanced(saga, version, change, done);
-      if (hook !== undefined) {
-        await runHooks([
-          {
-            transition: {
-              saga: after,
-              step: done.step,
-              kind: done.kind,
-              outcome: done.outcome,
-              status: change.status,
-              data: done.data,
-              error: done.error ?? null,
-            },
-            hook,
-          },
-        ]);
-      }
-      return { after, data: done.data, cause: done };
+      const transition = committedTransition(saga, version, change, done);
+      if (hook !== undefined) await runHooks([{ transition, hook }]);
+      return { after: transition.saga, done };
     });
     const previous = saga.status;
     Object.assign(saga, after);
-    await this.changed(saga, previous, cause);
-    return data;
+    await this.changed(saga, previous, done);
+    return done.data;
   }
 
   /** Retries infrastructure errors with backoff; refusals and lost fencing are not retried. */

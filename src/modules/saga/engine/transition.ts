@@ -1,6 +1,8 @@
 import type { SagaStatus } from '../saga-state.entity';
 import type { StepKind } from '../saga-step-result.entity';
+import type { FencedTransition } from '../saga.repository';
 import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
+import { INSTANCE_ID } from './instance-id';
 
 /** Another driver advanced the saga first: this one must stop touching it. */
 export class StaleSagaError extends Error {
@@ -50,24 +52,72 @@ export async function runHooks(hooked: readonly HookedTransition[]): Promise<voi
   for (const [write, group] of byWriter) await write(group);
 }
 
-/** The saga as it stands after a transition to `status` at `version` that recorded `done`. */
-export function advanced(
+/** What a step or compensation recorded: the content of its result row. */
+export interface StepRecord {
+  kind: StepKind;
+  step: StepName;
+  outcome: 'success' | 'failed';
+  data: StepData | null;
+  durationMs: number;
+  error?: SagaError;
+}
+
+/** The change of a saga's row with a step's record. */
+export interface StepChange {
+  status: SagaStatus;
+  currentStep: StepName;
+  error?: SagaError;
+}
+
+/** The fenced transition that writes `done` for a saga still at its version, leased to us. */
+export function fencedTransition(
+  saga: SagaRecord,
+  change: StepChange,
+  done: StepRecord,
+  leaseMs: number,
+): FencedTransition {
+  return {
+    transactionId: saga.context.transactionId,
+    expectedVersion: saga.version,
+    change: { ...change, leaseOwner: INSTANCE_ID, leaseMs },
+    result: {
+      step: done.step,
+      kind: done.kind,
+      status: done.outcome,
+      data: done.data,
+      errorCode: done.error?.code ?? null,
+      errorMessage: done.error?.message ?? null,
+      durationMs: done.durationMs,
+    },
+  };
+}
+
+/** What committed once that transition moved the saga to `version`: `saga` as it now stands. */
+export function committedTransition(
   saga: SagaRecord,
   version: number,
-  change: { status: SagaStatus; error?: SagaError },
-  done: { kind: StepKind; step: StepName; outcome: 'success' | 'failed' },
-): SagaRecord {
+  change: StepChange,
+  done: StepRecord,
+): Transition {
   const succeeded = done.outcome === 'success';
   return {
-    ...saga,
-    version,
+    saga: {
+      ...saga,
+      version,
+      status: change.status,
+      error: change.error ?? saga.error,
+      completed:
+        succeeded && done.kind === 'forward' ? [...saga.completed, done.step] : saga.completed,
+      compensated:
+        succeeded && done.kind === 'compensation'
+          ? [...saga.compensated, done.step]
+          : saga.compensated,
+    },
+    step: done.step,
+    kind: done.kind,
+    outcome: done.outcome,
     status: change.status,
-    error: change.error ?? saga.error,
-    completed:
-      succeeded && done.kind === 'forward' ? [...saga.completed, done.step] : saga.completed,
-    compensated:
-      succeeded && done.kind === 'compensation'
-        ? [...saga.compensated, done.step]
-        : saga.compensated,
+    data: done.data,
+    error: done.error ?? null,
   };
 }
