@@ -1,4 +1,5 @@
 import { balanceOf, countRows, expectConservation, ownedOf, stockOf } from './support/db-state';
+import { TransactionHost } from '../src/database/transaction-host';
 import { ItemsService } from '../src/modules/items/items.service';
 import { UsersService } from '../src/modules/users/users.service';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
@@ -481,6 +482,43 @@ describe('Purchases sharing a batch are decided as if one after the other', () =
       }),
     ]);
     expect(await stockOf(t.db, 'item-three')).toBe(0);
+  });
+
+  // A batch holds its users' and items' rows until it commits. Another batch granting the same
+  // user an item checks both rows through the inventory's foreign keys: that check must not wait
+  // for the holder, or two batches granting to each other's users deadlock.
+  it('a batch holding a user and an item does not block inventory rows that reference them', async () => {
+    const users = t.app.get(UsersService, { strict: false });
+    const items = t.app.get(ItemsService, { strict: false });
+    const tx = t.app.get(TransactionHost, { strict: false });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const holding = new Promise<void>((resolve) => (locked = resolve));
+    const holder = tx.run(async () => {
+      await users.debitForPurchases([{ userId: 'user-rich', total: '1.00' }]);
+      await items.reserveForPurchases([{ itemId: 'item-fifty', quantity: 1 }]);
+      locked();
+      await held;
+      throw new Error('roll back');
+    });
+
+    try {
+      await holding;
+      await t.db.query('BEGIN');
+      try {
+        await t.db.query("SET LOCAL lock_timeout = '2s'");
+        await t.db.query(
+          `INSERT INTO user_inventory (user_id, item_id, quantity) VALUES ('user-rich', 'item-fifty', 1)
+           ON CONFLICT (user_id, item_id) DO UPDATE SET quantity = user_inventory.quantity + 1`,
+        );
+      } finally {
+        await t.db.query('ROLLBACK');
+      }
+    } finally {
+      release();
+      await expect(holder).rejects.toThrow('roll back');
+    }
   });
 
   // Sent together, both purchases are recorded and debited in the same batches. Whatever their

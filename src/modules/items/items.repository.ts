@@ -97,9 +97,11 @@ export class ItemsRepository {
          SELECT r.item_id, r.quantity, r.ord
          FROM unnest($1::varchar[], $2::int[]) WITH ORDINALITY AS r(item_id, quantity, ord)
        ),
+       -- NO KEY UPDATE: rows that reference an item (inventory) check it with KEY SHARE, which
+       -- this lock lets through.
        locked AS (
          SELECT i.item_id, i.stock, i.is_available FROM items i
-         WHERE i.item_id = ANY($1::varchar[]) ORDER BY i.item_id FOR UPDATE
+         WHERE i.item_id = ANY($1::varchar[]) ORDER BY i.item_id FOR NO KEY UPDATE
        ),
        running AS (
          SELECT req.ord, req.item_id, req.quantity, l.item_id IS NOT NULL AS found, l.stock,

@@ -197,7 +197,7 @@ export class SagaRepository {
        JOIN unnest($1::varchar[], $2::int[]) AS r(transaction_id, version)
          ON s.transaction_id = r.transaction_id AND s.version = r.version
        ORDER BY s.transaction_id
-       FOR UPDATE OF s`,
+       FOR NO KEY UPDATE OF s`,
       [sagas.map((saga) => saga.transactionId), sagas.map((saga) => saga.version)],
     );
     return new Set(rows.map((row) => row.transaction_id));

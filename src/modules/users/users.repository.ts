@@ -150,9 +150,11 @@ export class UsersRepository {
          SELECT r.user_id, r.amount, r.ord
          FROM unnest($1::varchar[], $2::numeric[]) WITH ORDINALITY AS r(user_id, amount, ord)
        ),
+       -- NO KEY UPDATE: rows that reference a user (inventory) check it with KEY SHARE, which
+       -- this lock lets through, so they neither wait for it nor deadlock with it.
        locked AS (
          SELECT u.user_id, u.balance, u.status, u.purchase_limit FROM users u
-         WHERE u.user_id = ANY($1::varchar[]) ORDER BY u.user_id FOR UPDATE
+         WHERE u.user_id = ANY($1::varchar[]) ORDER BY u.user_id FOR NO KEY UPDATE
        ),
        decided AS (
          SELECT req.ord, req.user_id, req.amount, l.user_id IS NOT NULL AS found, l.balance,
