@@ -65,7 +65,8 @@ export class SagaEngines implements BeforeApplicationShutdown {
       case 'orchestration':
         return this.settledWithin(this.track(this.orchestrator.run(saga)), waitMs);
       case 'choreography': {
-        const settled = this.waiters.wait(saga.context.transactionId, waitMs);
+        // Nothing moves the saga before its first event is published.
+        const settled = this.waiters.wait(saga.context.transactionId, waitMs, -1, false);
         this.choreography.publish(outbox);
         return settled;
       }
@@ -115,7 +116,7 @@ export class SagaEngines implements BeforeApplicationShutdown {
             ...(await this.choreography.requestCompensation(saga, remainingToCompensate(saga))),
           );
         }
-        const settled = this.waiters.wait(saga.context.transactionId, this.waitMs, from);
+        const settled = this.waiters.wait(saga.context.transactionId, this.waitMs, from, false);
         this.choreography.publish(outbox);
         await settled;
         return;

@@ -26,9 +26,16 @@ export class SagaWaiters {
 
   /**
    * True once the saga is terminal (at a version above `afterVersion`, for a saga being re-driven
-   * out of a terminal status), false if `timeoutMs` passed first.
+   * out of a terminal status), false if `timeoutMs` passed first. `readFirst: false` is for a
+   * caller that waits before the saga can move (before publishing the event that sets it going):
+   * the database is then only read by the slow poll.
    */
-  async wait(transactionId: string, timeoutMs: number, afterVersion = -1): Promise<boolean> {
+  async wait(
+    transactionId: string,
+    timeoutMs: number,
+    afterVersion = -1,
+    readFirst = true,
+  ): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     let resolveWoken: () => void = () => undefined;
     const woken = new Promise<void>((resolve) => (resolveWoken = resolve));
@@ -40,9 +47,13 @@ export class SagaWaiters {
     this.waiting.set(transactionId, wakers);
     let timer: NodeJS.Timeout | undefined;
     try {
-      for (;;) {
-        const row = await this.sagas.findStatus(transactionId);
-        if (row !== undefined && isTerminal(row.status) && row.version > afterVersion) return true;
+      for (let read = readFirst; ; read = true) {
+        if (read) {
+          const row = await this.sagas.findStatus(transactionId);
+          if (row !== undefined && isTerminal(row.status) && row.version > afterVersion) {
+            return true;
+          }
+        }
         const left = deadline - Date.now();
         if (left <= 0) return false;
         const tick = new Promise<'tick'>(
