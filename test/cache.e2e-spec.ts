@@ -306,6 +306,9 @@ describe.each([
     const first = await t.http.get(`/saga/${id}`).expect(200);
     const second = await t.http.get(`/saga/${id}`).expect(200);
     expect(second.body).toEqual(first.body);
+    expect(second.text).toBe(first.text);
+    expect(second.headers['content-type']).toMatch(/^application\/json/);
+    expect(second.body).toMatchObject({ found: true, saga: { transactionId: id } });
     expect(await cacheRequests('hit')).toBe(hits + 1);
     if (admin !== undefined) {
       const { rows } = await t.db.query<{ version: number }>(

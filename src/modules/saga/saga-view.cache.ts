@@ -7,7 +7,7 @@ import { SingleFlight } from '../cache/single-flight';
 import { VersionedCache } from '../cache/versioned-cache';
 import { SAGA_CHANGED, type SagaChangedEvent } from './saga-changed.event';
 import type { SagaView } from './saga.mapper';
-import { decodeSagaView, encodeSagaView } from './saga-view.codec';
+import { checkedSagaViewText, encodeSagaView } from './saga-view.codec';
 
 /** A saga as read from the database: its view and the row version it was read at. */
 export interface LoadedSaga {
@@ -44,7 +44,7 @@ const keyOf = (transactionId: string) => `saga:${transactionId}`;
 export class SagaViewCache {
   private readonly logger = new Logger(SagaViewCache.name);
   private readonly config: CacheConfig;
-  private readonly loads = new SingleFlight<SagaView | undefined>();
+  private readonly loads = new SingleFlight<string | undefined>();
 
   constructor(
     private readonly cache: VersionedCache,
@@ -53,20 +53,26 @@ export class SagaViewCache {
     this.config = config.get('cache', { infer: true });
   }
 
-  /** The view of a saga from the cache, else from `load` (undefined: no such saga). */
+  /**
+   * The view of a saga as JSON text, from the cache (sent as stored), else from `load`
+   * (undefined: no such saga).
+   */
   async read(
     transactionId: string,
     load: () => Promise<LoadedSaga | undefined>,
-  ): Promise<SagaView | undefined> {
-    if (!this.cache.enabled) return (await load())?.view;
+  ): Promise<string | undefined> {
+    if (!this.cache.enabled) {
+      const loaded = await load();
+      return loaded === undefined ? undefined : encodeSagaView(loaded.view);
+    }
     const key = keyOf(transactionId);
     try {
       const entry = await this.cache.get(key);
       if (entry?.value !== undefined) {
-        const view = decodeSagaView(entry.value, transactionId);
-        if (view !== undefined) {
+        const text = checkedSagaViewText(entry.value, transactionId);
+        if (text !== undefined) {
           requests.inc({ result: 'hit' });
-          return view;
+          return text;
         }
         requests.inc({ result: 'error' });
         await this.discard(key, entry.version);
@@ -97,19 +103,20 @@ export class SagaViewCache {
   private async loadAndStore(
     key: string,
     load: () => Promise<LoadedSaga | undefined>,
-  ): Promise<SagaView | undefined> {
+  ): Promise<string | undefined> {
     for (let n = 1; ; n++) {
       const loaded = await load();
       if (loaded === undefined) return undefined;
       const ttlMs = loaded.settled ? this.config.ttlMs : this.config.inFlightTtlMs;
+      const text = encodeSagaView(loaded.view);
       let held: number;
       try {
-        held = await this.cache.put(key, loaded.version, encodeSagaView(loaded.view), ttlMs);
+        held = await this.cache.put(key, loaded.version, text, ttlMs);
       } catch {
-        return loaded.view;
+        return text;
       }
       // A newer version committed while this one was read: read again rather than answer it.
-      if (held <= loaded.version || n >= MAX_LOADS) return loaded.view;
+      if (held <= loaded.version || n >= MAX_LOADS) return text;
     }
   }
 

@@ -11,31 +11,26 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function date(value: unknown): Date | undefined {
-  if (typeof value !== 'string') return undefined;
-  const parsed = new Date(value);
-  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
+function isDate(value: unknown): value is string {
+  return typeof value === 'string' && !Number.isNaN(new Date(value).getTime());
 }
 
-/** Revives the dates of a list of steps in place; false when one is not a step. */
-function reviveSteps(value: unknown): value is Json[] {
-  if (!Array.isArray(value)) return false;
-  for (const step of value as unknown[]) {
-    if (!isObject(step) || typeof step.step !== 'string' || typeof step.status !== 'string') {
-      return false;
-    }
-    const executedAt = date(step.executedAt);
-    if (executedAt === undefined) return false;
-    step.executedAt = executedAt;
-  }
-  return true;
+/** A list of steps, each with its name, status and time. */
+function isStepList(value: unknown): value is Json[] {
+  return (
+    Array.isArray(value) &&
+    (value as unknown[]).every(
+      (step) =>
+        isObject(step) &&
+        typeof step.step === 'string' &&
+        typeof step.status === 'string' &&
+        isDate(step.executedAt),
+    )
+  );
 }
 
-/**
- * A cached view of `transactionId`, or undefined when the text is not one (corrupt, truncated or
- * written by something else): the caller then reads the database.
- */
-export function decodeSagaView(text: string, transactionId: string): SagaView | undefined {
+/** Parsed cached text that is a view of `transactionId`, dates still as text; else undefined. */
+function parseView(text: string, transactionId: string): Json | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -45,15 +40,33 @@ export function decodeSagaView(text: string, transactionId: string): SagaView | 
   if (!isObject(parsed) || parsed.transactionId !== transactionId) return undefined;
   if (!(SAGA_STATUSES as readonly unknown[]).includes(parsed.status)) return undefined;
   if (typeof parsed.pattern !== 'string' || !isObject(parsed.purchaseData)) return undefined;
-  if (!reviveSteps(parsed.steps) || !reviveSteps(parsed.compensations)) return undefined;
-  const startedAt = date(parsed.startedAt);
-  if (startedAt === undefined) return undefined;
-  parsed.startedAt = startedAt;
+  if (!isStepList(parsed.steps) || !isStepList(parsed.compensations)) return undefined;
+  if (!isDate(parsed.startedAt)) return undefined;
   for (const field of ['completedAt', 'failedAt'] as const) {
-    if (parsed[field] === undefined) continue;
-    const revived = date(parsed[field]);
-    if (revived === undefined) return undefined;
-    parsed[field] = revived;
+    if (parsed[field] !== undefined && !isDate(parsed[field])) return undefined;
+  }
+  return parsed;
+}
+
+/**
+ * The cached text itself when it is a view of `transactionId` (what `encodeSagaView` wrote), so
+ * that it can be sent as it is; undefined when it is not one (corrupt, truncated or written by
+ * something else): the caller then reads the database.
+ */
+export function checkedSagaViewText(text: string, transactionId: string): string | undefined {
+  return parseView(text, transactionId) === undefined ? undefined : text;
+}
+
+/** A cached view of `transactionId` with its dates revived, or undefined when it is not one. */
+export function decodeSagaView(text: string, transactionId: string): SagaView | undefined {
+  const parsed = parseView(text, transactionId);
+  if (parsed === undefined) return undefined;
+  const revive = (value: unknown) => new Date(value as string);
+  for (const step of [...(parsed.steps as Json[]), ...(parsed.compensations as Json[])]) {
+    step.executedAt = revive(step.executedAt);
+  }
+  for (const field of ['startedAt', 'completedAt', 'failedAt'] as const) {
+    if (parsed[field] !== undefined) parsed[field] = revive(parsed[field]);
   }
   return parsed as unknown as SagaView;
 }

@@ -17,9 +17,12 @@ export class SagaController {
   async get(
     @Param('transactionId') transactionId: string,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<{ found: boolean; saga?: SagaView }> {
+  ): Promise<{ found: boolean; saga?: SagaView } | string> {
     try {
-      return { found: true, saga: await this.sagas.get(transactionId) };
+      // The view's JSON as the cache holds it: `{found: true, saga}` without parsing it again.
+      const saga = await this.sagas.getJson(transactionId);
+      void reply.type('application/json; charset=utf-8');
+      return `{"found":true,"saga":${saga}}`;
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       void reply.status(404);

@@ -8,6 +8,7 @@ import type { SagaStatus } from './saga-state.entity';
 import { SagaEngines } from './engine/saga-engines';
 import { StaleSagaError } from './engine/transition';
 import { LoadedSaga, SagaViewCache } from './saga-view.cache';
+import { decodeSagaView, encodeSagaView } from './saga-view.codec';
 import { isTerminal, SagaView, succeeded, toSagaView } from './saga.mapper';
 import { SagaRepository, SagaRow } from './saga.repository';
 import { SagaSteps } from './steps/saga-steps';
@@ -89,14 +90,26 @@ export class SagaService {
     private readonly tx: TransactionHost,
   ) {}
 
-  /** A saga's view, read through the cache (never inside a transaction: it may not commit). */
+  /** A saga's view. */
   async get(transactionId: string): Promise<SagaView> {
-    const load = () => this.load(transactionId);
-    const view = this.tx.inTransaction
-      ? (await load())?.view
-      : await this.viewCache.read(transactionId, load);
-    if (view === undefined) throw sagaNotFound(transactionId);
+    const view = decodeSagaView(await this.getJson(transactionId), transactionId);
+    if (view === undefined) throw new Error(`The view of saga ${transactionId} does not decode`);
     return view;
+  }
+
+  /**
+   * A saga's view as JSON text, read through the cache (never inside a transaction: it may not
+   * commit).
+   */
+  async getJson(transactionId: string): Promise<string> {
+    const load = () => this.load(transactionId);
+    const text = this.tx.inTransaction
+      ? await load().then((loaded) =>
+          loaded === undefined ? undefined : encodeSagaView(loaded.view),
+        )
+      : await this.viewCache.read(transactionId, load);
+    if (text === undefined) throw sagaNotFound(transactionId);
+    return text;
   }
 
   /** The row and its steps from one snapshot, so the view matches the version it is cached at. */
