@@ -1,3 +1,4 @@
+import { TransactionHost } from '../src/database/transaction-host';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
 
 describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {
@@ -207,6 +208,27 @@ describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {
       const res = await t.http.get('/health').expect(200);
       expect(res.body.details.database.status).toBe('up');
     });
+  });
+
+  // A prepared statement's generic plan may be made while the tables are nearly empty, as here,
+  // and kept for the connection's lifetime: the service's connections plan without sequential
+  // scans, so that plan keeps its index paths as the tables grow.
+  it('plans by key on a nearly empty table, even a plan made once for every call', async () => {
+    const tx = t.app.get(TransactionHost, { strict: false });
+    const plan = await tx.run(async () => {
+      await tx.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      await tx.query(
+        'PREPARE by_key (varchar[]) AS SELECT transaction_id FROM saga_states WHERE transaction_id = ANY($1)',
+      );
+      try {
+        return await tx.query<{ 'QUERY PLAN': string }>("EXPLAIN EXECUTE by_key('{TXN_a,TXN_b}')");
+      } finally {
+        await tx.query('DEALLOCATE by_key');
+      }
+    });
+    const text = plan.map((row) => row['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Index/);
+    expect(text).not.toMatch(/Seq Scan/);
   });
 });
 
