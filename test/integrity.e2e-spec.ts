@@ -143,10 +143,14 @@ describe('integrity verification (admin route, metric, verify command)', () => {
        WHERE transaction_id = 'TXN_HALF_UNDONE_test'`,
     );
     await t.db.query(
-      `INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload, lease_owner,
-         lease_expires_at, created_at)
-       VALUES (gen_random_uuid(), 'UserValidated', 'TXN_STUCK_test', '{}', 'elsewhere',
-         now() + interval '1 hour', now() - interval '10 minutes')`,
+      `WITH event AS (
+         INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload, created_at)
+         VALUES (gen_random_uuid(), 'UserValidated', 'TXN_STUCK_test', '{}',
+           now() - interval '10 minutes')
+         RETURNING id
+       )
+       INSERT INTO outbox_pending (id, lease_owner, lease_expires_at)
+       SELECT id, 'elsewhere', now() + interval '1 hour' FROM event`,
     );
 
     const report = await integrity(t);

@@ -180,7 +180,7 @@ describe('sagas abandoned by a dead instance are taken over in their own pattern
     await eventually(
       async () => {
         const { rows } = await t.db.query<{ n: string }>(
-          "SELECT count(*)::text AS n FROM outbox_events WHERE status = 'pending'",
+          'SELECT count(*)::text AS n FROM outbox_pending',
         );
         return rows[0].n === '0' ? true : undefined;
       },

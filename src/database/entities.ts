@@ -1,7 +1,7 @@
 import { ItemEntity } from '../modules/items/item.entity';
 import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
 import { NotificationEntity } from '../modules/notifications/notification.entity';
-import { OutboxEventEntity } from '../modules/saga/outbox-event.entity';
+import { OutboxEventEntity, OutboxPendingEntity } from '../modules/saga/outbox-event.entity';
 import { SagaSettingEntity } from '../modules/saga/saga-setting.entity';
 import { SagaStateEntity } from '../modules/saga/saga-state.entity';
 import { SagaStepResultEntity } from '../modules/saga/saga-step-result.entity';
@@ -17,5 +17,6 @@ export const ENTITIES = [
   TransactionLogEntity,
   NotificationEntity,
   OutboxEventEntity,
+  OutboxPendingEntity,
   SagaSettingEntity,
 ];

@@ -234,12 +234,12 @@ export class IntegrityRepository {
 
   private staleOutbox(maxPendingMs: number, limit: number): Promise<OutboxFinding[]> {
     return this.tx.query<OutboxFinding>(
-      `SELECT id::text, event_type, aggregate_id, attempts,
-              floor(extract(epoch FROM now() - created_at) * 1000)::text AS age_ms,
+      `SELECT e.id::text, e.event_type, e.aggregate_id, p.attempts,
+              floor(extract(epoch FROM now() - e.created_at) * 1000)::text AS age_ms,
               count(*) OVER ()::text AS total
-       FROM outbox_events
-       WHERE status = 'pending' AND created_at < now() - $1::int * interval '1 millisecond'
-       ORDER BY id LIMIT $2`,
+       FROM outbox_pending p JOIN outbox_events e ON e.id = p.id
+       WHERE e.created_at < now() - $1::int * interval '1 millisecond'
+       ORDER BY p.id LIMIT $2`,
       [maxPendingMs, limit],
     );
   }

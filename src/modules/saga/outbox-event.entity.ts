@@ -1,10 +1,20 @@
-import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  OneToOne,
+  PrimaryColumn,
+  PrimaryGeneratedColumn,
+} from 'typeorm';
 
-/** Events written in the same transaction as the state change that raised them. */
+/**
+ * Events written in the same transaction as the state change that raised them. An event row is
+ * never updated: what changes while it waits to be published lives in `outbox_pending`.
+ */
 @Entity('outbox_events')
-@Check('chk_outbox_events_status', `"status" IN ('pending', 'dispatched')`)
 @Index('idx_outbox_events_aggregate', ['aggregateId'])
-@Index('idx_outbox_events_pending', ['availableAt'], { where: `"status" = 'pending'` })
 export class OutboxEventEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id!: string;
@@ -22,8 +32,22 @@ export class OutboxEventEntity {
   @Column({ type: 'jsonb' })
   payload!: Record<string, unknown>;
 
-  @Column({ type: 'varchar', length: 20, default: 'pending' })
-  status!: 'pending' | 'dispatched';
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+}
+
+/**
+ * An event not yet published: its lease and attempts. Publishing the event deletes the row, so
+ * acknowledging costs a narrow delete, not a rewrite of the event and its payload.
+ */
+@Entity('outbox_pending')
+export class OutboxPendingEntity {
+  @PrimaryColumn({ type: 'bigint', primaryKeyConstraintName: 'PK_outbox_pending' })
+  id!: string;
+
+  @OneToOne(() => OutboxEventEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'id', foreignKeyConstraintName: 'FK_outbox_pending_event' })
+  event?: OutboxEventEntity;
 
   @Column({ type: 'int', default: 0 })
   attempts!: number;
@@ -36,10 +60,4 @@ export class OutboxEventEntity {
 
   @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
   leaseExpiresAt!: Date | null;
-
-  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
-  createdAt!: Date;
-
-  @Column({ name: 'dispatched_at', type: 'timestamptz', nullable: true })
-  dispatchedAt!: Date | null;
 }

@@ -179,7 +179,7 @@ export class SagaService {
       eventType: row.event_type,
       causationId: row.payload.causationId,
       occurredAt: row.payload.occurredAt,
-      dispatched: row.status === 'dispatched',
+      dispatched: row.dispatched,
       data: row.payload.data,
     }));
   }

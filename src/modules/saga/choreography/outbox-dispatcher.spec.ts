@@ -13,10 +13,8 @@ function row(id: string, eventType = 'Tested'): OutboxRow {
     event_type: eventType,
     aggregate_id: 'TXN_1',
     payload: { eventId: `EVT_${id}` } as SagaEventEnvelope,
-    status: 'pending',
-    attempts: 0,
     created_at: new Date(),
-    dispatched_at: null,
+    dispatched: false,
   };
 }
 

@@ -8,28 +8,38 @@ export interface OutboxRow {
   event_type: string;
   aggregate_id: string;
   payload: SagaEventEnvelope;
-  status: 'pending' | 'dispatched';
-  attempts: number;
   created_at: Date;
-  dispatched_at: Date | null;
+  /** Published: the event has no pending row left. */
+  dispatched: boolean;
 }
 
+/**
+ * The transactional outbox: `outbox_events` holds each event, written once; `outbox_pending`
+ * holds a narrow row per event not yet published (its lease, its attempts), deleted once it is.
+ */
 @Injectable()
 export class OutboxRepository {
   constructor(private readonly tx: TransactionHost) {}
 
   /**
-   * Writes events in the current transaction, leased to their writer for `leaseMs`. The rows
-   * answered carry the events as given (the payload is not read back).
+   * Writes events in the current transaction, pending and leased to their writer for `leaseMs`.
+   * The rows answered carry the events as given (the payload is not read back).
    */
   async insert(events: SagaEventEnvelope[], owner: string, leaseMs: number): Promise<OutboxRow[]> {
     if (events.length === 0) return [];
     const rows = await this.tx.query<Omit<OutboxRow, 'payload'>>(
-      `INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload, lease_owner, lease_expires_at)
-       SELECT e.event_id, e.event_type, e.aggregate_id, e.payload, $2, now() + $3::int * interval '1 millisecond'
-       FROM jsonb_to_recordset($1::jsonb) AS e(ord int, event_id uuid, event_type varchar, aggregate_id varchar, payload jsonb)
-       ORDER BY e.ord
-       RETURNING id, event_id, event_type, aggregate_id, status, attempts, created_at, dispatched_at`,
+      `WITH inserted AS (
+         INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload)
+         SELECT e.event_id, e.event_type, e.aggregate_id, e.payload
+         FROM jsonb_to_recordset($1::jsonb) AS e(ord int, event_id uuid, event_type varchar, aggregate_id varchar, payload jsonb)
+         ORDER BY e.ord
+         RETURNING id, event_id, event_type, aggregate_id, created_at
+       ),
+       leased AS (
+         INSERT INTO outbox_pending (id, lease_owner, lease_expires_at)
+         SELECT id, $2, now() + $3::int * interval '1 millisecond' FROM inserted
+       )
+       SELECT id, event_id, event_type, aggregate_id, created_at, false AS dispatched FROM inserted`,
       [
         JSON.stringify(
           events.map((e, ord) => ({
@@ -57,48 +67,51 @@ export class OutboxRepository {
    */
   claimStale(owner: string, leaseMs: number, limit: number): Promise<OutboxRow[]> {
     return this.tx.query<OutboxRow>(
-      `UPDATE outbox_events SET lease_owner = $1, lease_expires_at = now() + $2::int * interval '1 millisecond',
-         attempts = attempts + 1
-       WHERE id IN (
-         SELECT id FROM outbox_events
-         WHERE status = 'pending' AND available_at <= now()
-           AND (lease_expires_at IS NULL OR lease_expires_at < now())
-         ORDER BY id LIMIT $3
-         FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
+      `WITH claimed AS (
+         UPDATE outbox_pending SET lease_owner = $1,
+           lease_expires_at = now() + $2::int * interval '1 millisecond', attempts = attempts + 1
+         WHERE id IN (
+           SELECT id FROM outbox_pending
+           WHERE available_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
+           ORDER BY id LIMIT $3
+           FOR UPDATE SKIP LOCKED)
+         RETURNING id
+       )
+       SELECT e.id, e.event_id, e.event_type, e.aggregate_id, e.payload, e.created_at,
+              false AS dispatched
+       FROM claimed c JOIN outbox_events e ON e.id = c.id
+       ORDER BY e.id`,
       [owner, leaseMs, limit],
     );
   }
 
   async markDispatched(ids: string[]): Promise<void> {
-    await this.tx.query(
-      `UPDATE outbox_events SET status = 'dispatched', dispatched_at = now(), lease_owner = NULL, lease_expires_at = NULL
-       WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
-      [ids],
-    );
+    await this.tx.query('DELETE FROM outbox_pending WHERE id = ANY($1::bigint[])', [ids]);
   }
 
   /** Lets a failed publish be retried after a pause, by any dispatcher. */
   async release(ids: string[], delayMs: number): Promise<void> {
     await this.tx.query(
-      `UPDATE outbox_events SET lease_owner = NULL, lease_expires_at = NULL,
+      `UPDATE outbox_pending SET lease_owner = NULL, lease_expires_at = NULL,
          available_at = now() + $2::int * interval '1 millisecond'
-       WHERE id = ANY($1::bigint[]) AND status = 'pending'`,
+       WHERE id = ANY($1::bigint[])`,
       [ids, delayMs],
     );
   }
 
   listByAggregate(transactionId: string): Promise<OutboxRow[]> {
     return this.tx.query<OutboxRow>(
-      'SELECT * FROM outbox_events WHERE aggregate_id = $1 ORDER BY id',
+      `SELECT e.id, e.event_id, e.event_type, e.aggregate_id, e.payload, e.created_at,
+              p.id IS NULL AS dispatched
+       FROM outbox_events e LEFT JOIN outbox_pending p ON p.id = e.id
+       WHERE e.aggregate_id = $1
+       ORDER BY e.id`,
       [transactionId],
     );
   }
 
   async countPending(): Promise<number> {
-    const row = await this.tx.one<{ n: string }>(
-      "SELECT count(*)::text AS n FROM outbox_events WHERE status = 'pending'",
-    );
+    const row = await this.tx.one<{ n: string }>('SELECT count(*)::text AS n FROM outbox_pending');
     return Number(row?.n ?? 0);
   }
 }
