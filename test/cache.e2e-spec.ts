@@ -476,3 +476,39 @@ describe('Redis killed and restarted under a running service', () => {
     expect(await cacheRequests('hit')).toBeGreaterThan(hits);
   });
 });
+
+describe('Redis refusing writes', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  let cache: RedisVersionedCache;
+
+  beforeAll(async () => {
+    redis = new RedisServer(await freePort());
+    await redis.start();
+    admin = new Redis(redis.url);
+    cache = await readyRedisCache(redis.url, newPrefix());
+  });
+
+  afterAll(async () => {
+    cache?.onModuleDestroy();
+    admin?.disconnect();
+    await redis?.kill();
+  });
+
+  it('a missed invalidation stays enforced after a lower one succeeds', async () => {
+    expect(await cache.put('k', 4, 'four', 60_000)).toBe(4);
+    // Without a replica Redis refuses every write, so the floor of 5 can reach it by no path.
+    await admin.config('SET', 'min-replicas-to-write', '1');
+    await expect(cache.invalidate('k', 5)).rejects.toThrow('NOREPLICAS');
+    await until(
+      () => cache.probe(),
+      (s) => s.status === 'up',
+      'the cache to come back after its failure',
+    );
+    expect(await cache.get('k')).toEqual({ version: 5 });
+    // Redis holds 4 > 3, so this one writes nothing and succeeds.
+    await cache.invalidate('k', 3);
+    expect(await cache.get('k')).toEqual({ version: 5 });
+    expect(await cache.put('k', 4, 'four', 60_000)).toBe(5);
+  });
+});

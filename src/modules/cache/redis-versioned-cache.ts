@@ -157,7 +157,9 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
   async invalidate(key: string, floor: number): Promise<void> {
     try {
       await this.call(() => this.client.versionedInvalidate(key, floor, this.options.floorTtlMs));
-      this.pendingFloors.delete(key);
+      // A higher floor Redis missed is still only here.
+      const pending = this.pendingFloors.get(key);
+      if (pending !== undefined && pending <= floor) this.pendingFloors.delete(key);
     } catch (error) {
       this.remember(key, floor);
       throw error;
