@@ -87,13 +87,6 @@ export class TransactionLogsRepository {
     );
   }
 
-  findByTransaction(transactionId: string): Promise<TransactionLogRow | undefined> {
-    return this.tx.one<TransactionLogRow>(
-      'SELECT * FROM transaction_logs WHERE transaction_id = $1',
-      [transactionId],
-    );
-  }
-
   listByUser(userId: string, limit: number): Promise<TransactionLogRow[]> {
     return this.tx.query<TransactionLogRow>(
       'SELECT * FROM transaction_logs WHERE user_id = $1 ORDER BY created_at DESC, log_id LIMIT $2',

@@ -20,7 +20,6 @@ export interface NotificationRow {
 export class NotificationsRepository {
   constructor(private readonly tx: TransactionHost) {}
 
-  /** One notification of a type per saga: a replay updates the existing row. */
   /**
    * Records notifications (one per transaction and type, in one statement): a repeat updates
    * the existing row. Answers the rows in the order given.
