@@ -124,6 +124,11 @@ describe.each([
 
   if (adapter === 'redis') {
     it('commands issued together share one socket write, each with its own answer', async () => {
+      // Redis learns the scripts first, so that what follows is one round of commands.
+      await Promise.all([
+        cache.invalidate('shared-warm', 1),
+        cache.put('shared-warm', 1, 'one', 60_000),
+      ]);
       const write = jest.spyOn(Socket.prototype, 'write');
       let writes: number;
       try {
@@ -510,5 +515,102 @@ describe('Redis refusing writes', () => {
     await cache.invalidate('k', 3);
     expect(await cache.get('k')).toEqual({ version: 5 });
     expect(await cache.put('k', 4, 'four', 60_000)).toBe(5);
+  });
+});
+
+describe('Redis frozen under the cache adapter', () => {
+  let redis: RedisServer;
+  let cache: RedisVersionedCache;
+
+  beforeAll(async () => {
+    redis = new RedisServer(await freePort());
+    await redis.start();
+    cache = await readyRedisCache(redis.url, newPrefix());
+  });
+
+  afterAll(async () => {
+    cache?.onModuleDestroy();
+    redis?.signal('SIGCONT');
+    await redis?.kill();
+  });
+
+  it('fails each unanswered command once its own deadline, counted from its call, has passed', async () => {
+    redis.signal('SIGSTOP');
+    const timed = async (call: Promise<unknown>) => {
+      const started = Date.now();
+      const error = await call.then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      return { error, ms: Date.now() - started };
+    };
+    const first = timed(cache.get('a'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = timed(cache.invalidate('b', 1));
+    const [a, b] = await Promise.all([first, second]);
+    for (const { error, ms } of [a, b]) {
+      expect(String(error)).toContain('Command timed out');
+      // The adapter's timeout is 1,000 ms: neither answer may come before its own deadline.
+      expect(ms).toBeGreaterThanOrEqual(995);
+      expect(ms).toBeLessThan(5000);
+    }
+  });
+});
+
+describe('Invalidations issued together', () => {
+  let redis: RedisServer;
+  let admin: Redis;
+  let cache: RedisVersionedCache;
+  const evalCalls = async () => {
+    const stats = await admin.info('commandstats');
+    const calls = (command: string) =>
+      Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    return calls('evalsha') + calls('eval');
+  };
+
+  beforeAll(async () => {
+    redis = new RedisServer(await freePort());
+    await redis.start();
+    admin = new Redis(redis.url);
+    cache = await readyRedisCache(redis.url, 'together:');
+  });
+
+  afterAll(async () => {
+    cache?.onModuleDestroy();
+    admin?.disconnect();
+    await redis?.kill();
+  });
+
+  it('leave as one command, each key keeping the higher of its version and its floor', async () => {
+    await cache.put('lower', 4, 'four', 60_000);
+    await cache.put('higher', 4, 'four', 60_000);
+    await admin.set('together:garbage', 'not a hash');
+    const before = await evalCalls();
+    await Promise.all([
+      cache.invalidate('lower', 5),
+      cache.invalidate('higher', 3),
+      cache.invalidate('garbage', 2),
+      cache.invalidate('fresh', 7),
+    ]);
+    expect((await evalCalls()) - before).toBe(1);
+    expect(await cache.get('lower')).toEqual({ version: 5 });
+    expect(await cache.get('higher')).toEqual({ version: 4, value: 'four' });
+    expect(await cache.get('garbage')).toEqual({ version: 2 });
+    expect(await cache.get('fresh')).toEqual({ version: 7 });
+  });
+
+  it('that Redis refuses each fail, and are enforced here until Redis takes them', async () => {
+    await cache.put('a', 1, 'one', 60_000);
+    await admin.config('SET', 'min-replicas-to-write', '1');
+    const outcomes = await Promise.allSettled([cache.invalidate('a', 2), cache.invalidate('b', 3)]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    await until(
+      () => cache.probe(),
+      (s) => s.status === 'up',
+      'the cache to come back after its failure',
+    );
+    expect(await cache.get('a')).toEqual({ version: 2 });
+    expect(await cache.get('b')).toEqual({ version: 3 });
+    expect(await cache.put('a', 1, 'one', 60_000)).toBe(2);
   });
 });

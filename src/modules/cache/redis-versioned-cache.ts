@@ -48,16 +48,23 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return version
 `;
 
-/** KEYS[1], ARGV floor, key ttl -> the version held afterwards. */
+/**
+ * KEYS the keys, ARGV a floor per key then the key ttl: each key's floor rises to its floor (its
+ * value dropped) unless it holds a higher version already.
+ */
 const INVALIDATE = `
-${DROP_GARBAGE}
-local floor = tonumber(ARGV[1])
-local held = tonumber(redis.call('HGET', KEYS[1], 'v'))
-if held and held > floor then return held end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return floor
+local ttl = ARGV[#ARGV]
+for i, key in ipairs(KEYS) do
+  local kind = redis.call('TYPE', key).ok
+  if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', key) end
+  local held = tonumber(redis.call('HGET', key, 'v'))
+  if not held or held <= tonumber(ARGV[i]) then
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'v', ARGV[i])
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return #KEYS
 `;
 
 interface ScriptedRedis extends Redis {
@@ -69,7 +76,7 @@ interface ScriptedRedis extends Redis {
     ttlMs: number,
     keyTtlMs: number,
   ): Promise<number>;
-  versionedInvalidate(key: string, floor: number, keyTtlMs: number): Promise<number>;
+  versionedInvalidate(keyCount: number, ...keysFloorsAndTtl: (string | number)[]): Promise<number>;
 }
 
 export interface RedisCacheOptions {
@@ -79,12 +86,26 @@ export interface RedisCacheOptions {
   floorTtlMs: number;
 }
 
+/** A command's answer is due `at` (ms); `fail` rejects it once that has passed. */
+interface Deadline {
+  at: number;
+  fail: (error: Error) => void;
+}
+
+/** An invalidation waiting for the next write of floors. */
+interface QueuedFloor {
+  key: string;
+  floor: number;
+  written: () => void;
+  failed: (error: Error) => void;
+}
+
 /** Floors not yet written to Redis are remembered up to this many keys. */
 const MAX_PENDING_FLOORS = 100_000;
 /** After a failed command, Redis is left alone this long (a slow Redis must not slow every read). */
 const SUSPEND_MS = 1000;
-/** Pending floors written back per batch once Redis is back. */
-const FLUSH_CHUNK = 500;
+/** Floors written by one command at most. */
+const FLOOR_CHUNK = 500;
 
 function redact(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
@@ -106,6 +127,11 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
   private closing = false;
   /** Invalidations Redis missed: enforced here, and written when Redis is back. */
   private readonly pendingFloors = new Map<string, number>();
+  /** Invalidations issued since the last write of floors, written together at the next tick. */
+  private queuedFloors: QueuedFloor[] = [];
+  /** Commands awaiting their answer, oldest first. */
+  private readonly deadlines = new Set<Deadline>();
+  private deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RedisCacheOptions) {
     super();
@@ -124,7 +150,7 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
       scripts: {
         versionedGet: { lua: GET, numberOfKeys: 1, readOnly: true },
         versionedPut: { lua: PUT, numberOfKeys: 1 },
-        versionedInvalidate: { lua: INVALIDATE, numberOfKeys: 1 },
+        versionedInvalidate: { lua: INVALIDATE },
       },
     }) as ScriptedRedis;
     this.client.on('ready', () => this.markUp());
@@ -154,16 +180,47 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
     return held;
   }
 
-  async invalidate(key: string, floor: number): Promise<void> {
-    try {
-      await this.call(() => this.client.versionedInvalidate(key, floor, this.options.floorTtlMs));
-      // A higher floor Redis missed is still only here.
-      const pending = this.pendingFloors.get(key);
-      if (pending !== undefined && pending <= floor) this.pendingFloors.delete(key);
-    } catch (error) {
-      this.remember(key, floor);
-      throw error;
+  /**
+   * Resolves once Redis holds the floor. Invalidations issued together (every saga of a step
+   * batch: the promise callbacks of one turn) leave as one command.
+   */
+  invalidate(key: string, floor: number): Promise<void> {
+    return new Promise((written, failed) => {
+      this.queuedFloors.push({ key, floor, written, failed });
+      if (this.queuedFloors.length === 1) process.nextTick(() => void this.writeQueuedFloors());
+    });
+  }
+
+  private async writeQueuedFloors(): Promise<void> {
+    const queued = this.queuedFloors;
+    this.queuedFloors = [];
+    for (let start = 0; start < queued.length; start += FLOOR_CHUNK) {
+      const chunk = queued.slice(start, start + FLOOR_CHUNK);
+      try {
+        await this.call(() => this.writeFloors(chunk));
+      } catch (error) {
+        for (const { key, floor, failed } of chunk) {
+          this.remember(key, floor);
+          failed(error as Error);
+        }
+        continue;
+      }
+      for (const { key, floor, written } of chunk) {
+        // A higher floor Redis missed is still only here.
+        const pending = this.pendingFloors.get(key);
+        if (pending !== undefined && pending <= floor) this.pendingFloors.delete(key);
+        written();
+      }
     }
+  }
+
+  private writeFloors(floors: readonly { key: string; floor: number }[]): Promise<number> {
+    return this.client.versionedInvalidate(
+      floors.length,
+      ...floors.map(({ key }) => key),
+      ...floors.map(({ floor }) => floor),
+      this.options.floorTtlMs,
+    );
   }
 
   status(): CacheStatus {
@@ -185,6 +242,8 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
   onModuleDestroy(): void {
     this.closing = true;
     this.client.disconnect();
+    clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = undefined;
   }
 
   private keyTtlMs(ttlMs: number): number {
@@ -209,17 +268,41 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
   /**
    * ioredis times a command from when its pipeline is written, and an auto-pipeline waits for
    * the one before it to be answered: against a frozen Redis that would double the wait. The
-   * caller's deadline runs from the call instead.
+   * caller's deadline runs from the call instead. Deadlines come in call order, so one timer, set
+   * for the oldest, serves them all.
    */
-  private async withinTimeout<T>(pending: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error('Command timed out')), this.options.timeoutMs);
+  private withinTimeout<T>(pending: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const deadline: Deadline = { at: Date.now() + this.options.timeoutMs, fail: reject };
+      this.deadlines.add(deadline);
+      if (this.deadlineTimer === undefined) this.armDeadlines(this.options.timeoutMs);
+      pending.then(
+        (value) => {
+          this.deadlines.delete(deadline);
+          resolve(value);
+        },
+        (error: Error) => {
+          this.deadlines.delete(deadline);
+          reject(error);
+        },
+      );
     });
-    try {
-      return await Promise.race([pending, expired]);
-    } finally {
-      clearTimeout(timer);
+  }
+
+  private armDeadlines(delayMs: number): void {
+    this.deadlineTimer = setTimeout(() => this.expireDeadlines(), delayMs);
+  }
+
+  private expireDeadlines(): void {
+    this.deadlineTimer = undefined;
+    const now = Date.now();
+    for (const deadline of this.deadlines) {
+      if (deadline.at > now) {
+        this.armDeadlines(deadline.at - now);
+        return;
+      }
+      this.deadlines.delete(deadline);
+      deadline.fail(new Error('Command timed out'));
     }
   }
 
@@ -257,17 +340,18 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
   }
 
   private async flushPendingFloors(): Promise<void> {
-    const floors = [...this.pendingFloors];
-    // A chunk at a time, issued together so that each chunk shares a socket write.
-    for (let start = 0; start < floors.length; start += FLUSH_CHUNK) {
-      const written = await Promise.allSettled(
-        floors.slice(start, start + FLUSH_CHUNK).map(async ([key, floor]) => {
-          await this.client.versionedInvalidate(key, floor, this.options.floorTtlMs);
-          if (this.pendingFloors.get(key) === floor) this.pendingFloors.delete(key);
-        }),
-      );
-      // Down again: the next recovery retries what is left.
-      if (written.some((result) => result.status === 'rejected')) return;
+    const floors = [...this.pendingFloors].map(([key, floor]) => ({ key, floor }));
+    for (let start = 0; start < floors.length; start += FLOOR_CHUNK) {
+      const chunk = floors.slice(start, start + FLOOR_CHUNK);
+      try {
+        await this.writeFloors(chunk);
+      } catch {
+        // Down again: the next recovery retries what is left.
+        return;
+      }
+      for (const { key, floor } of chunk) {
+        if (this.pendingFloors.get(key) === floor) this.pendingFloors.delete(key);
+      }
     }
   }
 }

@@ -33,7 +33,8 @@ interface Intake {
   dto: PurchaseDto;
   pattern: SagaPattern;
   idempotencyKey: string | null;
-  hash: string;
+  /** The request's hash, kept with its idempotency key (none without one). */
+  hash: string | null;
 }
 
 /** What recording a purchase gave: no row when its idempotency key was taken already. */
@@ -102,15 +103,17 @@ export class PurchaseService {
 
   async purchase(dto: PurchaseDto, options: PurchaseOptions = {}): Promise<PurchaseResult> {
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
-    const hash = requestHash(dto, pattern);
+    const key = options.idempotencyKey;
+    const hash = key === undefined ? null : requestHash(dto, pattern);
     const { row, initiated } = await this.intake.submit({
       dto,
       pattern,
-      idempotencyKey: options.idempotencyKey ?? null,
+      idempotencyKey: key ?? null,
       hash,
     });
 
-    if (row === undefined) return this.replay(options.idempotencyKey ?? '', hash);
+    // Only a purchase with an idempotency key can find its saga recorded already.
+    if (row === undefined) return this.replay(key ?? '', hash ?? '');
     const created: SagaChangedEvent = {
       transactionId: row.transaction_id,
       pattern: row.pattern,
@@ -172,7 +175,7 @@ export class PurchaseService {
             quantity: dto.quantity,
             total,
             idempotencyKey,
-            requestHash: idempotencyKey === null ? null : hash,
+            requestHash: hash,
             error,
             leaseOwner: INSTANCE_ID,
             leaseMs: this.config.leaseMs,

@@ -7,7 +7,7 @@ import { SingleFlight } from '../cache/single-flight';
 import { VersionedCache } from '../cache/versioned-cache';
 import { SAGA_CHANGED, type SagaChangedEvent } from './saga-changed.event';
 import type { SagaView } from './saga.mapper';
-import { checkedSagaViewText, encodeSagaView } from './saga-view.codec';
+import { encodeSagaView, sealSagaView, unsealSagaView } from './saga-view.codec';
 
 /** A saga as read from the database: its view and the row version it was read at. */
 export interface LoadedSaga {
@@ -69,7 +69,7 @@ export class SagaViewCache {
     try {
       const entry = await this.cache.get(key);
       if (entry?.value !== undefined) {
-        const text = checkedSagaViewText(entry.value, transactionId);
+        const text = unsealSagaView(entry.value, transactionId);
         if (text !== undefined) {
           requests.inc({ result: 'hit' });
           return text;
@@ -82,7 +82,7 @@ export class SagaViewCache {
     } catch {
       requests.inc({ result: 'error' });
     }
-    return this.loads.run(key, () => this.loadAndStore(key, load));
+    return this.loads.run(key, () => this.loadAndStore(key, transactionId, load));
   }
 
   /** After every committed change: nothing older than the new version may be served or stored. */
@@ -102,6 +102,7 @@ export class SagaViewCache {
 
   private async loadAndStore(
     key: string,
+    transactionId: string,
     load: () => Promise<LoadedSaga | undefined>,
   ): Promise<string | undefined> {
     for (let n = 1; ; n++) {
@@ -111,7 +112,7 @@ export class SagaViewCache {
       const text = encodeSagaView(loaded.view);
       let held: number;
       try {
-        held = await this.cache.put(key, loaded.version, text, ttlMs);
+        held = await this.cache.put(key, loaded.version, sealSagaView(text, transactionId), ttlMs);
       } catch {
         return text;
       }

@@ -1,4 +1,4 @@
-import { decodeSagaView, encodeSagaView } from './saga-view.codec';
+import { decodeSagaView, encodeSagaView, sealSagaView, unsealSagaView } from './saga-view.codec';
 import type { SagaView } from './saga.mapper';
 
 const view: SagaView = {
@@ -49,5 +49,26 @@ describe('saga view codec', () => {
     ['a bad end date', JSON.stringify({ ...view, failedAt: 'never' })],
   ])('refuses %s', (_name, text) => {
     expect(decodeSagaView(text, 'TXN_1')).toBeUndefined();
+  });
+});
+
+describe('sealed views', () => {
+  const json = encodeSagaView(view);
+  const sealed = sealSagaView(json, 'TXN_1');
+
+  it('gives back the JSON sealed for the same saga', () => {
+    expect(unsealSagaView(sealed, 'TXN_1')).toBe(json);
+  });
+
+  it.each([
+    ["another saga's view", sealSagaView(json, 'TXN_2')],
+    ['a changed view', sealed.replace('"compensated"', '"completed"')],
+    ['a truncated view', sealed.slice(0, -1)],
+    ['a changed digest', `${sealed.slice(0, 4)}${sealed[5]}${sealed[4]}${sealed.slice(6)}`],
+    ['a view without a seal', json],
+    ['a seal without a view', sealed.slice(0, sealed.length - json.length)],
+    ['an empty entry', ''],
+  ])('refuses %s', (_name, text) => {
+    expect(unsealSagaView(text, 'TXN_1')).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { SAGA_STATUSES } from './saga-state.entity';
 import type { SagaView } from './saga.mapper';
 
@@ -48,13 +49,33 @@ function parseView(text: string, transactionId: string): Json | undefined {
   return parsed;
 }
 
+/** Marks a sealed view; a later format would take another. */
+const SEAL = 'sv1:';
+/** A SHA-256 digest in base64. */
+const DIGEST_LENGTH = 44;
+
+function digestOf(json: string, transactionId: string): string {
+  return hash('sha256', `${transactionId}\n${json}`, 'base64');
+}
+
 /**
- * The cached text itself when it is a view of `transactionId` (what `encodeSagaView` wrote), so
- * that it can be sent as it is; undefined when it is not one (corrupt, truncated or written by
- * something else): the caller then reads the database.
+ * A view's JSON as the cache holds it: behind a digest of the saga id and the JSON itself, so a
+ * read can check a cached view without parsing it.
  */
-export function checkedSagaViewText(text: string, transactionId: string): string | undefined {
-  return parseView(text, transactionId) === undefined ? undefined : text;
+export function sealSagaView(json: string, transactionId: string): string {
+  return `${SEAL}${digestOf(json, transactionId)}${json}`;
+}
+
+/**
+ * The JSON of a sealed view of `transactionId`, to be sent as it is; undefined when the text is
+ * not one (corrupt, truncated, another saga's, or written by something else): the caller then
+ * reads the database.
+ */
+export function unsealSagaView(text: string, transactionId: string): string | undefined {
+  if (!text.startsWith(SEAL)) return undefined;
+  const start = SEAL.length + DIGEST_LENGTH;
+  const json = text.slice(start);
+  return text.slice(SEAL.length, start) === digestOf(json, transactionId) ? json : undefined;
 }
 
 /** A cached view of `transactionId` with its dates revived, or undefined when it is not one. */
