@@ -17,9 +17,9 @@ const NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
-const DROP_GARBAGE = `
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
+/** Deletes `key` (a Lua expression) when it holds something other than a hash. */
+const dropGarbage = (key: string) => `
+if redis.call('TYPE', ${key}).ok ~= 'hash' then redis.call('DEL', ${key}) end
 `;
 
 /** KEYS[1] -> nil, {version}, or {version, value} while the value is live. */
@@ -34,7 +34,7 @@ return {r[1]}
 
 /** KEYS[1], ARGV version, value, value ttl, key ttl -> the version held afterwards. */
 const PUT = `
-${DROP_GARBAGE}
+${dropGarbage('KEYS[1]')}
 local version = tonumber(ARGV[1])
 local r = redis.call('HMGET', KEYS[1], 'v', 'd', 'x')
 ${NOW}
@@ -55,8 +55,7 @@ return version
 const INVALIDATE = `
 local ttl = ARGV[#ARGV]
 for i, key in ipairs(KEYS) do
-  local kind = redis.call('TYPE', key).ok
-  if kind ~= 'hash' and kind ~= 'none' then redis.call('DEL', key) end
+  ${dropGarbage('key')}
   local held = tonumber(redis.call('HGET', key, 'v'))
   if not held or held <= tonumber(ARGV[i]) then
     redis.call('DEL', key)
