@@ -82,7 +82,7 @@ export class SagaViewCache {
     } catch {
       requests.inc({ result: 'error' });
     }
-    return this.loads.run(key, () => this.loadAndStore(key, transactionId, load));
+    return this.loads.run(key, () => this.loadAndStore(transactionId, load));
   }
 
   /** After every committed change: nothing older than the new version may be served or stored. */
@@ -101,10 +101,10 @@ export class SagaViewCache {
   }
 
   private async loadAndStore(
-    key: string,
     transactionId: string,
     load: () => Promise<LoadedSaga | undefined>,
   ): Promise<string | undefined> {
+    const key = keyOf(transactionId);
     for (let n = 1; ; n++) {
       const loaded = await load();
       if (loaded === undefined) return undefined;
