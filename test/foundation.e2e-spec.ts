@@ -1,4 +1,4 @@
-import { TransactionHost } from '../src/database/transaction-host';
+import { TransactionHost, TransactionRolledBackError } from '../src/database/transaction-host';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
 
 describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {
@@ -229,6 +229,67 @@ describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {
     const text = plan.map((row) => row['QUERY PLAN']).join('\n');
     expect(text).toMatch(/Index/);
     expect(text).not.toMatch(/Seq Scan/);
+  });
+
+  // A transaction's statements issued without awaiting each other travel together on the
+  // pipelined connection; they still run in order and commit or roll back as one.
+  describe('pipelined transactions', () => {
+    const keys = ['pipelined-a', 'pipelined-b'];
+    const insert = 'INSERT INTO saga_settings (key, value) VALUES ($1, $2)';
+    const stored = async (tx: TransactionHost): Promise<string[]> =>
+      (
+        await tx.query<{ key: string }>(
+          'SELECT key FROM saga_settings WHERE key = ANY($1::varchar[]) ORDER BY key',
+          [keys],
+        )
+      ).map((row) => row.key);
+
+    afterEach(async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      await tx.query('DELETE FROM saga_settings WHERE key = ANY($1::varchar[])', [keys]);
+    });
+
+    it('commits statements sent together, run in the order they were issued', async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      const seen = await tx.run(async () => {
+        const writes = [tx.query(insert, [keys[0], '1']), tx.query(insert, [keys[1], '2'])];
+        const read = tx.query<{ n: string }>(
+          'SELECT count(*)::text AS n FROM saga_settings WHERE key = ANY($1::varchar[])',
+          [keys],
+        );
+        await Promise.all(writes);
+        return (await read)[0].n;
+      });
+      expect(seen).toBe('2');
+      expect(await stored(tx)).toEqual(keys);
+    });
+
+    it('rolls all of them back when one fails, those sent after it included', async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      await expect(
+        tx.run(async () => {
+          await Promise.all([
+            tx.query(insert, [keys[0], '1']),
+            tx.query('SELECT 1 / $1::int AS n', [0]),
+            tx.query(insert, [keys[1], '2']),
+          ]);
+        }),
+      ).rejects.toThrow(/division by zero/);
+      expect(await stored(tx)).toEqual([]);
+      // The connection went back to the pool usable.
+      expect(await tx.run(() => tx.query<{ n: number }>('SELECT 1::int AS n'))).toEqual([{ n: 1 }]);
+    });
+
+    it('never commits a transaction whose failed statement was caught', async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      await expect(
+        tx.run(async () => {
+          await tx.query(insert, [keys[0], '1']);
+          await tx.query(insert, [keys[0], 'again']).catch(() => undefined);
+        }),
+      ).rejects.toBeInstanceOf(TransactionRolledBackError);
+      expect(await stored(tx)).toEqual([]);
+    });
   });
 });
 

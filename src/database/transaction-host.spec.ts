@@ -1,30 +1,48 @@
 import type { DataSource } from 'typeorm';
-import { TransactionHost } from './transaction-host';
+import { TransactionHost, TransactionRolledBackError } from './transaction-host';
 
-function fakeDataSource(answer: (sql: string) => Promise<{ rows: unknown[] }>) {
-  const statements: { name: string; text: string; values: unknown[] }[] = [];
+type Statement = string | { name: string; text: string; values: unknown[] };
+type Answer = { command: string; rows: unknown[] };
+
+const textOf = (statement: Statement): string =>
+  typeof statement === 'string' ? statement : statement.text;
+
+function fakeDataSource(answer: (sql: string) => Promise<Answer>) {
+  const statements: Statement[] = [];
   const logQueryError = jest.fn();
-  const transaction = jest.fn((work: (manager: object) => Promise<unknown>) => work({}));
+  const release = jest.fn();
+  const errorListeners = new Set<(error: Error) => void>();
+  const query = (statement: Statement): Promise<Answer> => {
+    statements.push(statement);
+    return answer(textOf(statement));
+  };
+  const client = {
+    query,
+    release,
+    on: (_event: 'error', listener: (error: Error) => void) => errorListeners.add(listener),
+    removeListener: (_event: 'error', listener: (error: Error) => void) =>
+      errorListeners.delete(listener),
+  };
+  const connect = jest.fn(() => Promise.resolve(client));
   const dataSource = {
     options: {},
     logger: { logQueryError, logQuerySlow: jest.fn() },
-    transaction,
-    driver: {
-      master: {
-        query: (statement: { name: string; text: string; values: unknown[] }) => {
-          statements.push(statement);
-          return answer(statement.text);
-        },
-      },
-    },
+    driver: { master: { query, connect } },
   };
   return {
     dataSource: dataSource as unknown as DataSource,
     statements,
+    texts: () => statements.map(textOf),
     logQueryError,
-    transaction,
+    connect,
+    release,
+    failConnection: (error: Error) => errorListeners.forEach((listener) => listener(error)),
+    listeners: () => errorListeners.size,
   };
 }
+
+const ok = (sql: string): Promise<Answer> =>
+  Promise.resolve({ command: sql.split(' ')[0], rows: [] });
 
 /** Some drivers reject with plain strings rather than Errors. */
 function plainReason(reason: string): Error {
@@ -32,32 +50,105 @@ function plainReason(reason: string): Error {
 }
 
 describe('TransactionHost', () => {
-  it('runs nested work inside the transaction already open', async () => {
-    const { dataSource, transaction } = fakeDataSource(() => Promise.resolve({ rows: [] }));
+  it('runs nested work inside the transaction already open, on one client', async () => {
+    const { dataSource, connect, texts, release } = fakeDataSource(ok);
     const tx = new TransactionHost(dataSource);
 
     const result = await tx.run(async () => {
       expect(tx.inTransaction).toBe(true);
-      return tx.run(() => Promise.resolve('inner'));
+      return tx.run(async () => {
+        await tx.query('SELECT 1');
+        return 'inner';
+      });
     });
 
     expect(result).toBe('inner');
-    expect(transaction).toHaveBeenCalledTimes(1);
+    expect(connect).toHaveBeenCalledTimes(1);
+    expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'COMMIT']);
+    expect(release).toHaveBeenCalledWith(undefined);
     expect(tx.inTransaction).toBe(false);
   });
 
+  it('sends each statement when it is asked for, so that unawaited ones leave together in order', async () => {
+    const pending: (() => void)[] = [];
+    const { dataSource, texts } = fakeDataSource((sql) =>
+      sql === 'BEGIN' || sql === 'COMMIT'
+        ? ok(sql)
+        : new Promise((resolve) => pending.push(() => resolve({ command: 'SELECT', rows: [] }))),
+    );
+    const tx = new TransactionHost(dataSource);
+
+    await tx.run(async () => {
+      const first = tx.query('SELECT 1');
+      const second = tx.query('SELECT 2');
+      // Both are on the wire behind BEGIN before either is answered.
+      expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2']);
+      pending.forEach((answer) => answer());
+      await Promise.all([first, second]);
+    });
+    expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2', 'COMMIT']);
+  });
+
+  it('rolls back and rethrows when the work fails, and returns the client', async () => {
+    const { dataSource, texts, release, listeners } = fakeDataSource(ok);
+    const tx = new TransactionHost(dataSource);
+
+    await expect(
+      tx.run(async () => {
+        await tx.query('UPDATE t SET x = 1');
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+
+    expect(texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'ROLLBACK']);
+    expect(release).toHaveBeenCalledWith(undefined);
+    expect(listeners()).toBe(0);
+  });
+
+  it('fails when the server ends the transaction with ROLLBACK instead of COMMIT', async () => {
+    const { dataSource, release } = fakeDataSource((sql) =>
+      sql === 'COMMIT' ? Promise.resolve({ command: 'ROLLBACK', rows: [] }) : ok(sql),
+    );
+    const tx = new TransactionHost(dataSource);
+
+    await expect(tx.run(() => tx.query('SELECT 1'))).rejects.toBeInstanceOf(
+      TransactionRolledBackError,
+    );
+    expect(release).toHaveBeenCalledTimes(1);
+  });
+
+  it('discards a client whose connection failed during the transaction', async () => {
+    const lost = new Error('connection terminated');
+    const { dataSource, release, failConnection } = fakeDataSource((sql) =>
+      sql === 'SELECT 1' || sql === 'ROLLBACK' ? Promise.reject(lost) : ok(sql),
+    );
+    const tx = new TransactionHost(dataSource);
+
+    await expect(
+      tx.run(async () => {
+        failConnection(lost);
+        await tx.query('SELECT 1');
+      }),
+    ).rejects.toBe(lost);
+    expect(release).toHaveBeenCalledWith(lost);
+  });
+
   it('names each distinct statement once and passes its values', async () => {
-    const { dataSource, statements } = fakeDataSource(() => Promise.resolve({ rows: [{ n: 1 }] }));
+    const { dataSource, statements } = fakeDataSource(() =>
+      Promise.resolve({ command: 'SELECT', rows: [{ n: 1 }] }),
+    );
     const tx = new TransactionHost(dataSource);
 
     expect(await tx.one('SELECT $1::int AS n', [1])).toEqual({ n: 1 });
     await tx.query('SELECT $1::int AS n', [2]);
     await tx.query('SELECT 2');
 
-    expect(statements[0].name).toMatch(/^s_[0-9a-f]{20}$/);
-    expect(statements[1].name).toBe(statements[0].name);
-    expect(statements[2].name).not.toBe(statements[0].name);
-    expect(statements.map((statement) => statement.values)).toEqual([[1], [2], []]);
+    const named = statements.filter((statement) => typeof statement !== 'string');
+    expect(named).toHaveLength(3);
+    expect(named[0].name).toMatch(/^s_[0-9a-f]{20}$/);
+    expect(named[1].name).toBe(named[0].name);
+    expect(named[2].name).not.toBe(named[0].name);
+    expect(named.map((statement) => statement.values)).toEqual([[1], [2], []]);
   });
 
   it('logs and rethrows a failed statement, whatever was thrown', async () => {

@@ -1,13 +1,37 @@
 import { Injectable } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 
 type Row = object;
 
+interface PgResult {
+  command: string;
+  rows: unknown[];
+}
+
 /** What the pg pool and a pg client have in common. */
 interface PgQueryable {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+  query(statement: string | { name: string; text: string; values: unknown[] }): Promise<PgResult>;
+}
+
+/** A pg client checked out of the pool. */
+interface PgClient extends PgQueryable {
+  release(error?: Error): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  removeListener(event: 'error', listener: (error: Error) => void): void;
+}
+
+interface PgPool extends PgQueryable {
+  connect(): Promise<PgClient>;
+}
+
+/** The server ended a transaction with ROLLBACK where COMMIT was asked (it had failed). */
+export class TransactionRolledBackError extends Error {
+  constructor() {
+    super('The transaction was rolled back instead of committed');
+    this.name = 'TransactionRolledBackError';
+  }
 }
 
 /**
@@ -15,12 +39,16 @@ interface PgQueryable {
  * inside `fn` (however deep) joins it through async-local context. Outside `run`, repositories
  * use the pool directly.
  *
- * Statements go to TypeORM's pg connections as named prepared statements: PostgreSQL parses and
- * plans each distinct statement once per connection instead of on every call.
+ * Statements go to TypeORM's pg pool as named prepared statements: PostgreSQL parses and plans
+ * each distinct statement once per connection instead of on every call. A transaction holds one
+ * pool client and sends each statement the moment it is asked for: on a pipelined connection
+ * (`pipeline: true`, see data-source-options) `BEGIN` leaves together with the first statement,
+ * and statements issued without awaiting each other share one round trip, still executed in the
+ * order they were issued.
  */
 @Injectable()
 export class TransactionHost {
-  private readonly storage = new AsyncLocalStorage<EntityManager>();
+  private readonly storage = new AsyncLocalStorage<PgClient>();
   private readonly names = new Map<string, string>();
   private readonly slowMs: number;
 
@@ -34,12 +62,14 @@ export class TransactionHost {
 
   run<T>(work: () => Promise<T>): Promise<T> {
     if (this.inTransaction) return work();
-    return this.dataSource.transaction((manager) => this.storage.run(manager, work));
+    return this.transaction(work);
   }
 
   /** Runs parameterized SQL in the current transaction (or on the pool) and returns its rows. */
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const target = await this.connection();
+    // Sent before the first await, so that statements issued one after the other without
+    // awaiting each other go out in that order.
+    const target: PgQueryable = this.storage.getStore() ?? this.pool();
     const started = Date.now();
     try {
       const result = await target.query({ name: this.nameOf(sql), text: sql, values: [...params] });
@@ -61,10 +91,39 @@ export class TransactionHost {
     return rows[0];
   }
 
-  private async connection(): Promise<PgQueryable> {
-    const runner = this.storage.getStore()?.queryRunner;
-    if (runner !== undefined) return (await runner.connect()) as PgQueryable;
-    return (this.dataSource.driver as unknown as { master: PgQueryable }).master;
+  private async transaction<T>(work: () => Promise<T>): Promise<T> {
+    const client = await this.pool().connect();
+    // A checked-out client has no listener of the pool's: its connection failing must not
+    // crash the process (the statements in flight fail, and the client is discarded below).
+    let broken: Error | undefined;
+    const onError = (error: Error): void => {
+      broken = error;
+    };
+    client.on('error', onError);
+    const begun = client.query('BEGIN');
+    try {
+      const result = await this.storage.run(client, work);
+      await begun;
+      const end = await client.query('COMMIT');
+      // COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error.
+      if (end.command !== 'COMMIT') throw new TransactionRolledBackError();
+      return result;
+    } catch (error) {
+      await begun.catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken ??=
+          rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    } finally {
+      client.removeListener('error', onError);
+      // A client whose connection failed is closed instead of going back to the pool.
+      client.release(broken);
+    }
+  }
+
+  private pool(): PgPool {
+    return (this.dataSource.driver as unknown as { master: PgPool }).master;
   }
 
   private nameOf(sql: string): string {

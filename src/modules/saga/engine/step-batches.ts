@@ -98,16 +98,19 @@ export class StepBatches {
       });
 
       // Each step's effect for its sagas, steps in saga order (the order rows are locked in).
-      const done: { index: number; data: StepData; record: StepRecord }[] = [];
-      for (const step of this.steps.ordered) {
+      // They are issued together: their statements share a round trip and run in that order.
+      const attempted = this.steps.ordered.flatMap((step) => {
         const mine = runnable.filter((index) => requests[index].step.name === step.name);
-        if (mine.length === 0) continue;
-        const attempts = await requests[mine[0]].step.execute(
-          mine.map((index) => requests[index].saga.context),
-        );
-        const finishedAt = Date.now();
-        attempts.forEach((attempt, position) => {
-          const index = mine[position];
+        if (mine.length === 0) return [];
+        const contexts = mine.map((index) => requests[index].saga.context);
+        return [{ step, mine, attempts: requests[mine[0]].step.execute(contexts) }];
+      });
+      const settled = await Promise.all(attempted.map(({ attempts }) => attempts));
+      const finishedAt = Date.now();
+      const done: { index: number; data: StepData; record: StepRecord }[] = [];
+      attempted.forEach(({ step, mine }, position) => {
+        settled[position].forEach((attempt, at) => {
+          const index = mine[at];
           if (attempt.kind !== 'value') {
             outcomes[index] = attempt;
             return;
@@ -121,32 +124,47 @@ export class StepBatches {
           };
           done.push({ index, data: attempt.value, record });
         });
-      }
+      });
       if (done.length === 0) return outcomes;
 
       const changeOf = (index: number): StepChange => ({
         status: requests[index].status,
         currentStep: requests[index].step.name,
       });
-      const versions = await this.sagas.applyTransitions(
-        done.map(({ index, record }) =>
-          fencedTransition(requests[index].saga, changeOf(index), record, this.config.leaseMs),
+      // The rows were locked at their versions above: each transition takes its saga one
+      // version on, so what it raises (the hooks) is written in the same round trip.
+      const committed = done.map(({ index, record }) =>
+        committedTransition(
+          requests[index].saga,
+          requests[index].saga.version + 1,
+          changeOf(index),
+          record,
         ),
       );
       const hooked: HookedTransition[] = [];
+      done.forEach(({ index }, position) => {
+        const { hook } = requests[index];
+        if (hook !== undefined) hooked.push({ transition: committed[position], hook });
+      });
+      const [versions] = await Promise.all([
+        this.sagas.applyTransitions(
+          done.map(({ index, record }) =>
+            fencedTransition(requests[index].saga, changeOf(index), record, this.config.leaseMs),
+          ),
+        ),
+        runHooks(hooked),
+      ]);
       done.forEach(({ index, data, record }, position) => {
-        const { saga, hook } = requests[index];
         const version = versions[position];
-        // The rows were locked at these versions above: nothing can have moved them.
-        if (version === undefined) throw new StaleSagaError(saga.context.transactionId);
-        const transition = committedTransition(saga, version, changeOf(index), record);
+        // Nothing can have moved the locked rows; were it otherwise, the batch rolls back.
+        if (version !== committed[position].saga.version) {
+          throw new StaleSagaError(requests[index].saga.context.transactionId);
+        }
         outcomes[index] = {
           kind: 'value',
-          value: { after: transition.saga, data, durationMs: record.durationMs },
+          value: { after: committed[position].saga, data, durationMs: record.durationMs },
         };
-        if (hook !== undefined) hooked.push({ transition, hook });
       });
-      await runHooks(hooked);
       return outcomes;
     });
   }
