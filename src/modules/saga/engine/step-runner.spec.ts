@@ -122,13 +122,17 @@ class FakeSagas {
   }
 }
 
-function setup(pastPivot: StepName[] = [], config: Partial<SagaConfig> = {}) {
+function setup(
+  pastPivot: StepName[] = [],
+  config: Partial<SagaConfig> = {},
+  observe: (event: SagaChangedEvent) => Promise<unknown[]> = () => Promise.resolve([]),
+) {
   const sagas = new FakeSagas();
   const events: SagaChangedEvent[] = [];
   const emitter = {
     emitAsync: (_name: string, event: SagaChangedEvent) => {
       events.push(event);
-      return Promise.resolve([]);
+      return observe(event);
     },
   };
   const faults = {
@@ -207,6 +211,51 @@ describe('StepRunner', () => {
       expect(saga.status).toBe('completed');
       expect(events[0].status).toBe('completed');
       expect(events[0].sagaAgeMs).toEqual(expect.any(Number));
+    });
+
+    it('goes on without waiting for the observers of a saga under way, but not past its end', async () => {
+      const held: { status: string; release: () => void }[] = [];
+      const { runner } = setup([], {}, (event) => {
+        // An observer that fails for a saga under way is logged; the saga goes on regardless.
+        if (event.step === 'item_grant') return Promise.reject(new Error('observer failed'));
+        return new Promise((resolve) =>
+          held.push({ status: event.status, release: () => resolve([]) }),
+        );
+      });
+      const saga = sagaRecord();
+
+      const first = await runner.forward(
+        saga,
+        step('user_validation', () => Promise.resolve({})),
+        false,
+      );
+      expect(first.kind).toBe('done');
+      await runner.forward(
+        saga,
+        step('item_grant', () => Promise.resolve({})),
+        false,
+      );
+      await runner.forward(
+        saga,
+        step('log_record', () => Promise.resolve({})),
+        false,
+      );
+      expect(held.map((observer) => observer.status)).toEqual(['in_progress', 'in_progress']);
+
+      let ended = false;
+      const last = runner
+        .forward(
+          saga,
+          step('notification', () => Promise.resolve({})),
+          true,
+        )
+        .then(() => (ended = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(saga.status).toBe('completed');
+      expect(ended).toBe(false);
+      held.find((observer) => observer.status === 'completed')?.release();
+      await last;
+      expect(ended).toBe(true);
     });
 
     it('fails a saga that outlived its timeout before the pivot, without running the step', async () => {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainError } from '../../../common/errors/domain-error';
@@ -46,6 +46,7 @@ function failedRow(kind: StepKind, step: StepName, error: SagaError) {
  */
 @Injectable()
 export class StepRunner {
+  private readonly logger = new Logger(StepRunner.name);
   private readonly saga: SagaConfig;
 
   constructor(
@@ -235,7 +236,11 @@ export class StepRunner {
     await this.changed(saga, previous, null);
   }
 
-  /** Tells in-process observers (cache, metrics) what committed. */
+  /**
+   * Tells in-process observers (cache, metrics) what committed. A saga still under way goes on
+   * without waiting for them: its next change raises the cache's version floor again, and the
+   * change that ends it is awaited, so nobody is answered before the cache knows its outcome.
+   */
   private async changed(
     saga: SagaRecord,
     previousStatus: SagaStatus,
@@ -259,7 +264,14 @@ export class StepRunner {
       sagaAgeMs: isTerminal(saga.status) ? Date.now() - saga.startedAt.getTime() : null,
       at: new Date(),
     };
-    await this.events.emitAsync(SAGA_CHANGED, event);
+    const observed = this.events.emitAsync(SAGA_CHANGED, event);
+    if (isTerminal(saga.status)) {
+      await observed;
+      return;
+    }
+    observed.catch((error: unknown) =>
+      this.logger.error(`An observer of saga ${event.transactionId} failed: ${String(error)}`),
+    );
   }
 
   /** One transaction: do the work, fence the saga and write the result row, run the hook. */
