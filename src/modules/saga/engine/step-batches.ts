@@ -44,9 +44,10 @@ export interface CommittedStep {
  * a batch commits, the sagas arriving at their next step (whichever it is) wait, and the next
  * batch takes them all. A batch is one transaction of a few statements whatever its size: the
  * sagas' rows are fenced on their versions and locked, each step present runs its effect for all
- * of its sagas in one go (decided in order, as if one after the other), then every transition
- * and result row is written in one statement, and the patterns' hooks run. Each saga still gets
- * its own outcome: a refused or failed saga does not hold the others back.
+ * of its sagas in one go (decided in order, as if one after the other; the steps' statements
+ * leave together), then every transition and result row is written in one statement, sent
+ * together with what the patterns' hooks write. Each saga still gets its own outcome: a refused
+ * or failed saga does not hold the others back.
  */
 @Injectable()
 export class StepBatches {
