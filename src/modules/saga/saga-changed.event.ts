@@ -27,6 +27,13 @@ export interface SagaChangedEvent {
   at: Date;
 }
 
+/**
+ * Emitted (synchronously) once every observer of a terminal SAGA_CHANGED has run, the cache's
+ * version floor included: what a request waiting for a saga's outcome waits for, so that nobody
+ * is answered before the cache knows that outcome.
+ */
+export const SAGA_SETTLED = 'saga.settled';
+
 /** Emitted when recovery takes over a saga whose driver's lease expired. */
 export const SAGA_RECOVERED = 'saga.recovered';
 export interface SagaRecoveredEvent {

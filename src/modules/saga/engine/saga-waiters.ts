@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
+import { SAGA_SETTLED, SagaChangedEvent } from '../saga-changed.event';
 import { isTerminal } from '../saga.mapper';
 import { SagaRepository } from '../saga.repository';
 
@@ -9,7 +9,8 @@ const POLL_MS = 1000;
 
 /**
  * Lets a request wait for a saga to settle, whichever pattern or process drives it: woken at once
- * by this process's own transitions, and by a slow poll for work done elsewhere.
+ * by this process's own transitions (once their observers, the cache included, have run), and by
+ * a slow poll for work done elsewhere.
  */
 @Injectable()
 export class SagaWaiters {
@@ -17,8 +18,8 @@ export class SagaWaiters {
 
   constructor(private readonly sagas: SagaRepository) {}
 
-  @OnEvent(SAGA_CHANGED)
-  onChanged(event: SagaChangedEvent): void {
+  @OnEvent(SAGA_SETTLED)
+  onSettled(event: SagaChangedEvent): void {
     if (!isTerminal(event.status)) return;
     const wakers = this.waiting.get(event.transactionId);
     wakers?.forEach((wake) => wake(event.version));

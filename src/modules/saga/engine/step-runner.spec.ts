@@ -3,7 +3,7 @@ import type { EventEmitter2 } from '@nestjs/event-emitter';
 import { DomainError, InfrastructureError } from '../../../common/errors/domain-error';
 import type { AppConfig, SagaConfig } from '../../../config/configuration';
 import type { TransactionHost } from '../../../database/transaction-host';
-import type { SagaChangedEvent } from '../saga-changed.event';
+import { SAGA_SETTLED, type SagaChangedEvent } from '../saga-changed.event';
 import type { SagaRepository } from '../saga.repository';
 import { STEP_NAMES, type SagaRecord, type StepData, type StepName } from '../saga.types';
 import type { SagaStep, StepAttempt } from '../steps/saga-step';
@@ -129,10 +129,15 @@ function setup(
 ) {
   const sagas = new FakeSagas();
   const events: SagaChangedEvent[] = [];
+  const settled: SagaChangedEvent[] = [];
   const emitter = {
     emitAsync: (_name: string, event: SagaChangedEvent) => {
       events.push(event);
       return observe(event);
+    },
+    emit: (name: string, event: SagaChangedEvent) => {
+      if (name === SAGA_SETTLED) settled.push(event);
+      return true;
     },
   };
   const faults = {
@@ -158,7 +163,7 @@ function setup(
     emitter as unknown as EventEmitter2,
     configService as unknown as ConfigService<AppConfig, true>,
   );
-  return { runner, sagas, events };
+  return { runner, sagas, events, settled };
 }
 
 describe('StepRunner', () => {
@@ -215,7 +220,7 @@ describe('StepRunner', () => {
 
     it('goes on without waiting for the observers of a saga under way, but not past its end', async () => {
       const held: { status: string; release: () => void }[] = [];
-      const { runner } = setup([], {}, (event) => {
+      const { runner, settled } = setup([], {}, (event) => {
         // An observer that fails for a saga under way is logged; the saga goes on regardless.
         if (event.step === 'item_grant') return Promise.reject(new Error('observer failed'));
         return new Promise((resolve) =>
@@ -253,9 +258,12 @@ describe('StepRunner', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(saga.status).toBe('completed');
       expect(ended).toBe(false);
+      // Those waiting for the outcome are woken only once its observers have run.
+      expect(settled).toEqual([]);
       held.find((observer) => observer.status === 'completed')?.release();
       await last;
       expect(ended).toBe(true);
+      expect(settled.map((event) => event.status)).toEqual(['completed']);
     });
 
     it('fails a saga that outlived its timeout before the pivot, without running the step', async () => {

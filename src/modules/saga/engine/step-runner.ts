@@ -7,7 +7,7 @@ import type { AppConfig, SagaConfig } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaStatus } from '../saga-state.entity';
 import type { StepKind } from '../saga-step-result.entity';
-import { SAGA_CHANGED, SagaChangedEvent } from '../saga-changed.event';
+import { SAGA_CHANGED, SAGA_SETTLED, SagaChangedEvent } from '../saga-changed.event';
 import { isTerminal } from '../saga.mapper';
 import { SagaRepository } from '../saga.repository';
 import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
@@ -238,8 +238,9 @@ export class StepRunner {
 
   /**
    * Tells in-process observers (cache, metrics) what committed. A saga still under way goes on
-   * without waiting for them: its next change raises the cache's version floor again, and the
-   * change that ends it is awaited, so nobody is answered before the cache knows its outcome.
+   * without waiting for them: its next change raises the cache's version floor again. The change
+   * that ends it is awaited, and only then are the requests waiting for it woken (SAGA_SETTLED),
+   * so nobody is answered before the cache knows its outcome.
    */
   private async changed(
     saga: SagaRecord,
@@ -267,6 +268,7 @@ export class StepRunner {
     const observed = this.events.emitAsync(SAGA_CHANGED, event);
     if (isTerminal(saga.status)) {
       await observed;
+      this.events.emit(SAGA_SETTLED, event);
       return;
     }
     observed.catch((error: unknown) =>
