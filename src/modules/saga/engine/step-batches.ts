@@ -128,43 +128,31 @@ export class StepBatches {
       });
       if (done.length === 0) return outcomes;
 
-      const changeOf = (index: number): StepChange => ({
-        status: requests[index].status,
-        currentStep: requests[index].step.name,
-      });
       // The rows were locked at their versions above: each transition takes its saga one
       // version on, so what it raises (the hooks) is written in the same round trip.
-      const committed = done.map(({ index, record }) =>
-        committedTransition(
-          requests[index].saga,
-          requests[index].saga.version + 1,
-          changeOf(index),
-          record,
-        ),
-      );
-      const hooked: HookedTransition[] = [];
-      done.forEach(({ index }, position) => {
-        const { hook } = requests[index];
-        if (hook !== undefined) hooked.push({ transition: committed[position], hook });
+      const changes = done.map(({ index, record }) => {
+        const { saga, step, status, hook } = requests[index];
+        const change: StepChange = { status, currentStep: step.name };
+        return {
+          fenced: fencedTransition(saga, change, record, this.config.leaseMs),
+          transition: committedTransition(saga, saga.version + 1, change, record),
+          hook,
+        };
       });
+      const hooked = changes.flatMap(({ transition, hook }): HookedTransition[] =>
+        hook === undefined ? [] : [{ transition, hook }],
+      );
       const [versions] = await Promise.all([
-        this.sagas.applyTransitions(
-          done.map(({ index, record }) =>
-            fencedTransition(requests[index].saga, changeOf(index), record, this.config.leaseMs),
-          ),
-        ),
+        this.sagas.applyTransitions(changes.map(({ fenced }) => fenced)),
         runHooks(hooked),
       ]);
       done.forEach(({ index, data, record }, position) => {
-        const version = versions[position];
+        const after = changes[position].transition.saga;
         // Nothing can have moved the locked rows; were it otherwise, the batch rolls back.
-        if (version !== committed[position].saga.version) {
-          throw new StaleSagaError(requests[index].saga.context.transactionId);
+        if (versions[position] !== after.version) {
+          throw new StaleSagaError(after.context.transactionId);
         }
-        outcomes[index] = {
-          kind: 'value',
-          value: { after: committed[position].saga, data, durationMs: record.durationMs },
-        };
+        outcomes[index] = { kind: 'value', value: { after, data, durationMs: record.durationMs } };
       });
       return outcomes;
     });
