@@ -1,4 +1,9 @@
-import { TransactionHost, TransactionRolledBackError } from '../src/database/transaction-host';
+import {
+  StatementAfterCommitError,
+  TransactionHost,
+  TransactionRolledBackError,
+} from '../src/database/transaction-host';
+import { SagaRepository } from '../src/modules/saga/saga.repository';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
 
 describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {
@@ -278,6 +283,76 @@ describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {
       expect(await stored(tx)).toEqual([]);
       // The connection went back to the pool usable.
       expect(await tx.run(() => tx.query<{ n: number }>('SELECT 1::int AS n'))).toEqual([{ n: 1 }]);
+    });
+
+    it('commits with its COMMIT sent behind its last statement, refusing any statement after it', async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      await tx.run(async () => {
+        const write = tx.query(insert, [keys[0], '1']);
+        const committed = tx.commit();
+        await expect(tx.query(insert, [keys[1], '2'])).rejects.toBeInstanceOf(
+          StatementAfterCommitError,
+        );
+        await Promise.all([write, committed]);
+      });
+      expect(await stored(tx)).toEqual([keys[0]]);
+    });
+
+    it('rolls back a transaction whose early COMMIT follows a failed statement', async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      let early: unknown;
+      await expect(
+        tx.run(async () => {
+          const writes = [tx.query(insert, [keys[0], '1']), tx.query(insert, [keys[0], '2'])];
+          const committed = tx.commit().catch((error: unknown) => {
+            early = error;
+          });
+          await Promise.all([...writes, committed]);
+        }),
+      ).rejects.toThrow(/duplicate key/);
+      expect(early).toBeInstanceOf(TransactionRolledBackError);
+      expect(await stored(tx)).toEqual([]);
+    });
+
+    it('fails a locked transition that does not apply, so that its early COMMIT rolls back', async () => {
+      const tx = t.app.get(TransactionHost, { strict: false });
+      const sagas = t.app.get(SagaRepository, { strict: false });
+      const id = 'TXN_fence_guard';
+      await t.db.query(
+        `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price)
+         VALUES ($1, 'orchestration', 'in_progress', 'user-123', 'item-potion', 1, 20)`,
+        [id],
+      );
+      try {
+        const { version } = (
+          await t.db.query<{ version: number }>(
+            'SELECT version FROM saga_states WHERE transaction_id = $1',
+            [id],
+          )
+        ).rows[0];
+        const stale = {
+          transactionId: id,
+          expectedVersion: version + 1,
+          change: { status: 'in_progress' as const, leaseOwner: 'test', leaseMs: 1000 },
+        };
+        // Unlocked, a stale transition answers undefined and the transaction goes on.
+        expect(await tx.run(() => sagas.applyTransitions([stale]))).toEqual([undefined]);
+        await expect(
+          tx.run(async () => {
+            const written = tx.query(insert, [keys[0], '1']);
+            const applied = sagas.applyTransitions([stale], { locked: true });
+            await Promise.all([written, applied, tx.commit().catch(() => undefined)]);
+          }),
+        ).rejects.toThrow(/TXN_fence_guard is not at the version its transaction locked/);
+        expect(await stored(tx)).toEqual([]);
+        const after = await t.db.query<{ version: number }>(
+          'SELECT version FROM saga_states WHERE transaction_id = $1',
+          [id],
+        );
+        expect(after.rows[0].version).toBe(version);
+      } finally {
+        await t.db.query('DELETE FROM saga_states WHERE transaction_id = $1', [id]);
+      }
     });
 
     it('never commits a transaction whose failed statement was caught', async () => {

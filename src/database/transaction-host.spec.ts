@@ -1,5 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { TransactionHost, TransactionRolledBackError } from './transaction-host';
+import {
+  StatementAfterCommitError,
+  TransactionHost,
+  TransactionRolledBackError,
+} from './transaction-host';
 
 type Statement = string | { name: string; text: string; values: unknown[] };
 type Answer = { command: string; rows: unknown[] };
@@ -87,6 +91,60 @@ describe('TransactionHost', () => {
       await Promise.all([first, second]);
     });
     expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2', 'COMMIT']);
+  });
+
+  it('sends COMMIT behind the statements issued, before they are answered, and only once', async () => {
+    const pending: (() => void)[] = [];
+    const { dataSource, texts, release } = fakeDataSource((sql) =>
+      sql === 'BEGIN' || sql === 'COMMIT'
+        ? ok(sql)
+        : new Promise((resolve) => pending.push(() => resolve({ command: 'UPDATE', rows: [] }))),
+    );
+    const tx = new TransactionHost(dataSource);
+
+    const result = await tx.run(async () => {
+      const write = tx.query('UPDATE t SET x = 1');
+      const committed = tx.commit();
+      expect(texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
+      // Later statements are refused without being sent: they would run outside the transaction.
+      await expect(tx.query('UPDATE t SET x = 2')).rejects.toBeInstanceOf(
+        StatementAfterCommitError,
+      );
+      pending.forEach((answer) => answer());
+      await Promise.all([write, committed]);
+      return 'done';
+    });
+
+    expect(result).toBe('done');
+    expect(texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
+    expect(release).toHaveBeenCalledWith(undefined);
+    await expect(tx.commit()).rejects.toThrow('commit() outside a transaction');
+  });
+
+  it('fails the early commit, and the transaction, when the server rolls back instead', async () => {
+    const failure = new Error('duplicate key');
+    const { dataSource, texts } = fakeDataSource((sql) =>
+      sql === 'COMMIT'
+        ? Promise.resolve({ command: 'ROLLBACK', rows: [] })
+        : sql === 'INSERT'
+          ? Promise.reject(failure)
+          : ok(sql),
+    );
+    const tx = new TransactionHost(dataSource);
+    let early: unknown;
+
+    await expect(
+      tx.run(async () => {
+        const write = tx.query('INSERT');
+        const committed = tx.commit().catch((error: unknown) => {
+          early = error;
+        });
+        await Promise.all([write, committed]);
+      }),
+    ).rejects.toBe(failure);
+
+    expect(early).toBeInstanceOf(TransactionRolledBackError);
+    expect(texts()).toEqual(['BEGIN', 'INSERT', 'COMMIT', 'ROLLBACK']);
   });
 
   it('rolls back and rethrows when the work fails, and returns the client', async () => {

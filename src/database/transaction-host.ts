@@ -26,6 +26,20 @@ interface PgPool extends PgQueryable {
   connect(): Promise<PgClient>;
 }
 
+/** An open transaction: its client, and its COMMIT once sent. */
+interface OpenTransaction {
+  client: PgClient;
+  commit?: Promise<PgResult>;
+}
+
+/** A statement asked for after its transaction's COMMIT was sent (a programming error). */
+export class StatementAfterCommitError extends Error {
+  constructor() {
+    super('A statement was issued after its transaction was committed');
+    this.name = 'StatementAfterCommitError';
+  }
+}
+
 /** The server ended a transaction with ROLLBACK where COMMIT was asked (it had failed). */
 export class TransactionRolledBackError extends Error {
   constructor() {
@@ -44,11 +58,12 @@ export class TransactionRolledBackError extends Error {
  * pool client and sends each statement the moment it is asked for: on a pipelined connection
  * (`pipeline: true`, see data-source-options) `BEGIN` leaves together with the first statement,
  * and statements issued without awaiting each other share one round trip, still executed in the
- * order they were issued.
+ * order they were issued. `commit()` sends the COMMIT behind them, so that a transaction's last
+ * statements and its commit share a round trip too.
  */
 @Injectable()
 export class TransactionHost {
-  private readonly storage = new AsyncLocalStorage<PgClient>();
+  private readonly storage = new AsyncLocalStorage<OpenTransaction>();
   private readonly names = new Map<string, string>();
   private readonly slowMs: number;
 
@@ -65,11 +80,27 @@ export class TransactionHost {
     return this.transaction(work);
   }
 
+  /**
+   * Inside `run`: sends COMMIT now, behind the statements already issued, instead of once the
+   * work has returned. The work may then only await what it issued: a later statement is
+   * refused (`StatementAfterCommitError`). Resolves once the server committed; rejects with
+   * `TransactionRolledBackError` when it rolled back instead (a statement before it failed),
+   * and so does `run`.
+   */
+  commit(): Promise<void> {
+    const open = this.storage.getStore();
+    if (open === undefined) return Promise.reject(new Error('commit() outside a transaction'));
+    open.commit ??= open.client.query('COMMIT');
+    return open.commit.then(committedOrThrow);
+  }
+
   /** Runs parameterized SQL in the current transaction (or on the pool) and returns its rows. */
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     // Sent before the first await, so that statements issued one after the other without
     // awaiting each other go out in that order.
-    const target: PgQueryable = this.storage.getStore() ?? this.pool();
+    const open = this.storage.getStore();
+    if (open?.commit !== undefined) throw new StatementAfterCommitError();
+    const target: PgQueryable = open?.client ?? this.pool();
     const started = Date.now();
     try {
       const result = await target.query({ name: this.nameOf(sql), text: sql, values: [...params] });
@@ -101,15 +132,18 @@ export class TransactionHost {
     };
     client.on('error', onError);
     const begun = client.query('BEGIN');
+    const open: OpenTransaction = { client };
     try {
-      const result = await this.storage.run(client, work);
+      const result = await this.storage.run(open, work);
       await begun;
-      const end = await client.query('COMMIT');
-      // COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error.
-      if (end.command !== 'COMMIT') throw new TransactionRolledBackError();
+      committedOrThrow(await (open.commit ?? client.query('COMMIT')));
       return result;
     } catch (error) {
       await begun.catch(() => undefined);
+      // A COMMIT already sent is answered before the ROLLBACK below, which then finds no
+      // transaction. When one of the statements failed, the server rolled back; work that
+      // throws for another reason after its commit leaves what committed committed.
+      await open.commit?.catch(() => undefined);
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {
         broken ??=
           rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -134,4 +168,9 @@ export class TransactionHost {
     }
     return name;
   }
+}
+
+/** COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error. */
+function committedOrThrow(end: PgResult): void {
+  if (end.command !== 'COMMIT') throw new TransactionRolledBackError();
 }

@@ -182,9 +182,13 @@ export class PurchaseService {
           };
         }),
       );
-      const started = await this.engines.initiate(
-        rows.filter((row): row is SagaRow => row !== undefined && !isTerminal(row.status)),
-      );
+      // What the patterns write to start their sagas leaves with the COMMIT.
+      const [started] = await Promise.all([
+        this.engines.initiate(
+          rows.filter((row): row is SagaRow => row !== undefined && !isTerminal(row.status)),
+        ),
+        this.tx.commit(),
+      ]);
       const initiated = new Map(started.map((one) => [one.saga.context.transactionId, one]));
       return rows.map((row) => ({
         row,

@@ -222,9 +222,14 @@ export class SagaRepository {
    * at the expected version, with its result row written only then (a second success of one
    * step violates `uq_saga_step_results_success`). Returns, in order, each new version, or
    * undefined when stale. The rows stay locked until the transaction ends.
+   *
+   * `locked`: the caller holds the rows locked at these versions (`lockAtVersions`), so every
+   * transition must apply. One that does not fails the statement, and so its transaction,
+   * instead of answering undefined: the caller may then send its COMMIT without awaiting this.
    */
   async applyTransitions(
     transitions: readonly FencedTransition[],
+    { locked = false }: { locked?: boolean } = {},
   ): Promise<(number | undefined)[]> {
     const rows = await this.tx.query<{ version: number | null }>(
       `WITH req AS (
@@ -263,7 +268,9 @@ export class SagaRepository {
          ORDER BY r.ord
          RETURNING id
        )
-       SELECT f.version FROM req r LEFT JOIN fenced f ON f.transaction_id = r.transaction_id
+       SELECT CASE WHEN f.version IS NULL AND $3::boolean THEN saga_fence_lost(r.transaction_id)
+                   ELSE f.version END AS version
+       FROM req r LEFT JOIN fenced f ON f.transaction_id = r.transaction_id
        ORDER BY r.ord`,
       [
         JSON.stringify(
@@ -291,6 +298,7 @@ export class SagaRepository {
         // The ids again, as an array the planner sees the size of: the sagas are reached through
         // their primary key however many rows the table has.
         transitions.map((transition) => transition.transactionId),
+        locked,
       ],
     );
     return rows.map((row) => row.version ?? undefined);

@@ -39,7 +39,7 @@ export class SagaEngines implements BeforeApplicationShutdown {
 
   /**
    * Inside the transaction that records new sagas: choreography writes their PurchaseInitiated
-   * (in one statement).
+   * (in one statement, issued before the first await: the caller's COMMIT follows it).
    */
   async initiate(rows: readonly SagaRow[]): Promise<InitiatedSaga[]> {
     const sagas = rows.map((row) => toRecord(row, []));

@@ -49,6 +49,7 @@ class FakeSagas {
   versions = new Map<string, number>();
   locked: string[][] = [];
   applied: FencedTransition[][] = [];
+  options: ({ locked?: boolean } | undefined)[] = [];
 
   lockAtVersions(sagas: { transactionId: string; version: number }[]): Promise<Set<string>> {
     this.locked.push(sagas.map((s) => s.transactionId));
@@ -61,8 +62,12 @@ class FakeSagas {
     );
   }
 
-  applyTransitions(transitions: FencedTransition[]): Promise<(number | undefined)[]> {
+  applyTransitions(
+    transitions: FencedTransition[],
+    options?: { locked?: boolean },
+  ): Promise<(number | undefined)[]> {
     this.applied.push(transitions);
+    this.options.push(options);
     return Promise.resolve(
       transitions.map((t) => {
         const next = t.expectedVersion + 1;
@@ -76,10 +81,15 @@ class FakeSagas {
 function setup() {
   const sagas = new FakeSagas();
   let transactions = 0;
+  const commits: number[] = [];
   const tx = {
     run: <T>(work: () => Promise<T>) => {
       transactions++;
       return work();
+    },
+    commit: () => {
+      commits.push(transactions);
+      return Promise.resolve();
     },
   };
   const steps = { ordered: STEP_NAMES.map((name) => ({ name })) } as unknown as SagaSteps;
@@ -90,7 +100,7 @@ function setup() {
     steps,
     config,
   );
-  return { batches, sagas, transactions: () => transactions };
+  return { batches, sagas, transactions: () => transactions, commits };
 }
 
 function request(record: SagaRecord, at: SagaStep, extra: Partial<ForwardRequest> = {}) {
@@ -116,6 +126,7 @@ describe('StepBatches', () => {
     ]);
 
     expect(transactions()).toBe(1);
+    expect(sagas.options).toEqual([{ locked: true }]);
     // Steps run in saga order (the order their rows are locked in), each with all of its sagas.
     expect(first.batches).toEqual([['b']]);
     expect(second.batches).toEqual([['a', 'c']]);
@@ -232,6 +243,34 @@ describe('StepBatches', () => {
       ['a', 'in_progress'],
       ['b', 'completed'],
     ]);
+  });
+
+  it('sends the COMMIT right behind the transitions and hooks, before they are answered', async () => {
+    const { batches, sagas, commits } = setup();
+    const issued: string[] = [];
+    let answer = (): void => undefined;
+    sagas.applyTransitions = (transitions) => {
+      issued.push('transitions');
+      return new Promise((resolve) => {
+        answer = () => resolve(transitions.map((t) => t.expectedVersion + 1));
+      });
+    };
+    const hook = {
+      write: () => {
+        issued.push(`hooks (commits so far: ${commits.length})`);
+        return Promise.resolve();
+      },
+    };
+
+    const done = batches.forward(request(saga('a'), step('user_validation').object, { hook }));
+    for (let turn = 0; turn < 50 && commits.length === 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+
+    expect(issued).toEqual(['transitions', 'hooks (commits so far: 0)']);
+    expect(commits).toEqual([1]);
+    answer();
+    expect((await done).after.version).toBe(2);
   });
 
   it('fails every saga of a batch whose transaction fails, for each to retry', async () => {

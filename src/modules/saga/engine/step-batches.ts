@@ -129,7 +129,9 @@ export class StepBatches {
       if (done.length === 0) return outcomes;
 
       // The rows were locked at their versions above: each transition takes its saga one
-      // version on, so what it raises (the hooks) is written in the same round trip.
+      // version on, so what it raises (the hooks) is written in the same round trip, and the
+      // COMMIT follows them there (a transition that did not apply fails its statement, and
+      // the server then rolls the whole batch back).
       const changes = done.map(({ index, record }) => {
         const { saga, step, status, hook } = requests[index];
         const change: StepChange = { status, currentStep: step.name };
@@ -142,16 +144,14 @@ export class StepBatches {
       const hooked = changes.flatMap(({ transition, hook }): HookedTransition[] =>
         hook === undefined ? [] : [{ transition, hook }],
       );
-      const [versions] = await Promise.all([
-        this.sagas.applyTransitions(changes.map(({ fenced }) => fenced)),
-        runHooks(hooked),
-      ]);
+      const applied = this.sagas.applyTransitions(
+        changes.map(({ fenced }) => fenced),
+        { locked: true },
+      );
+      const hooks = runHooks(hooked);
+      await Promise.all([applied, hooks, this.tx.commit()]);
       done.forEach(({ index, data, record }, position) => {
         const after = changes[position].transition.saga;
-        // Nothing can have moved the locked rows; were it otherwise, the batch rolls back.
-        if (versions[position] !== after.version) {
-          throw new StaleSagaError(after.context.transactionId);
-        }
         outcomes[index] = { kind: 'value', value: { after, data, durationMs: record.durationMs } };
       });
       return outcomes;

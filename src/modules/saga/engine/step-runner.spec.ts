@@ -145,7 +145,7 @@ function setup(
     inStep: () => Promise.resolve(),
     afterStep: () => undefined,
   };
-  const tx = { run: <T>(work: () => Promise<T>) => work() };
+  const tx = { run: <T>(work: () => Promise<T>) => work(), commit: () => Promise.resolve() };
   const steps = { isPastPivot: (name: StepName) => pastPivot.includes(name) };
   const configService = { get: () => ({ ...sagaConfig, ...config }) };
   const batches = new StepBatches(

@@ -27,7 +27,8 @@ export interface Transition {
 /**
  * Writes, inside the transaction of one or more transitions, what they raise (choreography: its
  * outbox events). One writer serves all the hooks of a pattern, so the transitions of a batch
- * cost it one call.
+ * cost it one call. It issues its statements before its first await: a step batch sends its
+ * COMMIT right behind them.
  */
 export type TransitionWriter = (transitions: readonly HookedTransition[]) => Promise<void>;
 
@@ -41,7 +42,10 @@ export interface HookedTransition {
   hook: TransitionHook;
 }
 
-/** Runs the hooks of transitions committing together: one call per writer. */
+/**
+ * Runs the hooks of transitions committing together: one call per writer, all issued at once (a
+ * writer sends its statements before its first await, so they leave together).
+ */
 export async function runHooks(hooked: readonly HookedTransition[]): Promise<void> {
   const byWriter = new Map<TransitionWriter, HookedTransition[]>();
   for (const item of hooked) {
@@ -49,7 +53,7 @@ export async function runHooks(hooked: readonly HookedTransition[]): Promise<voi
     if (group === undefined) byWriter.set(item.hook.write, [item]);
     else group.push(item);
   }
-  for (const [write, group] of byWriter) await write(group);
+  await Promise.all([...byWriter].map(([write, group]) => write(group)));
 }
 
 /** What a step or compensation recorded: the content of its result row. */
