@@ -121,6 +121,41 @@ describe('TransactionHost', () => {
     await expect(tx.commit()).rejects.toThrow('commit() outside a transaction');
   });
 
+  it("holds the socket's writes back while a tick issues statements, then sends them as one", async () => {
+    const { dataSource, texts } = fakeDataSource(ok);
+    const stream = { corked: 0, flushes: [] as number[] };
+    const client = (await (
+      dataSource.driver as unknown as { master: { connect(): Promise<object> } }
+    ).master.connect()) as { connection?: object };
+    client.connection = {
+      stream: {
+        cork: () => stream.corked++,
+        uncork: () => {
+          stream.corked--;
+          stream.flushes.push(texts().length);
+        },
+      },
+    };
+    const tx = new TransactionHost(dataSource);
+
+    const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+    await tx.run(async () => {
+      const first = [tx.query('SELECT 1'), tx.query('SELECT 2')];
+      expect(stream.corked).toBe(1);
+      expect(stream.flushes).toEqual([]);
+      await turn();
+      // BEGIN and both statements left in one write once the work issuing them yielded.
+      expect(stream.flushes).toEqual([3]);
+      await Promise.all(first);
+      const last = [tx.query('SELECT 3'), tx.commit()];
+      await turn();
+      await Promise.all(last);
+    });
+
+    expect(stream.flushes).toEqual([3, 5]);
+    expect(stream.corked).toBe(0);
+  });
+
   it('fails the early commit, and the transaction, when the server rolls back instead', async () => {
     const failure = new Error('duplicate key');
     const { dataSource, texts } = fakeDataSource((sql) =>

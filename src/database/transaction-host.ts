@@ -17,6 +17,8 @@ interface PgQueryable {
 
 /** A pg client checked out of the pool. */
 interface PgClient extends PgQueryable {
+  /** pg's connection, whose socket can hold writes back (`cork`) and send them as one. */
+  connection?: { stream?: { cork?(): void; uncork?(): void } };
   release(error?: Error): void;
   on(event: 'error', listener: (error: Error) => void): void;
   removeListener(event: 'error', listener: (error: Error) => void): void;
@@ -30,6 +32,24 @@ interface PgPool extends PgQueryable {
 interface OpenTransaction {
   client: PgClient;
   commit?: Promise<PgResult>;
+  /** Its socket holds writes back until the next tick. */
+  corked: boolean;
+}
+
+/**
+ * Holds back the writes of a transaction's statements until the code issuing them yields (the
+ * next tick), so that statements issued together leave in one write to the socket instead of one
+ * system call each (pg writes each statement on its own).
+ */
+function writeTogether(open: OpenTransaction): void {
+  const stream = open.client.connection?.stream;
+  if (open.corked || stream?.cork === undefined || stream.uncork === undefined) return;
+  open.corked = true;
+  stream.cork();
+  process.nextTick(() => {
+    open.corked = false;
+    stream.uncork?.();
+  });
 }
 
 /** A statement asked for after its transaction's COMMIT was sent (a programming error). */
@@ -90,7 +110,10 @@ export class TransactionHost {
   commit(): Promise<void> {
     const open = this.storage.getStore();
     if (open === undefined) return Promise.reject(new Error('commit() outside a transaction'));
-    open.commit ??= open.client.query('COMMIT');
+    if (open.commit === undefined) {
+      writeTogether(open);
+      open.commit = open.client.query('COMMIT');
+    }
     return open.commit.then(committedOrThrow);
   }
 
@@ -100,6 +123,7 @@ export class TransactionHost {
     // awaiting each other go out in that order.
     const open = this.storage.getStore();
     if (open?.commit !== undefined) throw new StatementAfterCommitError();
+    if (open !== undefined) writeTogether(open);
     const target: PgQueryable = open?.client ?? this.pool();
     const started = Date.now();
     try {
@@ -131,11 +155,13 @@ export class TransactionHost {
       broken = error;
     };
     client.on('error', onError);
+    const open: OpenTransaction = { client, corked: false };
+    writeTogether(open);
     const begun = client.query('BEGIN');
-    const open: OpenTransaction = { client };
     try {
       const result = await this.storage.run(open, work);
       await begun;
+      if (open.commit === undefined) writeTogether(open);
       committedOrThrow(await (open.commit ?? client.query('COMMIT')));
       return result;
     } catch (error) {

@@ -69,6 +69,23 @@ describe('OutboxDispatcher acknowledgements', () => {
 
   afterEach(() => warn.mockRestore());
 
+  it("publishes just-committed events once the caller's job is done, not a loop turn later", async () => {
+    const { dispatcher, bus } = setup();
+    const started: string[] = [];
+    listen(bus, 'Tested', (event: SagaEventEnvelope) => {
+      started.push(event.eventId);
+      return Promise.resolve();
+    });
+
+    dispatcher.publishSoon([row('1')]);
+    expect(started).toEqual([]);
+    await Promise.resolve();
+
+    // The handler started within the same turn of the event loop.
+    expect(started).toEqual(['EVT_1']);
+    await turns(3);
+  });
+
   it('acknowledges events published together with one UPDATE, after their handlers ran', async () => {
     const { dispatcher, bus, handled, acks } = setup();
     const handlersMayEnd = gate();

@@ -67,12 +67,13 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 
-  /** Publishes just-committed events without holding up the caller. */
+  /**
+   * Publishes just-committed events without holding up the caller: once its current job is
+   * done, not a turn of the event loop later (the handlers' steps queue for their batch then).
+   */
   publishSoon(rows: OutboxRow[]): void {
     if (rows.length === 0) return;
-    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.publish(rows),
-    );
+    const run = Promise.resolve().then(() => this.publish(rows));
     this.inFlight.add(run);
     run
       .catch((error: unknown) =>
