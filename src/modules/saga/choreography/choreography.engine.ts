@@ -3,7 +3,7 @@ import { timeOrderedId } from '../../../common/time-ordered-id';
 import type { HookedTransition, TransitionHook } from '../engine/transition';
 import type { SagaRecord } from '../saga.types';
 import { OutboxDispatcher } from './outbox-dispatcher';
-import { OutboxRepository, OutboxRow } from './outbox.repository';
+import { OutboxRepository, OutboxRow, PendingEvent } from './outbox.repository';
 import {
   eventsFor,
   remainingToCompensate,
@@ -19,7 +19,7 @@ import { STEP_NAMES, type StepData } from '../saga.types';
  * the rows of the last transaction that wrote them, to publish once it has committed.
  */
 export class OutboxHook implements TransitionHook {
-  committed: OutboxRow[] = [];
+  committed: PendingEvent[] = [];
 
   constructor(
     readonly write: TransitionHook['write'],
@@ -40,7 +40,7 @@ export class ChoreographyEngine {
   ) {}
 
   /** Writes PurchaseInitiated for sagas being recorded, in their transaction; rows per saga. */
-  initiate(sagas: readonly SagaRecord[]): Promise<OutboxRow[][]> {
+  initiate(sagas: readonly SagaRecord[]): Promise<PendingEvent[][]> {
     return this.insert(
       sagas.map((saga) => this.envelopes(saga, null, [{ type: 'PurchaseInitiated', data: {} }])),
     );
@@ -52,7 +52,7 @@ export class ChoreographyEngine {
   }
 
   /** Asks the participants to undo `remaining` (admin re-drive), in the caller's transaction. */
-  requestCompensation(saga: SagaRecord, remaining: string[]): Promise<OutboxRow[]> {
+  requestCompensation(saga: SagaRecord, remaining: string[]): Promise<PendingEvent[]> {
     return this.write(saga, null, [{ type: 'CompensationInitiated', data: { remaining } }]);
   }
 
@@ -60,7 +60,7 @@ export class ChoreographyEngine {
    * Re-raises, for a saga taken over by recovery, the event its next participant reacts to (its
    * older events carry a stale version and are ignored).
    */
-  resume(saga: SagaRecord): Promise<OutboxRow[]> {
+  resume(saga: SagaRecord): Promise<PendingEvent[]> {
     if (saga.status === 'compensating') {
       return this.requestCompensation(saga, remainingToCompensate(saga));
     }
@@ -69,7 +69,7 @@ export class ChoreographyEngine {
     return this.write(saga, null, [{ type: TRIGGER_OF[next], data: { recovered: true } }]);
   }
 
-  publish(rows: OutboxRow[]): void {
+  publish(rows: PendingEvent[]): void {
     this.dispatcher.publishSoon(rows);
   }
 
@@ -96,19 +96,19 @@ export class ChoreographyEngine {
     saga: SagaRecord,
     causationId: string | null,
     events: { type: SagaEventType; data: StepData }[],
-  ): Promise<OutboxRow[]> {
+  ): Promise<PendingEvent[]> {
     const [rows] = await this.insert([this.envelopes(saga, causationId, events)]);
     return rows;
   }
 
   /** Groups of events in one insert; answers the rows of each group. */
-  private async insert(groups: SagaEventEnvelope[][]): Promise<OutboxRow[][]> {
+  private async insert(groups: SagaEventEnvelope[][]): Promise<PendingEvent[][]> {
     const rows = await this.outbox.insert(
       groups.flat(),
       this.dispatcher.leaseOwner,
       this.dispatcher.leaseDurationMs,
     );
-    const byEvent = new Map(rows.map((row) => [row.event_id, row]));
+    const byEvent = new Map(rows.map((row) => [row.payload.eventId, row]));
     return groups.map((group) => group.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []));
   }
 

@@ -12,7 +12,7 @@ import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
 import { INSTANCE_ID } from '../engine/instance-id';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
-import { OutboxRepository, OutboxRow } from './outbox.repository';
+import { OutboxRepository, PendingEvent } from './outbox.repository';
 
 /** Acknowledgements written by one UPDATE at most (an id array parameter). */
 const MAX_ACK_BATCH = 500;
@@ -71,7 +71,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
    * Publishes just-committed events without holding up the caller: once its current job is
    * done, not a turn of the event loop later (the handlers' steps queue for their batch then).
    */
-  publishSoon(rows: OutboxRow[]): void {
+  publishSoon(rows: PendingEvent[]): void {
     if (rows.length === 0) return;
     const run = Promise.resolve().then(() => this.publish(rows));
     this.inFlight.add(run);
@@ -102,7 +102,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     }
   }
 
-  private async publish(rows: OutboxRow[]): Promise<number> {
+  private async publish(rows: PendingEvent[]): Promise<number> {
     const done: string[] = [];
     try {
       for (const row of rows) {

@@ -2,12 +2,16 @@ import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaEventEnvelope } from './saga-events';
 
-export interface OutboxRow {
+/** An event written to the outbox, as its dispatcher needs it: its row's id and the event. */
+export interface PendingEvent {
   id: string;
-  event_id: string;
   event_type: string;
-  aggregate_id: string;
   payload: SagaEventEnvelope;
+}
+
+export interface OutboxRow extends PendingEvent {
+  event_id: string;
+  aggregate_id: string;
   created_at: Date;
   /** Published: the event has no pending row left. */
   dispatched: boolean;
@@ -23,23 +27,27 @@ export class OutboxRepository {
 
   /**
    * Writes events in the current transaction, pending and leased to their writer for `leaseMs`.
-   * The rows answered carry the events as given (the payload is not read back).
+   * Only the rows' ids are read back; the events answered are the ones given.
    */
-  async insert(events: SagaEventEnvelope[], owner: string, leaseMs: number): Promise<OutboxRow[]> {
+  async insert(
+    events: SagaEventEnvelope[],
+    owner: string,
+    leaseMs: number,
+  ): Promise<PendingEvent[]> {
     if (events.length === 0) return [];
-    const rows = await this.tx.query<Omit<OutboxRow, 'payload'>>(
+    const rows = await this.tx.query<{ id: string; event_id: string }>(
       `WITH inserted AS (
          INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload)
          SELECT e.event_id, e.event_type, e.aggregate_id, e.payload
          FROM jsonb_to_recordset($1::jsonb) AS e(ord int, event_id uuid, event_type varchar, aggregate_id varchar, payload jsonb)
          ORDER BY e.ord
-         RETURNING id, event_id, event_type, aggregate_id, created_at
+         RETURNING id, event_id
        ),
        leased AS (
          INSERT INTO outbox_pending (id, lease_owner, lease_expires_at)
          SELECT id, $2, now() + $3::int * interval '1 millisecond' FROM inserted
        )
-       SELECT id, event_id, event_type, aggregate_id, created_at, false AS dispatched FROM inserted`,
+       SELECT id, event_id FROM inserted`,
       [
         JSON.stringify(
           events.map((e, ord) => ({
@@ -57,7 +65,7 @@ export class OutboxRepository {
     const byEvent = new Map(events.map((event) => [event.eventId, event]));
     return rows.flatMap((row) => {
       const payload = byEvent.get(row.event_id);
-      return payload === undefined ? [] : [{ ...row, payload }];
+      return payload === undefined ? [] : [{ id: row.id, event_type: payload.eventType, payload }];
     });
   }
 

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../../../config/configuration';
 import { ChoreographyEngine } from '../choreography/choreography.engine';
-import type { OutboxRow } from '../choreography/outbox.repository';
+import type { PendingEvent } from '../choreography/outbox.repository';
 import { remainingToCompensate } from '../choreography/saga-events';
 import { toRecord } from '../saga.mapper';
 import type { SagaRow, StepRow } from '../saga.repository';
@@ -14,7 +14,7 @@ import { StepRunner } from './step-runner';
 /** A saga just recorded, with what its pattern wrote in the same transaction. */
 export interface InitiatedSaga {
   saga: SagaRecord;
-  outbox: OutboxRow[];
+  outbox: PendingEvent[];
 }
 
 /**
@@ -103,7 +103,7 @@ export class SagaEngines implements BeforeApplicationShutdown {
         await this.track(this.orchestrator.compensate(saga));
         return;
       case 'choreography': {
-        const outbox: OutboxRow[] = [];
+        const outbox: PendingEvent[] = [];
         const from = saga.version;
         if (takeOver) {
           await this.runner.abort(saga, reason, async (after) => {
