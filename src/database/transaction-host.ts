@@ -161,7 +161,6 @@ export class TransactionHost {
     try {
       const result = await this.storage.run(open, work);
       await begun;
-      if (open.commit === undefined) writeTogether(open);
       committedOrThrow(await (open.commit ?? client.query('COMMIT')));
       return result;
     } catch (error) {

@@ -101,7 +101,7 @@ export class ChoreographyEngine {
     return rows;
   }
 
-  /** Groups of events in one insert; answers the rows of each group. */
+  /** Groups of events in one insert; answers, per group, its events as written. */
   private async insert(groups: SagaEventEnvelope[][]): Promise<PendingEvent[][]> {
     const rows = await this.outbox.insert(
       groups.flat(),
