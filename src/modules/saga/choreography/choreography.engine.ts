@@ -108,8 +108,8 @@ export class ChoreographyEngine {
       this.dispatcher.leaseOwner,
       this.dispatcher.leaseDurationMs,
     );
-    const byEvent = new Map(rows.map((row) => [row.payload.eventId, row]));
-    return groups.map((group) => group.flatMap((envelope) => byEvent.get(envelope.eventId) ?? []));
+    let next = 0;
+    return groups.map((group) => rows.slice(next, (next += group.length)));
   }
 
   private envelopes(

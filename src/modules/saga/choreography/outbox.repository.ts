@@ -27,7 +27,7 @@ export class OutboxRepository {
 
   /**
    * Writes events in the current transaction, pending and leased to their writer for `leaseMs`.
-   * Only the rows' ids are read back; the events answered are the ones given.
+   * Only the rows' ids are read back: answers the events given, in their order, with their ids.
    */
   async insert(
     events: SagaEventEnvelope[],
@@ -62,10 +62,12 @@ export class OutboxRepository {
         leaseMs,
       ],
     );
-    const byEvent = new Map(events.map((event) => [event.eventId, event]));
-    return rows.flatMap((row) => {
-      const payload = byEvent.get(row.event_id);
-      return payload === undefined ? [] : [{ id: row.id, event_type: payload.eventType, payload }];
+    const idOf = new Map(rows.map((row) => [row.event_id, row.id]));
+    return events.map((payload) => {
+      const id = idOf.get(payload.eventId);
+      // The insert writes every event or fails.
+      if (id === undefined) throw new Error(`Outbox event ${payload.eventId} was not written`);
+      return { id, event_type: payload.eventType, payload };
     });
   }
 

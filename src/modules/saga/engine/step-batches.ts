@@ -132,10 +132,13 @@ export class StepBatches {
       // version on, so what it raises (the hooks) is written in the same round trip, and the
       // COMMIT follows them there (a transition that did not apply fails its statement, and
       // the server then rolls the whole batch back).
-      const changes = done.map(({ index, record }) => {
+      const changes = done.map(({ index, data, record }) => {
         const { saga, step, status, hook } = requests[index];
         const change: StepChange = { status, currentStep: step.name };
         return {
+          index,
+          data,
+          record,
           fenced: fencedTransition(saga, change, record, this.config.leaseMs),
           transition: committedTransition(saga, saga.version + 1, change, record),
           hook,
@@ -150,10 +153,12 @@ export class StepBatches {
       );
       const hooks = runHooks(hooked);
       await Promise.all([applied, hooks, this.tx.commit()]);
-      done.forEach(({ index, data, record }, position) => {
-        const after = changes[position].transition.saga;
-        outcomes[index] = { kind: 'value', value: { after, data, durationMs: record.durationMs } };
-      });
+      for (const { index, data, record, transition } of changes) {
+        outcomes[index] = {
+          kind: 'value',
+          value: { after: transition.saga, data, durationMs: record.durationMs },
+        };
+      }
       return outcomes;
     });
   }
