@@ -149,8 +149,8 @@ describe('integrity verification (admin route, metric, verify command)', () => {
            now() - interval '10 minutes')
          RETURNING id
        )
-       INSERT INTO outbox_pending (id, lease_owner, lease_expires_at)
-       SELECT id, 'elsewhere', now() + interval '1 hour' FROM event`,
+       INSERT INTO outbox_pending (id, event_ids, lease_owner, lease_expires_at)
+       SELECT id, ARRAY[id], 'elsewhere', now() + interval '1 hour' FROM event`,
     );
 
     const report = await integrity(t);

@@ -237,9 +237,10 @@ export class IntegrityRepository {
       `SELECT e.id::text, e.event_type, e.aggregate_id, p.attempts,
               floor(extract(epoch FROM now() - e.created_at) * 1000)::text AS age_ms,
               count(*) OVER ()::text AS total
-       FROM outbox_pending p JOIN outbox_events e ON e.id = p.id
+       FROM outbox_pending p CROSS JOIN LATERAL unnest(p.event_ids) AS u(id)
+       JOIN outbox_events e ON e.id = u.id
        WHERE e.created_at < now() - $1::int * interval '1 millisecond'
-       ORDER BY p.id LIMIT $2`,
+       ORDER BY e.id LIMIT $2`,
       [maxPendingMs, limit],
     );
   }

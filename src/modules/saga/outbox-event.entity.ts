@@ -1,10 +1,9 @@
 import {
+  Check,
   Column,
   CreateDateColumn,
   Entity,
   Index,
-  JoinColumn,
-  OneToOne,
   PrimaryColumn,
   PrimaryGeneratedColumn,
 } from 'typeorm';
@@ -37,17 +36,18 @@ export class OutboxEventEntity {
 }
 
 /**
- * An event not yet published: its lease and attempts. Publishing the event deletes the row, so
- * acknowledging costs a narrow delete, not a rewrite of the event and its payload.
+ * Events not yet published, written by one statement: their ids, lease and attempts. Publishing
+ * all of them deletes the row, so acknowledging a write's events costs one narrow delete, not a
+ * rewrite of each event and its payload. The row's id is its first event's.
  */
 @Entity('outbox_pending')
+@Check('chk_outbox_pending_event_ids', 'cardinality("event_ids") > 0')
 export class OutboxPendingEntity {
   @PrimaryColumn({ type: 'bigint', primaryKeyConstraintName: 'PK_outbox_pending' })
   id!: string;
 
-  @OneToOne(() => OutboxEventEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'id', foreignKeyConstraintName: 'FK_outbox_pending_event' })
-  event?: OutboxEventEntity;
+  @Column({ name: 'event_ids', type: 'bigint', array: true })
+  eventIds!: string[];
 
   @Column({ type: 'int', default: 0 })
   attempts!: number;

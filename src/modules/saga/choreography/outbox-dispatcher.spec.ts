@@ -3,18 +3,26 @@ import type { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
 import { OutboxDispatcher } from './outbox-dispatcher';
-import type { OutboxRepository, OutboxRow } from './outbox.repository';
+import type { OutboxRepository, PendingBatch, PendingEvent } from './outbox.repository';
 import type { SagaEventEnvelope } from './saga-events';
 
-function row(id: string, eventType = 'Tested'): OutboxRow {
+/** The pending row of a write of `size` events. */
+function batch(id: string, size: number): PendingBatch {
+  return { id, size };
+}
+
+/** An event of saga `saga`, pending in `of` (a write of its own by default). */
+function row(
+  id: string,
+  eventType = 'Tested',
+  of: PendingBatch = batch(`B${id}`, 1),
+  saga = 'TXN_1',
+): PendingEvent {
   return {
     id,
-    event_id: `EVT_${id}`,
     event_type: eventType,
-    aggregate_id: 'TXN_1',
-    payload: { eventId: `EVT_${id}` } as SagaEventEnvelope,
-    created_at: new Date(),
-    dispatched: false,
+    payload: { eventId: `EVT_${id}`, transactionId: saga } as SagaEventEnvelope,
+    batch: of,
   };
 }
 
@@ -86,15 +94,16 @@ describe('OutboxDispatcher acknowledgements', () => {
     await turns(3);
   });
 
-  it('acknowledges events published together with one UPDATE, after their handlers ran', async () => {
+  it('acknowledges the writes of events published together with one DELETE, after their handlers ran', async () => {
     const { dispatcher, bus, handled, acks } = setup();
     const handlersMayEnd = gate();
     listen(bus, 'Tested', async (event: SagaEventEnvelope) => {
       await handlersMayEnd.opened;
       handled.push(event.eventId);
     });
+    const pair = batch('B2', 2);
     dispatcher.publishSoon([row('1')]);
-    dispatcher.publishSoon([row('2'), row('3')]);
+    dispatcher.publishSoon([row('2', 'Tested', pair), row('3', 'Tested', pair)]);
     dispatcher.publishSoon([row('4')]);
     await turns(3);
     expect(acks).toEqual([]);
@@ -102,8 +111,56 @@ describe('OutboxDispatcher acknowledgements', () => {
     handlersMayEnd.open();
     await dispatcher.beforeApplicationShutdown();
     expect(acks).toHaveLength(1);
-    expect([...acks[0].ids].sort()).toEqual(['1', '2', '3', '4']);
+    expect([...acks[0].ids].sort()).toEqual(['B1', 'B2', 'B4']);
     expect([...acks[0].handledBefore].sort()).toEqual(['EVT_1', 'EVT_2', 'EVT_3', 'EVT_4']);
+  });
+
+  it('acknowledges a write published in parts (one per saga) once, after its last event', async () => {
+    const { dispatcher, bus, handled, acks } = setup();
+    const slowMayEnd = gate();
+    listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
+    listen(bus, 'Slow', async (event: SagaEventEnvelope) => {
+      await slowMayEnd.opened;
+      handled.push(event.eventId);
+    });
+    const write = batch('B1', 3);
+    dispatcher.publishSoon([row('1', 'Tested', write, 'TXN_1')]);
+    dispatcher.publishSoon([row('2', 'Slow', write, 'TXN_2')]);
+    dispatcher.publishSoon([row('3', 'Tested', write, 'TXN_3')]);
+    await turns(5);
+    // Two of its three events are handled: the write stays pending.
+    expect([...handled].sort()).toEqual(['EVT_1', 'EVT_3']);
+    expect(acks).toEqual([]);
+
+    slowMayEnd.open();
+    await dispatcher.beforeApplicationShutdown();
+    expect(acks).toHaveLength(1);
+    expect(acks[0].ids).toEqual(['B1']);
+    expect([...acks[0].handledBefore].sort()).toEqual(['EVT_1', 'EVT_2', 'EVT_3']);
+  });
+
+  it("publishes a saga's events in order, and different sagas' side by side", async () => {
+    const { dispatcher, bus } = setup();
+    const firstMayEnd = gate();
+    const started: string[] = [];
+    listen(bus, 'Slow', async (event: SagaEventEnvelope) => {
+      started.push(event.eventId);
+      await firstMayEnd.opened;
+    });
+    listen(bus, 'Tested', (event: SagaEventEnvelope) => started.push(event.eventId));
+    const write = batch('B1', 3);
+    dispatcher.publishSoon([
+      row('1', 'Slow', write, 'TXN_1'),
+      row('2', 'Tested', write, 'TXN_1'),
+      row('3', 'Tested', write, 'TXN_2'),
+    ]);
+    await turns(3);
+    // TXN_2 did not wait for TXN_1; TXN_1's second event waits for its first.
+    expect(started).toEqual(['EVT_1', 'EVT_3']);
+
+    firstMayEnd.open();
+    await dispatcher.beforeApplicationShutdown();
+    expect(started).toEqual(['EVT_1', 'EVT_3', 'EVT_2']);
   });
 
   it('never acknowledges an event whose handler is still running', async () => {
@@ -117,21 +174,29 @@ describe('OutboxDispatcher acknowledgements', () => {
     dispatcher.publishSoon([row('1', 'Slow')]);
     dispatcher.publishSoon([row('2')]);
     await turns(5);
-    expect(acks).toEqual([{ ids: ['2'], handledBefore: ['EVT_2'] }]);
+    expect(acks).toEqual([{ ids: ['B2'], handledBefore: ['EVT_2'] }]);
 
     slowMayEnd.open();
     await dispatcher.beforeApplicationShutdown();
-    expect(acks.map((ack) => ack.ids)).toEqual([['2'], ['1']]);
+    expect(acks.map((ack) => ack.ids)).toEqual([['B2'], ['B1']]);
   });
 
-  it('does not acknowledge an event whose handler failed, and releases it for a retry', async () => {
+  it("does not acknowledge a write with an event whose handler failed: it leaves that event and its saga's later ones pending, for a retry", async () => {
     const { dispatcher, bus, outbox, acks } = setup();
     listen(bus, 'Failing', () => Promise.reject(new Error('handler broke')));
     listen(bus, 'Tested', () => undefined);
-    dispatcher.publishSoon([row('1'), row('2', 'Failing'), row('3')]);
+    const write = batch('B1', 4);
+    dispatcher.publishSoon([
+      row('1', 'Tested', write, 'TXN_1'),
+      row('2', 'Failing', write, 'TXN_1'),
+      row('3', 'Tested', write, 'TXN_1'),
+    ]);
+    dispatcher.publishSoon([row('4', 'Tested', write, 'TXN_2')]);
+    dispatcher.publishSoon([row('5')]);
     await dispatcher.beforeApplicationShutdown();
-    expect(acks.map((ack) => ack.ids)).toEqual([['1']]);
-    expect(outbox.release).toHaveBeenCalledWith(['2', '3'], 1000);
+    expect(acks.map((ack) => ack.ids)).toEqual([['B5']]);
+    expect(outbox.release).toHaveBeenCalledTimes(1);
+    expect(outbox.release).toHaveBeenCalledWith('B1', ['2', '3'], 1000);
   });
 
   it('logs a failed acknowledgement and carries on: the rows stay pending for the sweep', async () => {
@@ -149,10 +214,10 @@ describe('OutboxDispatcher acknowledgements', () => {
       dispatcher.publishSoon([row('3')]);
       await dispatcher.beforeApplicationShutdown();
 
-      expect(acks.map((ack) => ack.ids)).toEqual([['1', '2'], ['3']]);
+      expect(acks.map((ack) => ack.ids)).toEqual([['B1', 'B2'], ['B3']]);
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0][0])).toContain(
-        'Marking 2 outbox event(s) dispatched failed (connection reset)',
+        'Marking the events of 2 outbox write(s) dispatched failed (connection reset)',
       );
       expect(error).not.toHaveBeenCalled();
     } finally {
@@ -179,12 +244,12 @@ describe('OutboxDispatcher acknowledgements', () => {
 
     writeMayEnd.open();
     await turns(5);
-    expect(written).toEqual(['1']);
+    expect(written).toEqual(['B1']);
     // The follow-up event, published after shutdown began, is still being handled.
     expect(down).toBe(false);
 
     followUpMayEnd.open();
     await shutdown;
-    expect(written).toEqual(['1', '2']);
+    expect(written).toEqual(['B1', 'B2']);
   });
 });

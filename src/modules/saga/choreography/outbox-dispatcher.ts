@@ -12,18 +12,30 @@ import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
 import { INSTANCE_ID } from '../engine/instance-id';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
-import { OutboxRepository, PendingEvent } from './outbox.repository';
+import { OutboxRepository, PendingBatch, PendingEvent } from './outbox.repository';
 
-/** Acknowledgements written by one UPDATE at most (an id array parameter). */
+/** Acknowledgements written by one DELETE at most (an id array parameter). */
 const MAX_ACK_BATCH = 500;
+/** Writes claimed by one sweep at most (each with the events of up to a step batch). */
+const SWEEP_BATCHES = 10;
+
+/** How far the publishing of one write's events has got. */
+interface Progress {
+  /** The events whose handlers have run, or failed. */
+  settled: Set<string>;
+  /** The events to retry: those that failed, and a saga's events after them. */
+  left: string[];
+}
 
 /**
- * Publishes committed outbox events on the in-process bus, in order, and marks them dispatched
- * once their handlers have run. Events this process just wrote are published at once (it holds
- * their lease); a periodic sweep claims events whose lease expired — a writer that died between
- * commit and publish — so none is lost. Handlers are idempotent, so an event published twice
- * (after a crash) changes nothing the second time. Acknowledgements of concurrent publishes
- * share one UPDATE: one statement in flight at a time, taking every id queued behind it.
+ * Publishes committed outbox events on the in-process bus, each saga's in order, and marks them
+ * dispatched once their handlers have run. Events this process just wrote are published at once
+ * (it holds their lease); a periodic sweep claims events whose lease expired — a writer that died
+ * between commit and publish — so none is lost. Handlers are idempotent, so an event published
+ * twice (after a crash) changes nothing the second time. The events one statement wrote share a
+ * pending row, deleted once all of them are handled (their publishers may be several: a step
+ * batch's sagas each publish their own); deletes of concurrent writes share one statement, one in
+ * flight at a time, taking every row queued behind it.
  */
 @Injectable()
 export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -33,6 +45,8 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   private readonly sweeper: PeriodicTask;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly acks: BatchQueue<string, void>;
+  /** Writes partly published. A write none of whose events is held any more is forgotten. */
+  private readonly progress = new WeakMap<PendingBatch, Progress>();
 
   constructor(
     private readonly outbox: OutboxRepository,
@@ -82,12 +96,12 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
       .finally(() => this.inFlight.delete(run));
   }
 
-  /** Claims and publishes events left behind; returns how many were published. */
+  /** Claims and publishes events left behind; returns how many were handled. */
   private async sweepAll(): Promise<number> {
     try {
       let total = 0;
       for (;;) {
-        const rows = await this.outbox.claimStale(INSTANCE_ID, this.leaseMs, 100);
+        const rows = await this.outbox.claimStale(INSTANCE_ID, this.leaseMs, SWEEP_BATCHES);
         if (rows.length === 0) {
           const backlog: OutboxBacklogEvent = { pending: await this.outbox.countPending() };
           this.bus.emit(OUTBOX_BACKLOG, backlog);
@@ -102,36 +116,83 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     }
   }
 
+  /**
+   * Publishes events, a saga's one after the other and different sagas' side by side; resolves
+   * once the writes whose last events these were are acknowledged. Returns how many were handled.
+   */
   private async publish(rows: PendingEvent[]): Promise<number> {
-    const done: string[] = [];
-    try {
-      for (const row of rows) {
-        await this.bus.emitAsync(row.event_type, row.payload);
-        done.push(row.id);
-      }
-    } catch (error) {
-      const left = rows.filter((row) => !done.includes(row.id)).map((row) => row.id);
-      this.logger.warn(
-        `Event handling failed (${String(error)}); ${left.length} event(s) will be retried`,
-      );
-      await this.outbox.release(left, this.pollMs).catch(() => undefined);
+    const sagas = new Map<string, PendingEvent[]>();
+    for (const row of rows) {
+      const events = sagas.get(row.payload.transactionId);
+      if (events === undefined) sagas.set(row.payload.transactionId, [row]);
+      else events.push(row);
     }
-    await Promise.all(done.map((id) => this.acks.submit(id)));
-    return done.length;
+    const left = new Set(
+      (await Promise.all([...sagas.values()].map((events) => this.publishInOrder(events)))).flat(),
+    );
+    await Promise.all(this.settle(rows, left));
+    return rows.length - left.size;
+  }
+
+  /** One saga's events in order; answers those not handled: the first that failed, and after. */
+  private async publishInOrder(events: PendingEvent[]): Promise<PendingEvent[]> {
+    for (const [index, event] of events.entries()) {
+      try {
+        await this.bus.emitAsync(event.event_type, event.payload);
+      } catch (error) {
+        const left = events.slice(index);
+        this.logger.warn(
+          `Event handling failed (${String(error)}); ${left.length} event(s) will be retried`,
+        );
+        return left;
+      }
+    }
+    return [];
+  }
+
+  /**
+   * Counts the events against their writes; a write whose events have all been through is
+   * acknowledged, or, when some were not handled, left pending with those alone.
+   */
+  private settle(rows: PendingEvent[], left: ReadonlySet<PendingEvent>): Promise<void>[] {
+    const done: Promise<void>[] = [];
+    for (const row of rows) {
+      let progress = this.progress.get(row.batch);
+      if (progress === undefined) {
+        progress = { settled: new Set(), left: [] };
+        this.progress.set(row.batch, progress);
+      }
+      progress.settled.add(row.id);
+      if (left.has(row)) progress.left.push(row.id);
+      if (progress.settled.size < row.batch.size) continue;
+      this.progress.delete(row.batch);
+      done.push(
+        progress.left.length === 0
+          ? this.acks.submit(row.batch.id)
+          : this.outbox
+              .release(row.batch.id, progress.left, this.pollMs)
+              .catch((error: unknown) =>
+                this.logger.warn(
+                  `Releasing ${progress.left.length} outbox event(s) failed (${errorMessage(error)}); they wait for their lease`,
+                ),
+              ),
+      );
+    }
+    return done;
   }
 
   /**
    * A failed acknowledgement leaves its rows pending: once their lease expires the sweep
    * publishes them again, which the idempotent handlers ignore.
    */
-  private async markDispatched(ids: string[]): Promise<BatchOutcome<void>[]> {
+  private async markDispatched(batchIds: string[]): Promise<BatchOutcome<void>[]> {
     try {
-      await this.outbox.markDispatched(ids);
+      await this.outbox.markDispatched(batchIds);
     } catch (error) {
       this.logger.warn(
-        `Marking ${ids.length} outbox event(s) dispatched failed (${errorMessage(error)}); they will be published again`,
+        `Marking the events of ${batchIds.length} outbox write(s) dispatched failed (${errorMessage(error)}); they will be published again`,
       );
     }
-    return ids.map(() => ({ kind: 'value', value: undefined }));
+    return batchIds.map(() => ({ kind: 'value', value: undefined }));
   }
 }

@@ -2,32 +2,47 @@ import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaEventEnvelope } from './saga-events';
 
+/** The pending row of the events one statement wrote: they are acknowledged together. */
+export interface PendingBatch {
+  /** The row's id (its first event's). */
+  id: string;
+  /** How many of its events are being published. */
+  size: number;
+}
+
 /** An event written to the outbox, as its dispatcher needs it: its row's id and the event. */
 export interface PendingEvent {
   id: string;
   event_type: string;
   payload: SagaEventEnvelope;
+  /** The pending row that lists it. */
+  batch: PendingBatch;
 }
 
-export interface OutboxRow extends PendingEvent {
+/** An event as the outbox holds it. */
+export interface OutboxRow {
+  id: string;
   event_id: string;
+  event_type: string;
   aggregate_id: string;
+  payload: SagaEventEnvelope;
   created_at: Date;
-  /** Published: the event has no pending row left. */
+  /** Published: no pending row lists the event any more. */
   dispatched: boolean;
 }
 
 /**
  * The transactional outbox: `outbox_events` holds each event, written once; `outbox_pending`
- * holds a narrow row per event not yet published (its lease, its attempts), deleted once it is.
+ * holds a narrow row per write whose events are not all published yet (their ids, the lease,
+ * the attempts), deleted once they are.
  */
 @Injectable()
 export class OutboxRepository {
   constructor(private readonly tx: TransactionHost) {}
 
   /**
-   * Writes events in the current transaction, pending and leased to their writer for `leaseMs`.
-   * Only the rows' ids are read back: answers the events given, in their order, with their ids.
+   * Writes events in the current transaction, pending in one row leased to their writer for
+   * `leaseMs`. Only the rows' ids are read back: answers the events given, in their order.
    */
   async insert(
     events: SagaEventEnvelope[],
@@ -35,7 +50,7 @@ export class OutboxRepository {
     leaseMs: number,
   ): Promise<PendingEvent[]> {
     if (events.length === 0) return [];
-    const rows = await this.tx.query<{ id: string; event_id: string }>(
+    const rows = await this.tx.query<{ id: string; event_id: string; batch_id: string }>(
       `WITH inserted AS (
          INSERT INTO outbox_events (event_id, event_type, aggregate_id, payload)
          SELECT e.event_id, e.event_type, e.aggregate_id, e.payload
@@ -44,10 +59,12 @@ export class OutboxRepository {
          RETURNING id, event_id
        ),
        leased AS (
-         INSERT INTO outbox_pending (id, lease_owner, lease_expires_at)
-         SELECT id, $2, now() + $3::int * interval '1 millisecond' FROM inserted
+         INSERT INTO outbox_pending (id, event_ids, lease_owner, lease_expires_at)
+         SELECT min(id), array_agg(id ORDER BY id), $2, now() + $3::int * interval '1 millisecond'
+         FROM inserted
+         RETURNING id
        )
-       SELECT id, event_id FROM inserted`,
+       SELECT i.id, i.event_id, l.id AS batch_id FROM inserted i CROSS JOIN leased l`,
       [
         JSON.stringify(
           events.map((e, ord) => ({
@@ -63,20 +80,27 @@ export class OutboxRepository {
       ],
     );
     const idOf = new Map(rows.map((row) => [row.event_id, row.id]));
+    const batch: PendingBatch = { id: rows[0]?.batch_id ?? '', size: events.length };
     return events.map((payload) => {
       const id = idOf.get(payload.eventId);
       // The insert writes every event or fails.
       if (id === undefined) throw new Error(`Outbox event ${payload.eventId} was not written`);
-      return { id, event_type: payload.eventType, payload };
+      return { id, event_type: payload.eventType, payload, batch };
     });
   }
 
   /**
-   * Claims pending events whose lease expired (their writer died or gave up), oldest first.
-   * SKIP LOCKED and the new lease keep two dispatchers off the same rows.
+   * Claims up to `limit` writes whose events wait with an expired lease (their writer died or
+   * gave up), oldest first, and answers their events. SKIP LOCKED and the new lease keep two
+   * dispatchers off the same rows.
    */
-  claimStale(owner: string, leaseMs: number, limit: number): Promise<OutboxRow[]> {
-    return this.tx.query<OutboxRow>(
+  async claimStale(owner: string, leaseMs: number, limit: number): Promise<PendingEvent[]> {
+    const rows = await this.tx.query<{
+      batch_id: string;
+      id: string;
+      event_type: string;
+      payload: SagaEventEnvelope;
+    }>(
       `WITH claimed AS (
          UPDATE outbox_pending SET lease_owner = $1,
            lease_expires_at = now() + $2::int * interval '1 millisecond', attempts = attempts + 1
@@ -85,43 +109,63 @@ export class OutboxRepository {
            WHERE available_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
            ORDER BY id LIMIT $3
            FOR UPDATE SKIP LOCKED)
-         RETURNING id
+         RETURNING id, event_ids
        )
-       SELECT e.id, e.event_id, e.event_type, e.aggregate_id, e.payload, e.created_at,
-              false AS dispatched
-       FROM claimed c JOIN outbox_events e ON e.id = c.id
-       ORDER BY e.id`,
+       SELECT c.id AS batch_id, e.id, e.event_type, e.payload
+       FROM claimed c CROSS JOIN LATERAL unnest(c.event_ids) AS u(id)
+       JOIN outbox_events e ON e.id = u.id
+       ORDER BY c.id, e.id`,
       [owner, leaseMs, limit],
     );
+    const batches = new Map<string, PendingBatch>();
+    for (const { batch_id: id } of rows) {
+      const batch = batches.get(id);
+      if (batch === undefined) batches.set(id, { id, size: 1 });
+      else batch.size++;
+    }
+    return rows.map(({ batch_id, id, event_type, payload }) => ({
+      id,
+      event_type,
+      payload,
+      batch: batches.get(batch_id) as PendingBatch,
+    }));
   }
 
-  async markDispatched(ids: string[]): Promise<void> {
-    await this.tx.query('DELETE FROM outbox_pending WHERE id = ANY($1::bigint[])', [ids]);
+  /** Deletes the pending rows of writes whose events are all published. */
+  async markDispatched(batchIds: string[]): Promise<void> {
+    await this.tx.query('DELETE FROM outbox_pending WHERE id = ANY($1::bigint[])', [batchIds]);
   }
 
-  /** Lets a failed publish be retried after a pause, by any dispatcher. */
-  async release(ids: string[], delayMs: number): Promise<void> {
+  /**
+   * Leaves only `eventIds` pending in a write's row (those not handled), to be retried after a
+   * pause by any dispatcher.
+   */
+  async release(batchId: string, eventIds: string[], delayMs: number): Promise<void> {
     await this.tx.query(
-      `UPDATE outbox_pending SET lease_owner = NULL, lease_expires_at = NULL,
-         available_at = now() + $2::int * interval '1 millisecond'
-       WHERE id = ANY($1::bigint[])`,
-      [ids, delayMs],
+      `UPDATE outbox_pending SET event_ids = $2::bigint[], lease_owner = NULL,
+         lease_expires_at = NULL, available_at = now() + $3::int * interval '1 millisecond'
+       WHERE id = $1`,
+      [batchId, eventIds, delayMs],
     );
   }
 
   listByAggregate(transactionId: string): Promise<OutboxRow[]> {
     return this.tx.query<OutboxRow>(
       `SELECT e.id, e.event_id, e.event_type, e.aggregate_id, e.payload, e.created_at,
-              p.id IS NULL AS dispatched
-       FROM outbox_events e LEFT JOIN outbox_pending p ON p.id = e.id
+              NOT EXISTS (SELECT 1 FROM outbox_pending p
+                          WHERE p.id <= e.id AND e.id = ANY (p.event_ids)) AS dispatched
+       FROM outbox_events e
        WHERE e.aggregate_id = $1
        ORDER BY e.id`,
       [transactionId],
     );
   }
 
+  /** Events not yet published. */
   async countPending(): Promise<number> {
-    const row = await this.tx.one<{ n: string }>('SELECT count(*)::text AS n FROM outbox_pending');
+    const row = await this.tx.one<{ n: string }>(
+      'SELECT COALESCE(sum(cardinality(event_ids)), 0)::text AS n FROM outbox_pending',
+    );
     return Number(row?.n ?? 0);
   }
 }
