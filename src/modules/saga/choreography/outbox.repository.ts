@@ -79,8 +79,10 @@ export class OutboxRepository {
         leaseMs,
       ],
     );
+    const [first] = rows;
+    if (first === undefined) throw new Error('The outbox insert wrote no event');
+    const batch: PendingBatch = { id: first.batch_id, size: events.length };
     const idOf = new Map(rows.map((row) => [row.event_id, row.id]));
-    const batch: PendingBatch = { id: rows[0]?.batch_id ?? '', size: events.length };
     return events.map((payload) => {
       const id = idOf.get(payload.eventId);
       // The insert writes every event or fails.
