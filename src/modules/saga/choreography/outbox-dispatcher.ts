@@ -45,7 +45,10 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   private readonly sweeper: PeriodicTask;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly acks: BatchQueue<string, void>;
-  /** Writes partly published. A write none of whose events is held any more is forgotten. */
+  /**
+   * Writes partly published. One whose events are not all published here (a publisher gave up)
+   * is forgotten with them; its lease then runs out, and the sweep publishes it again.
+   */
   private readonly progress = new WeakMap<PendingBatch, Progress>();
 
   constructor(
