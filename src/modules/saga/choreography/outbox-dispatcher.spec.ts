@@ -45,6 +45,17 @@ function listen(
   bus.on(event, handler as Parameters<EventEmitter2['on']>[1]);
 }
 
+/** A 'Tested' handler that ends at once, and a 'Slow' one that ends once the gate returned opens. */
+function fastAndSlow(bus: EventEmitter2, handled: string[]) {
+  const slowMayEnd = gate();
+  listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
+  listen(bus, 'Slow', async (event: SagaEventEnvelope) => {
+    await slowMayEnd.opened;
+    handled.push(event.eventId);
+  });
+  return slowMayEnd;
+}
+
 async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }
@@ -117,12 +128,7 @@ describe('OutboxDispatcher acknowledgements', () => {
 
   it('acknowledges a write published in parts (one per saga) once, after its last event', async () => {
     const { dispatcher, bus, handled, acks } = setup();
-    const slowMayEnd = gate();
-    listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
-    listen(bus, 'Slow', async (event: SagaEventEnvelope) => {
-      await slowMayEnd.opened;
-      handled.push(event.eventId);
-    });
+    const slowMayEnd = fastAndSlow(bus, handled);
     const write = batch('B1', 3);
     dispatcher.publishSoon([row('1', 'Tested', write, 'TXN_1')]);
     dispatcher.publishSoon([row('2', 'Slow', write, 'TXN_2')]);
@@ -165,12 +171,7 @@ describe('OutboxDispatcher acknowledgements', () => {
 
   it('never acknowledges an event whose handler is still running', async () => {
     const { dispatcher, bus, handled, acks } = setup();
-    const slowMayEnd = gate();
-    listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
-    listen(bus, 'Slow', async (event: SagaEventEnvelope) => {
-      await slowMayEnd.opened;
-      handled.push(event.eventId);
-    });
+    const slowMayEnd = fastAndSlow(bus, handled);
     dispatcher.publishSoon([row('1', 'Slow')]);
     dispatcher.publishSoon([row('2')]);
     await turns(5);
