@@ -3,12 +3,7 @@ import { join } from 'node:path';
 import type { Latency, ScenarioRow } from './load';
 import { pgbenchLines, ratios, table, type BenchReport } from './report';
 import type { PgbenchFigure, PgbenchResult } from './pgbench';
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
+import { median } from './stats';
 
 function medianOf(values: (number | null | undefined)[]): number | null {
   const present = values.filter((v): v is number => typeof v === 'number');
