@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BenchError, benchConfig } from './config';
+import { BenchError, benchConfig, type BenchConfig } from './config';
 import { startCpuSample } from './cpu';
 import {
   backendPids,
@@ -59,19 +59,14 @@ function options(argv: string[]): AbOptions {
 }
 
 /** One run of one build on a fresh database: fixtures, a warm-up, then the measured load. */
-async function run(
-  root: string,
-  url: string,
-  redisUrl: string | undefined,
-  o: AbOptions,
-): Promise<Run> {
+async function run(root: string, url: string, config: BenchConfig, o: AbOptions): Promise<Run> {
   await recreateDatabase(url);
-  const service = await startService(root, url, redisUrl);
+  const service = await startService(root, url, config.redisUrl);
   try {
-    const fixtures = await createFixtures(service, 1000, 100);
+    const fixtures = await createFixtures(service, config.users, config.items);
     const load = {
       url: service.url,
-      connections: 64,
+      connections: config.connections,
       pattern: o.pattern,
       userIds: fixtures.userIds,
       itemIds: o.hot ? [fixtures.hotItemId] : fixtures.itemIds,
@@ -102,7 +97,8 @@ async function run(
  */
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
-  const { databaseUrl, redisUrl, repoRoot } = benchConfig();
+  const config = benchConfig();
+  const { databaseUrl, repoRoot } = config;
   if (databaseUrl === undefined) throw new BenchError('bench:ab needs DATABASE_URL');
   const url = withDatabase(databaseUrl, `${databaseName(databaseUrl)}_ab`);
   log(
@@ -113,8 +109,8 @@ async function main(): Promise<void> {
   const cpuRatios: number[] = [];
   try {
     for (let pair = 1; pair <= o.pairs; pair++) {
-      const other = await run(o.other, url, redisUrl, o);
-      const mine = await run(repoRoot, url, redisUrl, o);
+      const other = await run(o.other, url, config, o);
+      const mine = await run(repoRoot, url, config, o);
       const ratio = mine.completedPerS / other.completedPerS;
       ratios.push(ratio);
       const cpu =
