@@ -11,7 +11,7 @@ import {
   withDatabase,
 } from './database';
 import { createFixtures } from './fixtures';
-import { purchaseLoad, type Pattern } from './load';
+import { purchaseLoad, sagaReadLoad, warmSagaReads, type Pattern } from './load';
 import { startService } from './service';
 import { mean, median } from './stats';
 
@@ -20,30 +20,44 @@ const WARM_UP_S = 3;
 const log = (line: string): void => console.log(`[bench:ab] ${line}`);
 
 interface Run {
-  completedPerS: number;
-  /** CPU per completed purchase, ms: the service's Node process and its PostgreSQL backends. */
-  cpuMs: number | null;
+  /** Completed purchases per second, or answered reads. */
+  perS: number;
+  /** CPU per purchase (or read), ms: the service's Node process, and its PostgreSQL backends. */
+  nodeMs: number | null;
+  pgMs: number | null;
 }
+
+/** Both CPU figures added up, when both are known. */
+const cpuOf = (run: Run): number | null =>
+  run.nodeMs === null || run.pgMs === null ? null : run.nodeMs + run.pgMs;
+
+/** `reads`: `GET /saga/:id` over the sagas of a short purchase run, with a warm cache. */
+type Scenario = Pattern | 'reads';
 
 interface AbOptions {
   other: string;
-  pattern: Pattern;
+  scenario: Scenario;
   hot: boolean;
   pairs: number;
   seconds: number;
+  /** Requests sent per second; undefined: as many as the service takes. */
+  rate?: number;
 }
 
 function options(argv: string[]): AbOptions {
-  const [other, pattern = 'choreography', shape = 'spread', pairs = '6', seconds = '10'] = argv;
+  const [other, scenario = 'choreography', shape = 'spread', pairs = '6', seconds = '10', rate] =
+    argv;
   const usage =
-    'usage: npm run bench:ab -- <other checkout, built> [orchestration|choreography] [spread|hot] [pairs] [seconds]';
+    'usage: npm run bench:ab -- <other checkout, built> [orchestration|choreography|reads] [spread|hot] [pairs] [seconds] [requests/s]';
   if (other === undefined) throw new BenchError(usage);
   if (!existsSync(resolve(other, 'dist', 'main.js'))) {
     throw new BenchError(
       `${resolve(other)} has no dist/main.js: run npm ci && npm run build there`,
     );
   }
-  if (pattern !== 'orchestration' && pattern !== 'choreography') throw new BenchError(usage);
+  if (scenario !== 'orchestration' && scenario !== 'choreography' && scenario !== 'reads') {
+    throw new BenchError(usage);
+  }
   if (shape !== 'spread' && shape !== 'hot') throw new BenchError(usage);
   const count = (raw: string, max: number): number => {
     if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new BenchError(usage);
@@ -51,49 +65,90 @@ function options(argv: string[]): AbOptions {
   };
   return {
     other: resolve(other),
-    pattern,
+    scenario,
     hot: shape === 'hot',
     pairs: count(pairs, 100),
     seconds: count(seconds, 600),
+    rate: rate === undefined ? undefined : count(rate, 100_000),
   };
 }
 
-/** One run of one build on a fresh database: fixtures, a warm-up, then the measured load. */
+/**
+ * One run of one build on a fresh database: fixtures, a warm-up (for reads: purchases, whose
+ * sagas are then each read once), then the measured load.
+ */
 async function run(root: string, url: string, config: BenchConfig, o: AbOptions): Promise<Run> {
   await recreateDatabase(url);
   const service = await startService(root, url, config.redisUrl);
   try {
     const fixtures = await createFixtures(service, config.users, config.items);
+    const sagaIds: string[] = [];
     const load = {
       url: service.url,
       connections: config.connections,
-      pattern: o.pattern,
+      pattern: o.scenario === 'reads' ? 'orchestration' : o.scenario,
       userIds: fixtures.userIds,
       itemIds: o.hot ? [fixtures.hotItemId] : fixtures.itemIds,
-      onSaga: () => undefined,
-      scenario: o.pattern,
+      onSaga: (id: string) => void sagaIds.push(id),
+      scenario: o.scenario,
       description: o.hot ? 'hot item' : 'spread',
-    };
-    await purchaseLoad({ ...load, durationS: WARM_UP_S });
+    } as const;
+    if (o.scenario === 'reads') {
+      await purchaseLoad({ ...load, durationS: WARM_UP_S });
+      await warmSagaReads(service.url, sagaIds, Math.min(16, config.connections));
+    } else {
+      await purchaseLoad({ ...load, durationS: WARM_UP_S, rate: o.rate });
+    }
     const pids = await withClient(url, (db) => backendPids(db, databaseName(url)));
     const sample = startCpuSample(service.pid, pids);
-    const row = await purchaseLoad({ ...load, durationS: o.seconds });
+    const row =
+      o.scenario === 'reads'
+        ? await sagaReadLoad(service.url, sagaIds, o.seconds, config.connections, o.rate)
+        : await purchaseLoad({ ...load, durationS: o.seconds, rate: o.rate });
     const cpu = sample();
-    const completedPerS = row.completedPerS ?? 0;
-    const perPurchase = (pct: number | null): number | null =>
-      pct === null || completedPerS === 0 ? null : (pct / 100 / completedPerS) * 1000;
-    const node = perPurchase(cpu.servicePct);
-    const pg = perPurchase(cpu.postgresPct);
-    return { completedPerS, cpuMs: node === null || pg === null ? null : node + pg };
+    const perS = (o.scenario === 'reads' ? row.requestsPerS : row.completedPerS) ?? 0;
+    const perRequest = (pct: number | null): number | null =>
+      pct === null || perS === 0 ? null : (pct / 100 / perS) * 1000;
+    return { perS, nodeMs: perRequest(cpu.servicePct), pgMs: perRequest(cpu.postgresPct) };
   } finally {
     await service.stop();
   }
 }
 
+/** this ÷ other of one figure of a pair, when both runs have it. */
+function ratioOf(mine: number | null, other: number | null): number | undefined {
+  return mine === null || other === null || other === 0 ? undefined : mine / other;
+}
+
+/** Per figure, the pairs' ratios (this ÷ other) collected so far. */
+class Ratios {
+  private readonly byFigure = new Map<string, number[]>();
+
+  add(figure: string, ratio: number | undefined): string {
+    if (ratio === undefined) return '';
+    const list = this.byFigure.get(figure) ?? [];
+    list.push(ratio);
+    this.byFigure.set(figure, list);
+    return `${figure} ×${ratio.toFixed(3)}`;
+  }
+
+  summary(): string {
+    return [...this.byFigure]
+      .map(
+        ([figure, list]) =>
+          `${figure}: mean ×${mean(list).toFixed(3)}, median ×${median(list).toFixed(3)}`,
+      )
+      .join('; ');
+  }
+}
+
 /**
- * Alternates this checkout's build with another's on one purchase scenario, pair after pair, so
+ * Alternates this checkout's build with another's on one scenario, pair after pair, so
  * that a change is judged against the machine's drift rather than against a run taken minutes
- * apart. Prints each pair's ratio (this ÷ other) and their mean and median.
+ * apart. Prints each pair's ratios (this ÷ other) and their mean and median: completed purchases
+ * (or reads) per second, and CPU per purchase (or read): Node, PostgreSQL, both. At a fixed rate
+ * (`requests/s` below what either build takes), throughput is the same and the CPU figures are
+ * the signal.
  */
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
@@ -102,34 +157,33 @@ async function main(): Promise<void> {
   if (databaseUrl === undefined) throw new BenchError('bench:ab needs DATABASE_URL');
   const url = withDatabase(databaseUrl, `${databaseName(databaseUrl)}_ab`);
   log(
-    `${o.pairs} pairs of ${o.seconds} s ${o.pattern} runs (${o.hot ? 'hot item' : 'spread'}) on ` +
+    `${o.pairs} pairs of ${o.seconds} s ${o.scenario} runs (${o.hot ? 'hot item' : 'spread'}, ` +
+      `${o.rate === undefined ? 'as fast as taken' : `${o.rate} requests/s`}) on ` +
       `${databaseName(url)}: other ${o.other}, this ${repoRoot}`,
   );
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
+  const ratios = new Ratios();
+  const ms = (value: number | null): string => (value === null ? '?' : value.toFixed(3));
+  const describe = (run: Run): string =>
+    `${run.perS}/s, CPU ${ms(run.nodeMs)} + ${ms(run.pgMs)} ms each`;
   try {
     for (let pair = 1; pair <= o.pairs; pair++) {
       const other = await run(o.other, url, config, o);
       const mine = await run(repoRoot, url, config, o);
-      const ratio = mine.completedPerS / other.completedPerS;
-      ratios.push(ratio);
-      const cpu =
-        mine.cpuMs === null || other.cpuMs === null ? undefined : mine.cpuMs / other.cpuMs;
-      if (cpu !== undefined) cpuRatios.push(cpu);
-      const ms = (value: number | null): string => (value === null ? '?' : value.toFixed(2));
-      log(
-        `pair ${pair}: other ${other.completedPerS}/s (CPU ${ms(other.cpuMs)} ms per purchase), ` +
-          `this ${mine.completedPerS}/s (${ms(mine.cpuMs)} ms): ×${ratio.toFixed(3)}` +
-          (cpu === undefined ? '' : `, CPU ×${cpu.toFixed(3)}`),
-      );
+      const figures = [
+        ratios.add(
+          o.scenario === 'reads' ? 'reads/s' : 'completed/s',
+          ratioOf(mine.perS, other.perS),
+        ),
+        ratios.add('CPU', ratioOf(cpuOf(mine), cpuOf(other))),
+        ratios.add('Node CPU', ratioOf(mine.nodeMs, other.nodeMs)),
+        ratios.add('PostgreSQL CPU', ratioOf(mine.pgMs, other.pgMs)),
+      ].filter((figure) => figure !== '');
+      log(`pair ${pair}: other ${describe(other)}; this ${describe(mine)}: ${figures.join(', ')}`);
     }
   } finally {
     await dropDatabase(url);
   }
-  log(
-    `completed/s, this ÷ other: mean ×${mean(ratios).toFixed(3)}, median ×${median(ratios).toFixed(3)}` +
-      (cpuRatios.length === 0 ? '' : `; CPU per purchase: mean ×${mean(cpuRatios).toFixed(3)}`),
-  );
+  log(`this ÷ other: ${ratios.summary()}`);
 }
 
 main().catch((error: unknown) => {

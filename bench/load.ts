@@ -87,6 +87,8 @@ interface LoadSpec {
   durationS: number;
   connections: number;
   request: autocannon.Request;
+  /** Requests per second across all connections; unset: as fast as answers come. */
+  rate?: number;
 }
 
 /** Runs autocannon, recording every answer's status and latency itself (p95 included). */
@@ -103,6 +105,7 @@ async function runAutocannon(
         duration: spec.durationS,
         timeout: REQUEST_TIMEOUT_S,
         requests: [spec.request],
+        ...(spec.rate === undefined ? {} : { overallRate: spec.rate }),
       },
       (error: unknown, done: autocannon.Result) => {
         if (error instanceof Error) reject(error);
@@ -156,6 +159,8 @@ export interface PurchaseLoad {
   itemIds: string[];
   /** Receives the saga id of every answer that carried one. */
   onSaga: (transactionId: string) => void;
+  /** Purchases sent per second; unset: as fast as answers come. */
+  rate?: number;
 }
 
 /** `POST /purchase` for `durationS`, each request a random user buying one of `itemIds`. */
@@ -166,6 +171,7 @@ export async function purchaseLoad(load: PurchaseLoad): Promise<ScenarioRow> {
     url: load.url,
     durationS: load.durationS,
     connections: load.connections,
+    rate: load.rate,
     request: {
       method: 'POST',
       path: '/purchase',
@@ -197,11 +203,13 @@ export async function sagaReadLoad(
   ids: string[],
   durationS: number,
   connections: number,
+  rate?: number,
 ): Promise<ScenarioRow> {
   const spec: LoadSpec = {
     url,
     durationS,
     connections,
+    rate,
     request: {
       method: 'GET',
       setupRequest: (req) => ({ ...req, path: `/saga/${encodeURIComponent(pick(ids))}` }),
