@@ -1,9 +1,10 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { requestIdOf } from './common/http/request-id';
+import { logRequests } from './common/http/request-log';
 import { createValidationPipe } from './common/http/validation.pipe';
 import type { AppConfig } from './config/configuration';
 
@@ -25,6 +26,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  logRequests(fastify, PinoLogger.root);
 
   const document = SwaggerModule.createDocument(
     app,

@@ -105,7 +105,7 @@ describe('AllExceptionsFilter', () => {
       },
     };
     const argumentsHost = {
-      switchToHttp: () => ({ getResponse: () => reply }),
+      switchToHttp: () => ({ getResponse: () => reply, getRequest: () => ({ id: 'req-7' }) }),
     } as unknown as ArgumentsHost;
     return { host: argumentsHost, sent, statuses };
   }
@@ -126,6 +126,11 @@ describe('AllExceptionsFilter', () => {
     filter.catch('not an error', crashed.host);
     expect(crashed.statuses).toEqual([500, 500]);
     expect(error).toHaveBeenCalledTimes(2);
+    // With the request's id, to find the request's own line.
+    expect(error).toHaveBeenCalledWith(
+      expect.objectContaining({ errorCode: 'INTERNAL_ERROR', reqId: 'req-7' }),
+      'boom',
+    );
     error.mockRestore();
   });
 });

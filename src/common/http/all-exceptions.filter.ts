@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../errors/domain-error';
 import { isDatabaseUnavailable } from '../errors/database-errors';
 import { ErrorCode, httpStatusOf } from '../errors/error-codes';
@@ -91,11 +91,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
     const body = toErrorBody(exception);
     if (body.statusCode >= 500) {
       this.logger.error(
-        { err: exception, errorCode: body.errorCode },
+        { err: exception, errorCode: body.errorCode, reqId: http.getRequest<FastifyRequest>().id },
         exception instanceof Error ? exception.message : 'Unhandled error',
       );
     }

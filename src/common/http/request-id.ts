@@ -6,7 +6,8 @@ const ID = Symbol('requestId');
 
 /**
  * The correlation id of a request: the client's `X-Request-Id` when it is sane, else a new UUID.
- * Fastify and the logger both ask; the first answer is kept on the request so they agree.
+ * Fastify's `genReqId`: it becomes `request.id`, answered as `X-Request-Id` and logged with the
+ * request's line and its errors. Kept on the request, so that every caller gets the same one.
  */
 export function requestIdOf(req: IncomingMessage): string {
   const holder = req as IncomingMessage & { [ID]?: string };
