@@ -14,11 +14,12 @@ interface RequestLog {
   remoteAddress: string;
 }
 
-/** The "request completed" lines the service printed so far. */
+/** The "request completed" lines the service printed so far (whole lines only). */
 function requestLogs(service: ServiceProcess): RequestLog[] {
-  return service
-    .output()
-    .split('\n')
+  const lines = service.output().split('\n');
+  // The last piece is a line still being written, or empty.
+  lines.pop();
+  return lines
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as RequestLog)
     .filter((entry) => entry.msg === 'request completed');
