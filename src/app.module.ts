@@ -28,8 +28,6 @@ export class AppModule {
           pinoHttp: {
             level: config.logLevel,
             base: { pid: process.pid, hostname: hostname(), service: 'purchase-saga' },
-            // Nothing logs headers; should a request object ever be logged, its credentials not.
-            redact: ['req.headers.authorization', 'req.headers.cookie'],
           },
           // No middleware: requests are logged by a Fastify hook (see logRequests), which costs
           // nothing when the level leaves them out.

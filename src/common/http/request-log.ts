@@ -1,13 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 
-/** Polled by probes and scrapers: a line per call would drown the others. */
+/** Routes polled by probes and scrapers: a line per call would drown the others. */
 const UNLOGGED = new Set(['/health', '/metrics']);
-
-function pathOf(url: string): string {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
-}
 
 /**
  * One line per answered request, "request completed": its id (the `X-Request-Id` answered), method,
@@ -19,7 +14,7 @@ export function logRequests(fastify: FastifyInstance, logger: Logger): void {
   fastify.addHook('onResponse', (request, reply, done) => {
     const statusCode = reply.statusCode;
     const level = statusCode >= 500 ? 'error' : 'info';
-    if (logger.isLevelEnabled(level) && !UNLOGGED.has(pathOf(request.url))) {
+    if (logger.isLevelEnabled(level) && !UNLOGGED.has(request.routeOptions.url ?? '')) {
       logger[level](
         {
           reqId: request.id,
