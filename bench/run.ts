@@ -249,7 +249,7 @@ async function main(): Promise<number> {
     await bench.reads();
   } finally {
     await db?.end();
-    log('stopping the service');
+    log('stopping the service (and deleting its Redis keys)');
     await service.stop();
   }
 

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Redis from 'ioredis';
 import { BenchError } from './config';
 
 export interface Service {
@@ -34,6 +35,26 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Deletes the keys a run's service left under its own prefix (cached views and version floors,
+ * which would otherwise linger until their TTL: hundreds of thousands after a day of runs).
+ */
+async function deleteCacheKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function healthy(url: string): Promise<boolean> {
   try {
     const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
@@ -62,6 +83,7 @@ export async function startService(
   if (!existsSync(main)) throw new BenchError(`${main} is missing: run npm run build first`);
   const port = await freePort();
   const adminToken = randomBytes(24).toString('base64url');
+  const keyPrefix = `bench-${randomBytes(4).toString('hex')}:`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     NODE_ENV: 'production',
@@ -72,7 +94,7 @@ export async function startService(
     LOG_LEVEL: 'warn',
     SEED_DEMO_DATA: 'false',
     // Its own key space, so a shared Redis holds no entries of another run or service.
-    CACHE_KEY_PREFIX: `bench-${randomBytes(4).toString('hex')}:`,
+    CACHE_KEY_PREFIX: keyPrefix,
   };
   if (redisUrl === undefined) delete env.REDIS_URL;
   else env.REDIS_URL = redisUrl;
@@ -93,12 +115,23 @@ export async function startService(
   let gone = false;
   void exited.then(() => (gone = true));
 
+  let keysLeft = redisUrl !== undefined;
   const stop = async (): Promise<void> => {
-    if (gone) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
+    if (!gone) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (!keysLeft || redisUrl === undefined) return;
+    keysLeft = false;
+    try {
+      await deleteCacheKeys(redisUrl, keyPrefix);
+    } catch (error) {
+      process.stderr.write(
+        `[bench] could not delete the run's Redis keys (${keyPrefix}*): ${String(error)}\n`,
+      );
+    }
   };
 
   const url = `http://127.0.0.1:${port}`;
