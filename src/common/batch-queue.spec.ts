@@ -171,10 +171,24 @@ describe('BatchQueue', () => {
     ]);
   });
 
+  it('with lingerMs, waits that long before a flush, taking everything submitted meanwhile', async () => {
+    const { queue, flushes, echo } = controlled({ maxBatch: 100, concurrency: 1, lingerMs: 40 });
+    const a = queue.submit('a');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const b = queue.submit('b');
+    await turns(3);
+    expect(flushes).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(flushes.map((f) => f.items)).toEqual([['a', 'b']]);
+    echo(0);
+    expect(await Promise.all([a, b])).toEqual(['A', 'B']);
+  });
+
   it.each([
     [{ maxBatch: 0, concurrency: 1 }, /maxBatch must be a positive integer/],
     [{ maxBatch: 10, concurrency: 0 }, /concurrency must be a positive integer/],
     [{ maxBatch: 1.5, concurrency: 1 }, /maxBatch must be a positive integer/],
+    [{ maxBatch: 10, concurrency: 1, lingerMs: -1 }, /lingerMs must be a whole number of ms/],
   ])('refuses options %j', (options, message) => {
     expect(() => new BatchQueue(() => Promise.resolve([]), options)).toThrow(message);
   });

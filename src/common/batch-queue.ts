@@ -15,6 +15,12 @@ export interface BatchQueueOptions {
   maxBatch: number;
   /** How many flushes may run at once. */
   concurrency: number;
+  /**
+   * How long a flush waits, once it could start, for more items to join it (ms; default 0: the
+   * next turn of the event loop). For work that nobody waits on, where fewer and larger
+   * flushes are worth the delay.
+   */
+  lingerMs?: number;
 }
 
 /**
@@ -37,10 +43,15 @@ export class BatchQueue<I, O> {
     private readonly options: BatchQueueOptions,
   ) {
     // Empty batches would spin forever, and no slot would leave every caller waiting.
-    for (const [name, value] of Object.entries(options)) {
+    for (const name of ['maxBatch', 'concurrency'] as const) {
+      const value = options[name];
       if (!Number.isSafeInteger(value) || value < 1) {
         throw new RangeError(`BatchQueue ${name} must be a positive integer, not ${value}`);
       }
+    }
+    const linger = options.lingerMs ?? 0;
+    if (!Number.isSafeInteger(linger) || linger < 0) {
+      throw new RangeError(`BatchQueue lingerMs must be a whole number of ms, not ${linger}`);
     }
     this.drainLater = AsyncResource.bind(() => {
       this.scheduled = false;
@@ -65,7 +76,9 @@ export class BatchQueue<I, O> {
     }
     // After the current turn of the event loop, so that callers released together batch together.
     this.scheduled = true;
-    setImmediate(this.drainLater);
+    const linger = this.options.lingerMs ?? 0;
+    if (linger === 0) setImmediate(this.drainLater);
+    else setTimeout(this.drainLater, linger);
   }
 
   private drain(): void {

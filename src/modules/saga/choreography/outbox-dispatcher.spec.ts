@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
-import { OutboxDispatcher } from './outbox-dispatcher';
+import { ACK_LINGER_MS, OutboxDispatcher } from './outbox-dispatcher';
 import type { OutboxRepository, PendingBatch, PendingEvent } from './outbox.repository';
 import type { SagaEventEnvelope } from './saga-events';
 
@@ -58,6 +58,15 @@ function fastAndSlow(bus: EventEmitter2, handled: string[]) {
 
 async function turns(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Long enough for acknowledgements due now to be written (they gather for ACK_LINGER_MS). */
+async function acksWritten(): Promise<void> {
+  await turns(5);
+  await sleep(ACK_LINGER_MS + 20);
+  await turns(5);
 }
 
 /** A dispatcher over a fake outbox recording each acknowledgement and what had run before it. */
@@ -126,6 +135,19 @@ describe('OutboxDispatcher acknowledgements', () => {
     expect([...acks[0].handledBefore].sort()).toEqual(['EVT_1', 'EVT_2', 'EVT_3', 'EVT_4']);
   });
 
+  it('gathers the acknowledgements of writes finished within ACK_LINGER_MS into one DELETE', async () => {
+    const { dispatcher, bus, handled, acks } = setup();
+    listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
+    dispatcher.publishSoon([row('1')]);
+    await sleep(ACK_LINGER_MS / 5);
+    dispatcher.publishSoon([row('2')]);
+    await turns(3);
+    expect(handled).toEqual(['EVT_1', 'EVT_2']);
+    expect(acks).toEqual([]);
+    await acksWritten();
+    expect(acks.map((ack) => ack.ids)).toEqual([['B1', 'B2']]);
+  });
+
   it('acknowledges a write published in parts (one per saga) once, after its last event', async () => {
     const { dispatcher, bus, handled, acks } = setup();
     const slowMayEnd = fastAndSlow(bus, handled);
@@ -174,7 +196,7 @@ describe('OutboxDispatcher acknowledgements', () => {
     const slowMayEnd = fastAndSlow(bus, handled);
     dispatcher.publishSoon([row('1', 'Slow')]);
     dispatcher.publishSoon([row('2')]);
-    await turns(5);
+    await acksWritten();
     expect(acks).toEqual([{ ids: ['B2'], handledBefore: ['EVT_2'] }]);
 
     slowMayEnd.open();
@@ -244,7 +266,7 @@ describe('OutboxDispatcher acknowledgements', () => {
     expect(down).toBe(false);
 
     writeMayEnd.open();
-    await turns(5);
+    await acksWritten();
     expect(written).toEqual(['B1']);
     // The follow-up event, published after shutdown began, is still being handled.
     expect(down).toBe(false);
