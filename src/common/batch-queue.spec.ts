@@ -172,16 +172,21 @@ describe('BatchQueue', () => {
   });
 
   it('with lingerMs, waits that long before a flush, taking everything submitted meanwhile', async () => {
-    const { queue, flushes, echo } = controlled({ maxBatch: 100, concurrency: 1, lingerMs: 40 });
-    const a = queue.submit('a');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    const b = queue.submit('b');
-    await turns(3);
-    expect(flushes).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(flushes.map((f) => f.items)).toEqual([['a', 'b']]);
-    echo(0);
-    expect(await Promise.all([a, b])).toEqual(['A', 'B']);
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { queue, flushes, echo } = controlled({ maxBatch: 100, concurrency: 1, lingerMs: 40 });
+      const a = queue.submit('a');
+      jest.advanceTimersByTime(39);
+      const b = queue.submit('b');
+      await turns(3);
+      expect(flushes).toEqual([]);
+      jest.advanceTimersByTime(1);
+      expect(flushes.map((f) => f.items)).toEqual([['a', 'b']]);
+      echo(0);
+      expect(await Promise.all([a, b])).toEqual(['A', 'B']);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it.each([

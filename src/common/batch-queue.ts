@@ -74,7 +74,8 @@ export class BatchQueue<I, O> {
     if (this.scheduled || this.running >= this.options.concurrency || this.queue.length === 0) {
       return;
     }
-    // After the current turn of the event loop, so that callers released together batch together.
+    // After the current turn of the event loop, so that callers released together batch together
+    // (or after the linger, for more of them).
     this.scheduled = true;
     const linger = this.options.lingerMs ?? 0;
     if (linger === 0) setImmediate(this.drainLater);

@@ -136,16 +136,22 @@ describe('OutboxDispatcher acknowledgements', () => {
   });
 
   it('gathers the acknowledgements of writes finished within ACK_LINGER_MS into one DELETE', async () => {
-    const { dispatcher, bus, handled, acks } = setup();
-    listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
-    dispatcher.publishSoon([row('1')]);
-    await sleep(ACK_LINGER_MS / 5);
-    dispatcher.publishSoon([row('2')]);
-    await turns(3);
-    expect(handled).toEqual(['EVT_1', 'EVT_2']);
-    expect(acks).toEqual([]);
-    await acksWritten();
-    expect(acks.map((ack) => ack.ids)).toEqual([['B1', 'B2']]);
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      const { dispatcher, bus, handled, acks } = setup();
+      listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
+      dispatcher.publishSoon([row('1')]);
+      await turns(3);
+      jest.advanceTimersByTime(ACK_LINGER_MS - 1);
+      dispatcher.publishSoon([row('2')]);
+      await turns(3);
+      expect(handled).toEqual(['EVT_1', 'EVT_2']);
+      expect(acks).toEqual([]);
+      jest.advanceTimersByTime(1);
+      expect(acks.map((ack) => ack.ids)).toEqual([['B1', 'B2']]);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('acknowledges a write published in parts (one per saga) once, after its last event', async () => {
