@@ -115,7 +115,8 @@ export async function startService(
   let gone = false;
   void exited.then(() => (gone = true));
 
-  let keysLeft = redisUrl !== undefined;
+  /** Where the run's Redis keys still are (cleared once they are deleted). */
+  let keysIn = redisUrl;
   const stop = async (): Promise<void> => {
     if (!gone) {
       child.kill('SIGTERM');
@@ -123,10 +124,11 @@ export async function startService(
       await exited;
       clearTimeout(timer);
     }
-    if (!keysLeft || redisUrl === undefined) return;
-    keysLeft = false;
+    const url = keysIn;
+    keysIn = undefined;
+    if (url === undefined) return;
     try {
-      await deleteCacheKeys(redisUrl, keyPrefix);
+      await deleteCacheKeys(url, keyPrefix);
     } catch (error) {
       process.stderr.write(
         `[bench] could not delete the run's Redis keys (${keyPrefix}*): ${String(error)}\n`,

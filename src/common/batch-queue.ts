@@ -34,6 +34,7 @@ export class BatchQueue<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
   private running = 0;
   private scheduled = false;
+  private readonly lingerMs: number;
   // Flushes run in the async context the queue was made in, never in a submitter's (which may
   // hold an open transaction that a flush must not join).
   private readonly drainLater: () => void;
@@ -49,9 +50,11 @@ export class BatchQueue<I, O> {
         throw new RangeError(`BatchQueue ${name} must be a positive integer, not ${value}`);
       }
     }
-    const linger = options.lingerMs ?? 0;
-    if (!Number.isSafeInteger(linger) || linger < 0) {
-      throw new RangeError(`BatchQueue lingerMs must be a whole number of ms, not ${linger}`);
+    this.lingerMs = options.lingerMs ?? 0;
+    if (!Number.isSafeInteger(this.lingerMs) || this.lingerMs < 0) {
+      throw new RangeError(
+        `BatchQueue lingerMs must be a whole number of ms, not ${this.lingerMs}`,
+      );
     }
     this.drainLater = AsyncResource.bind(() => {
       this.scheduled = false;
@@ -77,9 +80,8 @@ export class BatchQueue<I, O> {
     // After the current turn of the event loop, so that callers released together batch together
     // (or after the linger, for more of them).
     this.scheduled = true;
-    const linger = this.options.lingerMs ?? 0;
-    if (linger === 0) setImmediate(this.drainLater);
-    else setTimeout(this.drainLater, linger);
+    if (this.lingerMs === 0) setImmediate(this.drainLater);
+    else setTimeout(this.drainLater, this.lingerMs);
   }
 
   private drain(): void {

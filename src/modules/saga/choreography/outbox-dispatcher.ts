@@ -18,9 +18,9 @@ import { OutboxRepository, PendingBatch, PendingEvent } from './outbox.repositor
 const MAX_ACK_BATCH = 500;
 /**
  * How long acknowledgements gather before they are written (ms). Each DELETE is a commit of its
- * own; nothing waits on it but shutdown and the `dispatched` flag, and a lost one only makes the
- * sweep publish its events again, so under load they go out a few times a second instead of once
- * per step batch.
+ * own; nothing waits on it but shutdown, the sweep and the `dispatched` flag, and a lost one
+ * only makes the sweep publish its events again, so under load they go out a few times a second
+ * instead of once per step batch.
  */
 export const ACK_LINGER_MS = 50;
 /** Writes claimed by one sweep at most (each with the events of up to a step batch). */
