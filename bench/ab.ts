@@ -25,6 +25,8 @@ interface Run {
   /** CPU per purchase (or read), ms: the service's Node process, and its PostgreSQL backends. */
   nodeMs: number | null;
   pgMs: number | null;
+  /** The answers' 95th percentile latency, ms. */
+  p95Ms: number;
 }
 
 /** Both CPU figures added up, when both are known. */
@@ -109,7 +111,12 @@ async function run(root: string, url: string, config: BenchConfig, o: AbOptions)
     const perS = (o.scenario === 'reads' ? row.requestsPerS : row.completedPerS) ?? 0;
     const perRequest = (pct: number | null): number | null =>
       pct === null || perS === 0 ? null : (pct / 100 / perS) * 1000;
-    return { perS, nodeMs: perRequest(cpu.servicePct), pgMs: perRequest(cpu.postgresPct) };
+    return {
+      perS,
+      nodeMs: perRequest(cpu.servicePct),
+      pgMs: perRequest(cpu.postgresPct),
+      p95Ms: row.latencyMs.p95,
+    };
   } finally {
     await service.stop();
   }
@@ -146,7 +153,8 @@ class Ratios {
  * Alternates this checkout's build with another's on one scenario, pair after pair, so
  * that a change is judged against the machine's drift rather than against a run taken minutes
  * apart. Prints each pair's ratios (this ÷ other) and their mean and median: completed purchases
- * (or reads) per second, and CPU per purchase (or read): Node, PostgreSQL, both. At a fixed rate
+ * (or reads) per second, the answers' p95 latency, and CPU per purchase (or read): Node,
+ * PostgreSQL, both. At a fixed rate
  * (`requests/s` below what either build takes), throughput is the same and the CPU figures are
  * the signal.
  */
@@ -164,7 +172,7 @@ async function main(): Promise<void> {
   const ratios = new Ratios();
   const ms = (value: number | null): string => (value === null ? '?' : value.toFixed(3));
   const describe = (run: Run): string =>
-    `${run.perS}/s, CPU ${ms(run.nodeMs)} + ${ms(run.pgMs)} ms each`;
+    `${run.perS}/s, p95 ${run.p95Ms} ms, CPU ${ms(run.nodeMs)} + ${ms(run.pgMs)} ms each`;
   try {
     for (let pair = 1; pair <= o.pairs; pair++) {
       const other = await run(o.other, url, config, o);
@@ -174,6 +182,7 @@ async function main(): Promise<void> {
           o.scenario === 'reads' ? 'reads/s' : 'completed/s',
           ratioOf(mine.perS, other.perS),
         ),
+        ratios.add('p95', ratioOf(mine.p95Ms, other.p95Ms)),
         ratios.add('CPU', ratioOf(cpuOf(mine), cpuOf(other))),
         ratios.add('Node CPU', ratioOf(mine.nodeMs, other.nodeMs)),
         ratios.add('PostgreSQL CPU', ratioOf(mine.pgMs, other.pgMs)),
