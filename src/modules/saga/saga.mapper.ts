@@ -5,6 +5,7 @@ import type { SagaStatus } from './saga-state.entity';
 import type { SagaRow, StepRow } from './saga.repository';
 import {
   isStepName,
+  type SagaContext,
   type SagaError,
   type SagaRecord,
   type StepData,
@@ -80,18 +81,25 @@ export function succeeded(steps: StepRow[], kind: 'forward' | 'compensation'): S
     .map((s) => s.step as StepName);
 }
 
-/** The engine's view of a stored saga: what committed, so it can go on from there. */
-export function toRecord(row: SagaRow, steps: StepRow[]): SagaRecord {
+/** What every step needs of a stored saga: the purchase, fixed when it was recorded. */
+export function contextOf(
+  row: Pick<SagaRow, 'transaction_id' | 'pattern' | 'user_id' | 'item_id' | 'quantity' | 'price'>,
+): SagaContext {
   if (row.price === null) throw new Error(`Saga ${row.transaction_id} has no price and cannot run`);
   return {
-    context: {
-      transactionId: row.transaction_id,
-      pattern: row.pattern,
-      userId: row.user_id,
-      itemId: row.item_id,
-      quantity: row.quantity,
-      total: row.price,
-    },
+    transactionId: row.transaction_id,
+    pattern: row.pattern,
+    userId: row.user_id,
+    itemId: row.item_id,
+    quantity: row.quantity,
+    total: row.price,
+  };
+}
+
+/** The engine's view of a stored saga: what committed, so it can go on from there. */
+export function toRecord(row: SagaRow, steps: StepRow[]): SagaRecord {
+  return {
+    context: contextOf(row),
     status: row.status,
     version: row.version,
     startedAt: row.created_at,

@@ -3,7 +3,12 @@ import type { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
 import { ACK_LINGER_MS, OutboxDispatcher } from './outbox-dispatcher';
-import type { OutboxRepository, PendingBatch, PendingEvent } from './outbox.repository';
+import type {
+  ClaimedEvent,
+  OutboxRepository,
+  PendingBatch,
+  PendingEvent,
+} from './outbox.repository';
 import type { SagaEventEnvelope } from './saga-events';
 
 /** The pending row of a write of `size` events. */
@@ -69,8 +74,14 @@ async function acksWritten(): Promise<void> {
   await turns(5);
 }
 
-/** A dispatcher over a fake outbox recording each acknowledgement and what had run before it. */
-function setup(markDispatched: (ids: string[]) => Promise<void> = () => Promise.resolve()) {
+/**
+ * A dispatcher over a fake outbox recording each acknowledgement and what had run before it; its
+ * sweep claims `left` once.
+ */
+function setup(
+  markDispatched: (ids: string[]) => Promise<void> = () => Promise.resolve(),
+  left: ClaimedEvent[] = [],
+) {
   const bus = new EventEmitter2();
   const handled: string[] = [];
   const acks: { ids: string[]; handledBefore: string[] }[] = [];
@@ -80,6 +91,8 @@ function setup(markDispatched: (ids: string[]) => Promise<void> = () => Promise.
       return markDispatched(ids);
     }),
     release: jest.fn(() => Promise.resolve()),
+    claimStale: jest.fn(() => Promise.resolve(left.splice(0))),
+    countPending: jest.fn(() => Promise.resolve(0)),
   };
   const config = {
     get: () => ({ outboxLeaseMs: 30_000, outboxPollMs: 1000 }),
@@ -249,6 +262,24 @@ describe('OutboxDispatcher acknowledgements', () => {
         'Marking the events of 2 outbox write(s) dispatched failed (connection reset)',
       );
       expect(error).not.toHaveBeenCalled();
+    } finally {
+      error.mockRestore();
+    }
+  });
+
+  it('re-publishes events left behind, and acknowledges unpublished, with an error logged, those whose saga has no row', async () => {
+    const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    try {
+      const orphan: ClaimedEvent = { ...row('1'), payload: undefined };
+      const { dispatcher, bus, handled, acks } = setup(undefined, [orphan, row('2')]);
+      listen(bus, 'Tested', (event: SagaEventEnvelope) => handled.push(event.eventId));
+
+      dispatcher.onApplicationBootstrap();
+      await acksWritten();
+      await dispatcher.beforeApplicationShutdown();
+      expect(handled).toEqual(['EVT_2']);
+      expect(acks).toEqual([{ ids: ['B1', 'B2'], handledBefore: ['EVT_2'] }]);
+      expect(error).toHaveBeenCalledWith(expect.stringContaining('1 outbox event(s) name a saga'));
     } finally {
       error.mockRestore();
     }

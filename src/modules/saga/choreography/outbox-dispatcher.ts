@@ -12,7 +12,12 @@ import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
 import { INSTANCE_ID } from '../engine/instance-id';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
-import { OutboxRepository, PendingBatch, PendingEvent } from './outbox.repository';
+import {
+  OutboxRepository,
+  type ClaimedEvent,
+  type PendingBatch,
+  type PendingEvent,
+} from './outbox.repository';
 
 /** Acknowledgements written by one DELETE at most (an id array parameter). */
 const MAX_ACK_BATCH = 500;
@@ -25,6 +30,8 @@ const MAX_ACK_BATCH = 500;
 export const ACK_LINGER_MS = 50;
 /** Writes claimed by one sweep at most (each with the events of up to a step batch). */
 const SWEEP_BATCHES = 10;
+
+const isWhole = (event: ClaimedEvent): event is PendingEvent => event.payload !== undefined;
 
 /** How far the publishing of one write's events has got. */
 interface Progress {
@@ -119,6 +126,12 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
           return total;
         }
         this.logger.warn(`Re-publishing ${rows.length} outbox event(s) left behind`);
+        const orphans = rows.filter((row) => row.payload === undefined).length;
+        if (orphans > 0) {
+          this.logger.error(
+            `${orphans} outbox event(s) name a saga that has no row; nothing can handle them, and they are marked dispatched`,
+          );
+        }
         total += await this.publish(rows);
       }
     } catch (error) {
@@ -131,9 +144,11 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
    * Publishes events, a saga's one after the other and different sagas' side by side; resolves
    * once the writes whose last events these were are acknowledged. Returns how many were handled.
    */
-  private async publish(rows: PendingEvent[]): Promise<number> {
+  private async publish(rows: ClaimedEvent[]): Promise<number> {
     const sagas = new Map<string, PendingEvent[]>();
     for (const row of rows) {
+      // An event whose saga has no row: every participant would find nothing to act on.
+      if (!isWhole(row)) continue;
       const events = sagas.get(row.payload.transactionId);
       if (events === undefined) sagas.set(row.payload.transactionId, [row]);
       else events.push(row);
@@ -165,7 +180,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
    * Counts the events against their writes; a write whose events have all been through is
    * acknowledged, or, when some were not handled, left pending with those alone.
    */
-  private settle(rows: PendingEvent[], left: ReadonlySet<PendingEvent>): Promise<void>[] {
+  private settle(rows: ClaimedEvent[], left: ReadonlySet<ClaimedEvent>): Promise<void>[] {
     const done: Promise<void>[] = [];
     for (const row of rows) {
       let progress = this.progress.get(row.batch);

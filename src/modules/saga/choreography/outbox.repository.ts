@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import type { SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
-import type { SagaEventEnvelope } from './saga-events';
+import { contextOf } from '../saga.mapper';
+import {
+  eventFromStored,
+  storedEventOf,
+  type SagaEventEnvelope,
+  type StoredSagaEvent,
+} from './saga-events';
 
 /** The pending row of the events one statement wrote: they are acknowledged together. */
 export interface PendingBatch {
@@ -19,22 +26,30 @@ export interface PendingEvent {
   batch: PendingBatch;
 }
 
+/**
+ * An event claimed again. Its payload is undefined when its saga has no row to rebuild it from
+ * (deleted by hand): no participant could act on it.
+ */
+export type ClaimedEvent = Omit<PendingEvent, 'payload'> & {
+  payload: SagaEventEnvelope | undefined;
+};
+
 /** An event as the outbox holds it. */
 export interface OutboxRow {
   id: string;
   event_id: string;
   event_type: string;
   aggregate_id: string;
-  payload: SagaEventEnvelope;
+  payload: StoredSagaEvent;
   created_at: Date;
   /** Published: no pending row lists the event any more. */
   dispatched: boolean;
 }
 
 /**
- * The transactional outbox: `outbox_events` holds each event, written once; `outbox_pending`
- * holds a narrow row per write whose events are not all published yet (their ids, the lease,
- * the attempts), deleted once they are.
+ * The transactional outbox: `outbox_events` holds each event, written once (what it adds to its
+ * saga's row: see StoredSagaEvent); `outbox_pending` holds a narrow row per write whose events
+ * are not all published yet (their ids, the lease, the attempts), deleted once they are.
  */
 @Injectable()
 export class OutboxRepository {
@@ -72,7 +87,7 @@ export class OutboxRepository {
             event_id: e.eventId,
             event_type: e.eventType,
             aggregate_id: e.transactionId,
-            payload: e,
+            payload: storedEventOf(e),
           })),
         ),
         owner,
@@ -93,15 +108,24 @@ export class OutboxRepository {
 
   /**
    * Claims up to `limit` writes whose events wait with an expired lease (their writer died or
-   * gave up), oldest first, and answers their events. SKIP LOCKED and the new lease keep two
-   * dispatchers off the same rows.
+   * gave up), oldest first, and answers their events, each rebuilt whole with its saga's row.
+   * SKIP LOCKED and the new lease keep two dispatchers off the same rows.
    */
-  async claimStale(owner: string, leaseMs: number, limit: number): Promise<PendingEvent[]> {
+  async claimStale(owner: string, leaseMs: number, limit: number): Promise<ClaimedEvent[]> {
     const rows = await this.tx.query<{
       batch_id: string;
       id: string;
+      event_id: string;
       event_type: string;
-      payload: SagaEventEnvelope;
+      aggregate_id: string;
+      payload: StoredSagaEvent;
+      transaction_id: string | null;
+      pattern: SagaPattern;
+      user_id: string;
+      item_id: string;
+      quantity: number;
+      price: string | null;
+      created_at: Date;
     }>(
       `WITH claimed AS (
          UPDATE outbox_pending SET lease_owner = $1,
@@ -113,9 +137,11 @@ export class OutboxRepository {
            FOR UPDATE SKIP LOCKED)
          RETURNING id, event_ids
        )
-       SELECT c.id AS batch_id, e.id, e.event_type, e.payload
+       SELECT c.id AS batch_id, e.id, e.event_id, e.event_type, e.aggregate_id, e.payload,
+              s.transaction_id, s.pattern, s.user_id, s.item_id, s.quantity, s.price, s.created_at
        FROM claimed c CROSS JOIN LATERAL unnest(c.event_ids) AS u(id)
        JOIN outbox_events e ON e.id = u.id
+       LEFT JOIN saga_states s ON s.transaction_id = e.aggregate_id
        ORDER BY c.id, e.id`,
       [owner, leaseMs, limit],
     );
@@ -125,12 +151,23 @@ export class OutboxRepository {
       if (batch === undefined) batches.set(id, { id, size: 1 });
       else batch.size++;
     }
-    return rows.map(({ batch_id, id, event_type, payload }) => ({
-      id,
-      event_type,
-      payload,
-      batch: batches.get(batch_id) as PendingBatch,
-    }));
+    return rows.map((row) => {
+      const { transaction_id: transactionId, price } = row;
+      // No saga row (or one refused before it was priced, which raises no event).
+      const saga =
+        transactionId === null || price === null
+          ? undefined
+          : {
+              context: contextOf({ ...row, transaction_id: transactionId, price }),
+              startedAt: row.created_at,
+            };
+      return {
+        id: row.id,
+        event_type: row.event_type,
+        payload: eventFromStored(row, row.payload, saga),
+        batch: batches.get(row.batch_id) as PendingBatch,
+      };
+    });
   }
 
   /** Deletes the pending rows of writes whose events are all published. */

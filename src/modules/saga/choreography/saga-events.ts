@@ -40,6 +40,55 @@ export interface SagaEventEnvelope {
   data: StepData;
 }
 
+/**
+ * An event as the outbox stores it: what it adds to its row's columns (its id, type and saga id)
+ * and to its saga's own row (the purchase and its start, which never change after it is
+ * recorded). The saga's version, status and steps are kept as the event saw them: they fence
+ * the participant that handles it.
+ */
+export interface StoredSagaEvent {
+  causationId: string | null;
+  occurredAt: string;
+  saga: Omit<SagaSnapshot, 'context' | 'startedAt'>;
+  data: StepData;
+}
+
+export function storedEventOf(event: SagaEventEnvelope): StoredSagaEvent {
+  const { version, status, completed, compensated } = event.saga;
+  return {
+    causationId: event.causationId,
+    occurredAt: event.occurredAt,
+    saga: { version, status, completed, compensated },
+    data: event.data,
+  };
+}
+
+/**
+ * The event back whole from its outbox row and its saga's row; undefined when its saga has no row
+ * and the payload holds no copy of the purchase (a saga deleted by hand). Rows written before
+ * events were stored this way carry the whole event: what they hold serves where the saga's row
+ * does not.
+ */
+export function eventFromStored(
+  row: { event_id: string; event_type: string; aggregate_id: string },
+  stored: StoredSagaEvent & { saga: Partial<SagaSnapshot> },
+  saga: { context: SagaContext; startedAt: Date } | undefined,
+): SagaEventEnvelope | undefined {
+  const context = saga?.context ?? stored.saga.context;
+  const startedAt = saga?.startedAt.toISOString() ?? stored.saga.startedAt;
+  if (context === undefined || startedAt === undefined) return undefined;
+  const { version, status, completed, compensated } = stored.saga;
+  return {
+    eventId: row.event_id,
+    eventType: row.event_type as SagaEventType,
+    transactionId: row.aggregate_id,
+    causationId: stored.causationId,
+    occurredAt: stored.occurredAt,
+    saga: { context, version, status, startedAt, completed, compensated },
+    data: stored.data,
+  };
+}
+
 /** Which event each forward step reacts to. */
 export const TRIGGER_OF: Record<StepName, SagaEventType> = {
   user_validation: 'PurchaseInitiated',
