@@ -54,6 +54,11 @@ describe('Transactional outbox: pending rows per write', () => {
     await t.close();
   });
 
+  // Each test starts with nothing pending, even after one that failed half-way.
+  afterEach(async () => {
+    await t.db.query('DELETE FROM outbox_pending');
+  });
+
   const write = (transactionId: string, n: number): Promise<PendingEvent[]> =>
     tx.run(() => outbox.insert(envelopes(transactionId, n), 'writer', 60_000));
 
