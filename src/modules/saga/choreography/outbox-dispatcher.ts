@@ -126,7 +126,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
           return total;
         }
         this.logger.warn(`Re-publishing ${rows.length} outbox event(s) left behind`);
-        const orphans = rows.filter((row) => row.payload === undefined).length;
+        const orphans = rows.filter((row) => !isWhole(row)).length;
         if (orphans > 0) {
           this.logger.error(
             `${orphans} outbox event(s) name a saga that has no row; nothing can handle them, and they are marked dispatched`,

@@ -77,14 +77,13 @@ export function eventFromStored(
   const context = saga?.context ?? stored.saga.context;
   const startedAt = saga?.startedAt.toISOString() ?? stored.saga.startedAt;
   if (context === undefined || startedAt === undefined) return undefined;
-  const { version, status, completed, compensated } = stored.saga;
   return {
     eventId: row.event_id,
     eventType: row.event_type as SagaEventType,
     transactionId: row.aggregate_id,
     causationId: stored.causationId,
     occurredAt: stored.occurredAt,
-    saga: { context, version, status, startedAt, completed, compensated },
+    saga: { ...stored.saga, context, startedAt },
     data: stored.data,
   };
 }
