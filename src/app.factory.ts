@@ -1,8 +1,10 @@
 import { NestFactory } from '@nestjs/core';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { toErrorBody } from './common/http/all-exceptions.filter';
 import { requestIdOf } from './common/http/request-id';
 import { logRequests } from './common/http/request-log';
 import { createValidationPipe } from './common/http/validation.pipe';
@@ -14,6 +16,12 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdOf,
     return503OnClosing: true,
+    // Errors of Fastify's router (a URL that is not valid percent-encoded UTF-8) never reach
+    // Nest's filter: answered in the same shape.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const body = toErrorBody(error);
+      void reply.status(body.statusCode).send(body);
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,

@@ -48,3 +48,16 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   const record = error as { driverError?: { constraint?: string }; constraint?: string };
   return (record.driverError?.constraint ?? record.constraint) === constraint;
 }
+
+/**
+ * A statement refused for the data it was given (SQLSTATE class 22: text the database cannot
+ * store, a number out of range...): the request's fault, not the service's. Answers what to tell
+ * the client, or undefined for any other error.
+ */
+export function dataErrorMessage(error: unknown): string | undefined {
+  const code = codeOf(error);
+  if (code === undefined || !code.startsWith('22')) return undefined;
+  if (code === '22003') return 'A number is out of the range the service can store';
+  if (code === '22001') return 'A text is longer than the service can store';
+  return 'A value of the request cannot be stored (invalid text or format)';
+}

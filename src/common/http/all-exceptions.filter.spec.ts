@@ -71,6 +71,35 @@ describe('toErrorBody', () => {
     expect(toErrorBody(fastify('NOT_FASTIFY', 400)).statusCode).toBe(500);
   });
 
+  it("names the router's refusals without echoing the URL", () => {
+    const fastify = (code: string, statusCode: number, message: string) =>
+      Object.assign(new Error(message), { code, statusCode });
+    expect(toErrorBody(fastify('FST_ERR_BAD_URL', 400, "'/users/%fe' is not valid"))).toEqual({
+      statusCode: 400,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'The URL is not validly percent-encoded UTF-8',
+    });
+    expect(toErrorBody(fastify('FST_ERR_MAX_PARAM', 414, "'/saga/xxx' is too long"))).toEqual({
+      statusCode: 414,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'A path parameter is longer than 100 characters',
+    });
+  });
+
+  it('answers 400 for a value the database refused (SQLSTATE class 22), without its SQL', () => {
+    const refused = (code: string) =>
+      toErrorBody(Object.assign(new Error('invalid byte sequence, SQL: INSERT ...'), { code }));
+    expect(refused('22021')).toEqual({
+      statusCode: 400,
+      errorCode: 'VALIDATION_FAILED',
+      message: 'A value of the request cannot be stored (invalid text or format)',
+    });
+    expect(refused('22003').message).toBe('A number is out of the range the service can store');
+    expect(refused('22001').message).toBe('A text is longer than the service can store');
+    // Other statement errors stay the service's own fault.
+    expect(refused('23514').statusCode).toBe(500);
+  });
+
   it('answers 400 for bad JSON, 503 for a lost database, and 500 without detail otherwise', () => {
     expect(toErrorBody(new SyntaxError('Unexpected end of JSON input'))).toMatchObject({
       statusCode: 400,
@@ -132,5 +161,20 @@ describe('AllExceptionsFilter', () => {
       'boom',
     );
     error.mockRestore();
+  });
+
+  it('warns when a value the database refused got past validation', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const refused = host();
+    new AllExceptionsFilter().catch(
+      Object.assign(new Error('invalid byte sequence'), { code: '22021' }),
+      refused.host,
+    );
+    expect(refused.statuses).toEqual([400]);
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ reqId: 'req-7' }),
+      expect.stringMatching(/^A value the database refused reached it/),
+    );
+    warn.mockRestore();
   });
 });

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../errors/domain-error';
-import { isDatabaseUnavailable } from '../errors/database-errors';
+import { dataErrorMessage, isDatabaseUnavailable } from '../errors/database-errors';
 import { ErrorCode, httpStatusOf } from '../errors/error-codes';
 
 export interface ErrorBody {
@@ -70,11 +70,20 @@ export function toErrorBody(error: unknown): ErrorBody {
         ? 'Malformed JSON body'
         : fastify.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
           ? 'Request body is too large'
-          : fastify.message;
+          : fastify.code === 'FST_ERR_BAD_URL'
+            ? 'The URL is not validly percent-encoded UTF-8'
+            : fastify.statusCode === 414
+              ? 'A path parameter is longer than 100 characters'
+              : fastify.message;
     return { statusCode: fastify.statusCode, errorCode, message };
   }
   if (error instanceof SyntaxError && /JSON/.test(error.message)) {
     return { statusCode: 400, errorCode: 'VALIDATION_FAILED', message: 'Malformed JSON body' };
+  }
+  // A second line behind validation: a value the database refused is the request's fault.
+  const dataError = dataErrorMessage(error);
+  if (dataError !== undefined) {
+    return { statusCode: 400, errorCode: 'VALIDATION_FAILED', message: dataError };
   }
   if (isDatabaseUnavailable(error)) {
     return {
@@ -94,6 +103,13 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const body = toErrorBody(exception);
+    if (dataErrorMessage(exception) !== undefined) {
+      // Validation let through a value the database refused: answered 400, worth a rule.
+      this.logger.warn(
+        { err: exception, reqId: http.getRequest<FastifyRequest>().id },
+        `A value the database refused reached it: ${body.message}`,
+      );
+    }
     if (body.statusCode >= 500) {
       this.logger.error(
         { err: exception, errorCode: body.errorCode, reqId: http.getRequest<FastifyRequest>().id },

@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Patch, Post, UseGuards } from '@nestjs/common';
+import { IdParam } from '../../common/http/dto-validators';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../common/auth/admin.guard';
 import { DomainError } from '../../common/errors/domain-error';
@@ -42,13 +43,16 @@ export class UpkeepController {
   @Post('users/:userId/top-up')
   @HttpCode(200)
   @ApiOperation({ summary: "Add to a user's balance" })
-  topUp(@Param('userId') userId: string, @Body() dto: TopUpDto): Promise<UserView> {
+  topUp(@IdParam('userId') userId: string, @Body() dto: TopUpDto): Promise<UserView> {
     return this.users.topUp(userId, money(dto.amount));
   }
 
   @Patch('users/:userId')
   @ApiOperation({ summary: "Change a user's status (active, suspended, closed)" })
-  setStatus(@Param('userId') userId: string, @Body() dto: UpdateUserStatusDto): Promise<UserView> {
+  setStatus(
+    @IdParam('userId') userId: string,
+    @Body() dto: UpdateUserStatusDto,
+  ): Promise<UserView> {
     return this.users.setStatus(userId, dto.status);
   }
 
@@ -68,7 +72,7 @@ export class UpkeepController {
 
   @Patch('items/:itemId')
   @ApiOperation({ summary: 'Restock an item, change its price or availability' })
-  updateItem(@Param('itemId') itemId: string, @Body() dto: UpdateItemDto): Promise<ItemView> {
+  updateItem(@IdParam('itemId') itemId: string, @Body() dto: UpdateItemDto): Promise<ItemView> {
     if (dto.addStock === undefined && dto.price === undefined && dto.isAvailable === undefined) {
       throw new DomainError(
         'VALIDATION_FAILED',

@@ -1,4 +1,5 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
+import { IdParam } from '../../common/http/dto-validators';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ItemView, ItemsService } from './items.service';
 
@@ -15,7 +16,7 @@ export class ItemsController {
 
   @Get(':itemId')
   @ApiOperation({ summary: 'One item' })
-  get(@Param('itemId') itemId: string): Promise<ItemView> {
+  get(@IdParam('itemId') itemId: string): Promise<ItemView> {
     return this.items.get(itemId);
   }
 }

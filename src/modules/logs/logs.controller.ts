@@ -1,4 +1,5 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
+import { IdParam } from '../../common/http/dto-validators';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { TransactionLogView, TransactionLogsService } from './transaction-logs.service';
 
@@ -9,7 +10,7 @@ export class LogsController {
 
   @Get(':userId')
   @ApiOperation({ summary: "A user's transaction log, newest first (at most 100)" })
-  list(@Param('userId') userId: string): Promise<TransactionLogView[]> {
+  list(@IdParam('userId') userId: string): Promise<TransactionLogView[]> {
     return this.logs.listByUser(userId);
   }
 }

@@ -1,4 +1,5 @@
-import { Controller, Get, Param, Res } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
+import { IdParam } from '../../common/http/dto-validators';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { NotFoundError } from '../../common/errors/domain-error';
@@ -14,7 +15,7 @@ export class ChoreographyController {
   @Get('transaction/:transactionId')
   @ApiOperation({ summary: 'A saga with its steps, compensations and the events it raised' })
   async transaction(
-    @Param('transactionId') transactionId: string,
+    @IdParam('transactionId', 'transaction') transactionId: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ found: boolean; saga?: SagaView; events?: SagaEventView[] }> {
     try {
@@ -29,7 +30,7 @@ export class ChoreographyController {
 
   @Get('user/:userId/history')
   @ApiOperation({ summary: "A user's choreographed purchases, newest first (at most 100)" })
-  async history(@Param('userId') userId: string): Promise<{
+  async history(@IdParam('userId') userId: string): Promise<{
     success: true;
     userId: string;
     transactionCount: number;

@@ -1,4 +1,4 @@
-import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { DomainError } from '../../common/errors/domain-error';
@@ -21,6 +21,22 @@ function idempotencyKey(header: string | undefined): string | undefined {
   return header;
 }
 
+/** The headers both purchase routes read. */
+function PurchaseHeaders(): MethodDecorator {
+  return applyDecorators(
+    ApiHeader({
+      name: 'Idempotency-Key',
+      required: false,
+      description: 'Same key + same body: the first answer (1-255 visible ASCII characters)',
+    }),
+    ApiHeader({
+      name: 'Prefer',
+      required: false,
+      description: '`respond-async` answers 202 at once',
+    }),
+  );
+}
+
 @ApiTags('purchases')
 @Controller('purchase')
 export class PurchaseController {
@@ -31,16 +47,7 @@ export class PurchaseController {
   @ApiOperation({
     summary: 'Buy an item through the saga (pattern: the body, else the current mode)',
   })
-  @ApiHeader({
-    name: 'Idempotency-Key',
-    required: false,
-    description: 'Same key + same body: the first answer',
-  })
-  @ApiHeader({
-    name: 'Prefer',
-    required: false,
-    description: '`respond-async` answers 202 at once',
-  })
+  @PurchaseHeaders()
   @ApiResponse({ status: 200, description: 'Completed' })
   @ApiResponse({ status: 202, description: 'Still running; poll the Location' })
   @ApiResponse({ status: 404, description: 'USER_NOT_FOUND, ITEM_NOT_FOUND' })
@@ -57,6 +64,7 @@ export class PurchaseController {
   @Post('choreography')
   @HttpCode(200)
   @ApiOperation({ summary: 'Buy an item through the choreographed saga' })
+  @PurchaseHeaders()
   choreography(
     @Body() dto: PurchaseDto,
     @Headers('idempotency-key') key: string | undefined,

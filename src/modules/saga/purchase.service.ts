@@ -4,7 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash } from 'node:crypto';
 import { timeOrderedId } from '../../common/time-ordered-id';
-import { isDatabaseUnavailable } from '../../common/errors/database-errors';
+import { dataErrorMessage, isDatabaseUnavailable } from '../../common/errors/database-errors';
 import { DomainError } from '../../common/errors/domain-error';
 import { centsToString, jsonNumberToCents, toCents } from '../../common/money';
 import type { AppConfig, SagaConfig, SagaPattern } from '../../config/configuration';
@@ -79,8 +79,7 @@ export class PurchaseService {
   private readonly logger = new Logger(PurchaseService.name);
   private readonly config: SagaConfig;
   private readonly intake = new BatchQueue<Intake, Recorded>(
-    async (intakes) =>
-      (await this.record(intakes)).map((value) => ({ kind: 'value' as const, value })),
+    (intakes) => this.recordBatch(intakes),
     { maxBatch: 128, concurrency: 2 },
   );
   private readonly reads = new BatchQueue<string, PurchaseResult>(
@@ -150,6 +149,26 @@ export class PurchaseService {
           message: 'The database could not be reached',
         },
       };
+    }
+  }
+
+  /**
+   * A value that the database refuses (which validation should have caught) fails its own
+   * purchase only: the batch, rolled back whole, is recorded again one purchase at a time.
+   */
+  private async recordBatch(intakes: Intake[]): Promise<BatchOutcome<Recorded>[]> {
+    try {
+      return (await this.record(intakes)).map((value) => ({ kind: 'value', value }));
+    } catch (error) {
+      if (intakes.length === 1 || dataErrorMessage(error) === undefined) throw error;
+      return Promise.all(
+        intakes.map((intake) =>
+          this.record([intake]).then(
+            ([value]): BatchOutcome<Recorded> => ({ kind: 'value', value }),
+            (failure: unknown): BatchOutcome<Recorded> => ({ kind: 'error', error: failure }),
+          ),
+        ),
+      );
     }
   }
 

@@ -1,4 +1,5 @@
-import { Controller, Get, HttpCode, Param, Post, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
+import { IdParam } from '../../common/http/dto-validators';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AdminGuard } from '../../common/auth/admin.guard';
@@ -15,7 +16,7 @@ export class SagaController {
   @Get('saga/:transactionId')
   @ApiOperation({ summary: 'A saga with its steps and compensations, in order' })
   async get(
-    @Param('transactionId') transactionId: string,
+    @IdParam('transactionId', 'transaction') transactionId: string,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<{ found: boolean; saga?: SagaView } | string> {
     try {
@@ -42,7 +43,7 @@ export class SagaController {
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Compensate a saga by hand, or re-drive a failed compensation (admin)' })
   async compensate(
-    @Param('transactionId') transactionId: string,
+    @IdParam('transactionId', 'transaction') transactionId: string,
   ): Promise<{ success: boolean; message: string; saga: SagaView }> {
     const { view, changed } = await this.sagas.compensate(transactionId);
     return {

@@ -1,4 +1,5 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get } from '@nestjs/common';
+import { IdParam } from '../../common/http/dto-validators';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UserProfileView, UsersService } from './users.service';
 
@@ -9,7 +10,7 @@ export class UsersController {
 
   @Get(':userId')
   @ApiOperation({ summary: 'A user profile: balance, status, purchase limit and inventory' })
-  getProfile(@Param('userId') userId: string): Promise<UserProfileView> {
+  getProfile(@IdParam('userId') userId: string): Promise<UserProfileView> {
     return this.users.getProfile(userId);
   }
 }

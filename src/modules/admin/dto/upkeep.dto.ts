@@ -1,17 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, Max, Min } from 'class-validator';
 import {
-  IsBoolean,
-  IsEmail,
-  IsIn,
-  IsInt,
-  IsNotEmpty,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
-import { IsEntityId, IsMoneyAmount } from '../../../common/http/dto-validators';
+  IsEmailAddress,
+  IsEntityId,
+  IsMoneyAmount,
+  IsPlainText,
+} from '../../../common/http/dto-validators';
 import { USER_STATUSES, type UserStatus } from '../../users/user.entity';
 
 const MAX_MONEY = 1_000_000_000;
@@ -21,16 +15,12 @@ export class CreateUserDto {
   @IsEntityId()
   userId!: string;
 
-  @ApiProperty({ maxLength: 100, example: 'Jane Player' })
-  @IsString()
+  @IsPlainText(100, { example: 'Jane Player' })
   @IsNotEmpty()
-  @MaxLength(100)
   name!: string;
 
-  @ApiPropertyOptional({ example: 'jane@example.com' })
+  @IsEmailAddress({ required: false })
   @IsOptional()
-  @IsEmail()
-  @MaxLength(255)
   email?: string;
 
   @IsMoneyAmount(0, MAX_MONEY, { description: 'Starting balance' })
@@ -64,16 +54,12 @@ export class CreateItemDto {
   @IsEntityId({ example: 'item-shield' })
   itemId!: string;
 
-  @ApiProperty({ maxLength: 100, example: 'Iron Shield' })
-  @IsString()
+  @IsPlainText(100, { example: 'Iron Shield' })
   @IsNotEmpty()
-  @MaxLength(100)
   name!: string;
 
-  @ApiPropertyOptional({ maxLength: 1000 })
+  @IsPlainText(1000, { required: false })
   @IsOptional()
-  @IsString()
-  @MaxLength(1000)
   description?: string;
 
   @IsMoneyAmount(0, MAX_MONEY, { description: 'Catalogue price of one unit' })
