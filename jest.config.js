@@ -53,6 +53,7 @@ module.exports = {
     '!src/main.ts',
     '!src/**/*.module.ts',
     '!src/**/*.spec.ts',
+    '!src/**/*.fixture.ts',
     '!src/**/*.entity.ts',
     '!src/database/entities.ts',
     '!src/database/migrations/**',

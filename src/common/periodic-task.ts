@@ -6,6 +6,7 @@ export class PeriodicTask {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  private again = false;
 
   constructor(
     private readonly task: () => Promise<unknown>,
@@ -32,7 +33,22 @@ export class PeriodicTask {
   /** One run now, unless one is already going (its promise then) or the task was stopped. */
   runOnce(): Promise<unknown> {
     if (this.stopped) return Promise.resolve();
-    this.running ??= this.task().finally(() => (this.running = undefined));
+    this.running ??= this.task().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.runOnce();
+      }
+    });
     return this.running;
+  }
+
+  /**
+   * A run as soon as possible: now, or right after the one going (which may have looked before
+   * what it is asked for now was there).
+   */
+  runSoon(): void {
+    if (this.running !== undefined) this.again = true;
+    else void this.runOnce();
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 
 export type SagaPattern = 'orchestration' | 'choreography';
 export const SAGA_PATTERNS: readonly SagaPattern[] = ['orchestration', 'choreography'];
@@ -62,8 +63,16 @@ export interface IntegrityConfig {
   maxListed: number;
 }
 
+/** Who this process is in the leases it takes (see instanceConfig). */
+export interface InstanceConfig {
+  id: string;
+  /** Set by INSTANCE_ID: another live process holding it stops the start. */
+  explicit: boolean;
+}
+
 export interface AppConfig {
   nodeEnv: string;
+  instance: InstanceConfig;
   port: number;
   host: string;
   logLevel: LogLevel;
@@ -192,6 +201,27 @@ function integrityConfig(env: Env): IntegrityConfig {
   };
 }
 
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,89}$/;
+
+/**
+ * INSTANCE_ID, or `<host name>:<port>`: the same across restarts of one deployment, so that a
+ * restarted process knows the sagas leased to that name are its own, left by its previous run.
+ */
+function instanceConfig(env: Env, port: number): InstanceConfig {
+  const given = str(env, 'INSTANCE_ID');
+  if (given !== undefined) {
+    if (!INSTANCE_ID.test(given)) {
+      throw new ConfigError(
+        'INSTANCE_ID',
+        `must be 1-90 letters, digits, ".", "_", ":" or "-", starting with a letter or digit, got "${given}"`,
+      );
+    }
+    return { id: given, explicit: true };
+  }
+  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return { id: `${(host || 'host').slice(0, 80)}:${port}`, explicit: false };
+}
+
 /** Reads and validates the environment once; a bad value throws a ConfigError naming it. */
 export function buildConfig(env: Env = process.env): AppConfig {
   const url = databaseUrl(env);
@@ -205,9 +235,11 @@ export function buildConfig(env: Env = process.env): AppConfig {
   if (stepRetryMaxMs < stepRetryBaseMs) {
     throw new ConfigError('STEP_RETRY_MAX_MS', 'must not be below STEP_RETRY_BASE_MS');
   }
+  const port = int(env, 'PORT', 3000, 0, 65535);
   return {
     nodeEnv,
-    port: int(env, 'PORT', 3000, 0, 65535),
+    instance: instanceConfig(env, port),
+    port,
     host: str(env, 'HOST') ?? '0.0.0.0',
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),

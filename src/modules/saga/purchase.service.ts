@@ -11,7 +11,7 @@ import type { AppConfig, SagaConfig, SagaPattern } from '../../config/configurat
 import { TransactionHost } from '../../database/transaction-host';
 import { ItemsService } from '../items/items.service';
 import type { PurchaseDto } from './dto/purchase.dto';
-import { INSTANCE_ID } from './engine/instance-id';
+import { InstanceIdentity } from './engine/instance-identity';
 import { SagaWaiters } from './engine/saga-waiters';
 import { InitiatedSaga, SagaEngines } from './engine/saga-engines';
 import { PatternControl } from './pattern-control';
@@ -95,12 +95,17 @@ export class PurchaseService {
     private readonly waiters: SagaWaiters,
     private readonly tx: TransactionHost,
     private readonly events: EventEmitter2,
+    private readonly identity: InstanceIdentity,
     config: ConfigService<AppConfig, true>,
   ) {
     this.config = config.get('saga', { infer: true });
   }
 
   async purchase(dto: PurchaseDto, options: PurchaseOptions = {}): Promise<PurchaseResult> {
+    if (this.identity.draining) {
+      // Nothing recorded: the client can send it again, to another instance.
+      throw new DomainError('SERVICE_UNAVAILABLE', 'This instance is shutting down; try again');
+    }
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
     const key = options.idempotencyKey;
     const hash = key === undefined ? null : requestHash(dto, pattern);
@@ -196,7 +201,7 @@ export class PurchaseService {
             idempotencyKey,
             requestHash: hash,
             error,
-            leaseOwner: INSTANCE_ID,
+            leaseOwner: this.identity.id,
             leaseMs: this.config.leaseMs,
           };
         }),

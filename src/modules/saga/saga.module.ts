@@ -15,6 +15,7 @@ import {
   UserParticipant,
 } from './choreography/participants';
 import { FaultInjector } from './engine/fault-injector';
+import { InstanceIdentity } from './engine/instance-identity';
 import { SagaRecovery } from './engine/saga-recovery';
 import { SagaWaiters } from './engine/saga-waiters';
 import { PatternController } from './pattern.controller';
@@ -54,6 +55,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     Orchestrator,
     SagaEngines,
     SagaWaiters,
+    InstanceIdentity,
     SagaRecovery,
     OutboxRepository,
     OutboxDispatcher,

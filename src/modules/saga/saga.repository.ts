@@ -326,6 +326,23 @@ export class SagaRepository {
     );
   }
 
+  /**
+   * Expires the leases `owner` holds on open sagas, for recovery to claim them at its next pass
+   * (which fences out any driver still at work). Answers how many.
+   */
+  async expireLeasesOf(owner: string): Promise<number> {
+    const row = await this.tx.one<{ n: number }>(
+      `WITH expired AS (
+         UPDATE saga_states SET lease_expires_at = NULL
+         WHERE status IN ('pending', 'in_progress', 'compensating')
+           AND lease_owner = $1 AND lease_expires_at IS NOT NULL
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM expired`,
+      [owner],
+    );
+    return row?.n ?? 0;
+  }
+
   /** The step rows of several sagas at once, in order. */
   findStepsOf(transactionIds: string[]): Promise<StepRow[]> {
     return this.tx.query<StepRow>(

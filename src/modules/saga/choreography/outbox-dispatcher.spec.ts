@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
+import { testIdentity } from '../engine/instance-identity.fixture';
 import { ACK_LINGER_MS, OutboxDispatcher } from './outbox-dispatcher';
 import type {
   ClaimedEvent,
@@ -97,7 +98,12 @@ function setup(
   const config = {
     get: () => ({ outboxLeaseMs: 30_000, outboxPollMs: 1000 }),
   } as unknown as ConfigService<AppConfig, true>;
-  const dispatcher = new OutboxDispatcher(outbox as unknown as OutboxRepository, bus, config);
+  const dispatcher = new OutboxDispatcher(
+    outbox as unknown as OutboxRepository,
+    bus,
+    testIdentity(),
+    config,
+  );
   return { dispatcher, bus, outbox, handled, acks };
 }
 

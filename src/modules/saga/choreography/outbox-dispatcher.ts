@@ -10,7 +10,7 @@ import type { AppConfig } from '../../../config/configuration';
 import { BatchQueue, type BatchOutcome } from '../../../common/batch-queue';
 import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
-import { INSTANCE_ID } from '../engine/instance-id';
+import { InstanceIdentity } from '../engine/instance-identity';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
 import {
   OutboxRepository,
@@ -68,6 +68,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   constructor(
     private readonly outbox: OutboxRepository,
     private readonly bus: EventEmitter2,
+    private readonly identity: InstanceIdentity,
     config: ConfigService<AppConfig, true>,
   ) {
     const saga = config.get('saga', { infer: true });
@@ -82,7 +83,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   }
 
   get leaseOwner(): string {
-    return INSTANCE_ID;
+    return this.identity.id;
   }
 
   get leaseDurationMs(): number {
@@ -91,9 +92,18 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
 
   onApplicationBootstrap(): void {
     this.sweeper.start();
+    this.identity.onLeasesReleased(() => this.sweeper.runSoon());
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): Promise<void> {
+    return this.drain();
+  }
+
+  /**
+   * Stops the sweep and waits for the publishing in progress; while the instance drains, no
+   * further event is published here (its write stays leased here until the hand-over).
+   */
+  async drain(): Promise<void> {
     await this.sweeper.stop();
     // A publish returns once its acknowledgements are written; one may start another.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -104,7 +114,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
    * done, not a turn of the event loop later (the handlers' steps queue for their batch then).
    */
   publishSoon(rows: PendingEvent[]): void {
-    if (rows.length === 0) return;
+    if (rows.length === 0 || this.identity.draining) return;
     const run = Promise.resolve().then(() => this.publish(rows));
     this.inFlight.add(run);
     run
@@ -119,7 +129,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
     try {
       let total = 0;
       for (;;) {
-        const rows = await this.outbox.claimStale(INSTANCE_ID, this.leaseMs, SWEEP_BATCHES);
+        const rows = await this.outbox.claimStale(this.identity.id, this.leaseMs, SWEEP_BATCHES);
         if (rows.length === 0) {
           const backlog: OutboxBacklogEvent = { pending: await this.outbox.countPending() };
           this.bus.emit(OUTBOX_BACKLOG, backlog);
@@ -163,6 +173,8 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   /** One saga's events in order; answers those not handled: the first that failed, and after. */
   private async publishInOrder(events: PendingEvent[]): Promise<PendingEvent[]> {
     for (const [index, event] of events.entries()) {
+      // Shutting down: what is left goes to another instance with this write's lease.
+      if (this.identity.draining) return events.slice(index);
       try {
         await this.bus.emitAsync(event.event_type, event.payload);
       } catch (error) {
@@ -192,6 +204,8 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
       if (left.has(row)) progress.left.push(row.id);
       if (progress.settled.size < row.batch.size) continue;
       this.progress.delete(row.batch);
+      // Left leased here: the hand-over lets go of it for another instance at once.
+      if (progress.left.length > 0 && this.identity.draining) continue;
       done.push(
         progress.left.length === 0
           ? this.acks.submit(row.batch.id)

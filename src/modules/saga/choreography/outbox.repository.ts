@@ -170,6 +170,19 @@ export class OutboxRepository {
     });
   }
 
+  /** Expires the leases `owner` holds on pending writes, for the next sweep; answers how many. */
+  async expireLeasesOf(owner: string): Promise<number> {
+    const row = await this.tx.one<{ n: number }>(
+      `WITH expired AS (
+         UPDATE outbox_pending SET lease_expires_at = NULL, available_at = LEAST(available_at, now())
+         WHERE lease_owner = $1 AND lease_expires_at IS NOT NULL
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM expired`,
+      [owner],
+    );
+    return row?.n ?? 0;
+  }
+
   /** Deletes the pending rows of writes whose events are all published. */
   async markDispatched(batchIds: string[]): Promise<void> {
     await this.tx.query('DELETE FROM outbox_pending WHERE id = ANY($1::bigint[])', [batchIds]);

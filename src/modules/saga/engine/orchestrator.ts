@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaRecord } from '../saga.types';
 import { SagaSteps } from '../steps/saga-steps';
+import { InstanceIdentity } from './instance-identity';
 import { StepRunner } from './step-runner';
 
 /**
@@ -13,6 +14,7 @@ export class Orchestrator {
   constructor(
     private readonly steps: SagaSteps,
     private readonly runner: StepRunner,
+    private readonly identity: InstanceIdentity,
   ) {}
 
   /** Drives a saga from wherever it stands to a terminal status. */
@@ -20,6 +22,8 @@ export class Orchestrator {
     if (saga.status === 'compensating') return this.compensate(saga);
     const last = this.steps.ordered.length - 1;
     for (let index = saga.completed.length; index <= last; index++) {
+      // Shutting down: the saga waits, leased, for the hand-over to another instance.
+      if (this.identity.draining) return saga;
       const step = this.steps.ordered[index];
       const outcome = await this.runner.forward(saga, step, index === last);
       if (outcome.kind === 'done') continue;
@@ -37,6 +41,7 @@ export class Orchestrator {
   async compensate(saga: SagaRecord): Promise<SagaRecord> {
     const pending = saga.completed.filter((name) => !saga.compensated.includes(name)).reverse();
     for (const [position, name] of pending.entries()) {
+      if (this.identity.draining) return saga;
       const result = await this.runner.compensate(
         saga,
         this.steps.get(name),

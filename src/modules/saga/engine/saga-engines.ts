@@ -124,8 +124,15 @@ export class SagaEngines implements BeforeApplicationShutdown {
     }
   }
 
-  /** On shutdown, sagas being driven here get to finish (recovery would pick them up later). */
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): Promise<void> {
+    return this.drain();
+  }
+
+  /**
+   * On shutdown, the drivers of sagas here get to the end of the step they are in (they take no
+   * next one while the instance drains), for at most 10 s.
+   */
+  async drain(): Promise<void> {
     if (this.inFlight.size === 0) return;
     this.logger.log(`Waiting for ${this.inFlight.size} saga(s) in flight`);
     await Promise.race([

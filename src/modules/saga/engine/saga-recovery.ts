@@ -10,15 +10,19 @@ import type { AppConfig } from '../../../config/configuration';
 import { PeriodicTask } from '../../../common/periodic-task';
 import { SAGA_RECOVERED, SagaRecoveredEvent } from '../saga-changed.event';
 import { SagaRepository } from '../saga.repository';
-import { INSTANCE_ID } from './instance-id';
+import { OutboxDispatcher } from '../choreography/outbox-dispatcher';
+import { InstanceIdentity } from './instance-identity';
 import { SagaEngines } from './saga-engines';
 
 const BATCH = 50;
 
 /**
  * Finds sagas that nobody is driving any more — their driver crashed or hung and its lease
- * expired — and hands them back to their own pattern's engine, on start and on a schedule. Each
- * instance claims different sagas (SKIP LOCKED), and a claim fences out the previous driver.
+ * expired, or it let go of them — and hands them back to their own pattern's engine: on start
+ * (with what this instance's previous run left, see InstanceIdentity), on a schedule, and at once
+ * when another instance says it let go. Each instance claims different sagas (SKIP LOCKED), and a
+ * claim fences out the previous driver. On shutdown it does the reverse: the steps and events in
+ * flight here finish, no next one starts, and this instance's leases are let go for the others.
  */
 @Injectable()
 export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -29,6 +33,8 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly sagas: SagaRepository,
     private readonly engines: SagaEngines,
+    private readonly dispatcher: OutboxDispatcher,
+    private readonly identity: InstanceIdentity,
     private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -39,10 +45,19 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
 
   onApplicationBootstrap(): void {
     this.task.start();
+    this.identity.onLeasesReleased(() => this.task.runSoon());
   }
 
-  beforeApplicationShutdown(): Promise<void> {
-    return this.task.stop();
+  /** The hand-over: in this order, whatever order Nest calls the providers' own hooks in. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.identity.startDraining();
+    await this.task.stop();
+    await Promise.all([this.engines.drain(), this.dispatcher.drain()]);
+    try {
+      await this.identity.releaseLeases();
+    } catch (error) {
+      this.logger.warn(`Letting go of this instance's leases failed: ${String(error)}`);
+    }
   }
 
   /** One pass: claims expired sagas batch by batch and resumes them; returns how many. */
@@ -50,7 +65,7 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
     let total = 0;
     try {
       while (!this.task.isStopped) {
-        const claimed = await this.sagas.claimExpired(INSTANCE_ID, this.leaseMs, BATCH);
+        const claimed = await this.sagas.claimExpired(this.identity.id, this.leaseMs, BATCH);
         if (claimed.length === 0) break;
         total += claimed.length;
         this.logger.warn(`Recovering ${claimed.length} saga(s) whose driver's lease expired`);

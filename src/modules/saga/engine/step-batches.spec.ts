@@ -6,6 +6,7 @@ import type { FencedTransition, SagaRepository } from '../saga.repository';
 import { STEP_NAMES, type SagaContext, type SagaRecord, type StepName } from '../saga.types';
 import type { SagaStep, StepAttempt } from '../steps/saga-step';
 import type { SagaSteps } from '../steps/saga-steps';
+import { testIdentity } from './instance-identity.fixture';
 import { StepBatches, type CommittedStep, type ForwardRequest } from './step-batches';
 import { StaleSagaError, type HookedTransition } from './transition';
 
@@ -98,6 +99,7 @@ function setup() {
     sagas as unknown as SagaRepository,
     tx as unknown as TransactionHost,
     steps,
+    testIdentity(),
     config,
   );
   return { batches, sagas, transactions: () => transactions, commits };

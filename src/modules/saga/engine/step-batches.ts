@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { BatchOutcome, BatchQueue } from '../../../common/batch-queue';
 import type { AppConfig, SagaConfig } from '../../../config/configuration';
+import { InstanceIdentity } from './instance-identity';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaStatus } from '../saga-state.entity';
 import { SagaRepository } from '../saga.repository';
@@ -58,6 +59,7 @@ export class StepBatches {
     private readonly sagas: SagaRepository,
     private readonly tx: TransactionHost,
     private readonly steps: SagaSteps,
+    private readonly identity: InstanceIdentity,
     config: ConfigService<AppConfig, true>,
   ) {
     this.config = config.get('saga', { infer: true });
@@ -139,7 +141,10 @@ export class StepBatches {
           index,
           data,
           record,
-          fenced: fencedTransition(saga, change, record, this.config.leaseMs),
+          fenced: fencedTransition(saga, change, record, {
+            owner: this.identity.id,
+            ms: this.config.leaseMs,
+          }),
           transition: committedTransition(saga, saga.version + 1, change, record),
           hook,
         };

@@ -9,6 +9,7 @@ import { STEP_NAMES, type SagaRecord, type StepData, type StepName } from '../sa
 import type { SagaStep, StepAttempt } from '../steps/saga-step';
 import type { SagaSteps } from '../steps/saga-steps';
 import type { FaultInjector } from './fault-injector';
+import { testIdentity } from './instance-identity.fixture';
 import { StepBatches } from './step-batches';
 import { StepRunner } from './step-runner';
 import { StaleSagaError, type Transition } from './transition';
@@ -148,10 +149,12 @@ function setup(
   const tx = { run: <T>(work: () => Promise<T>) => work(), commit: () => Promise.resolve() };
   const steps = { isPastPivot: (name: StepName) => pastPivot.includes(name) };
   const configService = { get: () => ({ ...sagaConfig, ...config }) };
+  const identity = testIdentity();
   const batches = new StepBatches(
     sagas as unknown as SagaRepository,
     tx as unknown as TransactionHost,
     { ordered: STEP_NAMES.map((name) => ({ name })) } as unknown as SagaSteps,
+    identity,
     configService as unknown as ConfigService<AppConfig, true>,
   );
   const runner = new StepRunner(
@@ -161,6 +164,7 @@ function setup(
     steps as unknown as SagaSteps,
     batches,
     emitter as unknown as EventEmitter2,
+    identity,
     configService as unknown as ConfigService<AppConfig, true>,
   );
   return { runner, sagas, events, settled };

@@ -14,7 +14,7 @@ import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
 import type { SagaStep } from '../steps/saga-step';
 import { SagaSteps } from '../steps/saga-steps';
 import { FaultInjector } from './fault-injector';
-import { INSTANCE_ID } from './instance-id';
+import { InstanceIdentity } from './instance-identity';
 import { backoffDelay, sleep } from './retry';
 import { StepBatches } from './step-batches';
 import {
@@ -56,6 +56,7 @@ export class StepRunner {
     private readonly steps: SagaSteps,
     private readonly batches: StepBatches,
     private readonly events: EventEmitter2,
+    private readonly identity: InstanceIdentity,
     config: ConfigService<AppConfig, true>,
   ) {
     this.saga = config.get('saga', { infer: true });
@@ -223,7 +224,7 @@ export class StepRunner {
       const version = await this.sagas.transition(id, saga.version, {
         status,
         error,
-        leaseOwner: INSTANCE_ID,
+        leaseOwner: this.identity.id,
         leaseMs: this.saga.leaseMs,
       });
       if (version === undefined) throw new StaleSagaError(id);
@@ -291,7 +292,7 @@ export class StepRunner {
       let version: number | undefined;
       try {
         [version] = await this.sagas.applyTransitions([
-          fencedTransition(saga, change, done, this.saga.leaseMs),
+          fencedTransition(saga, change, done, { owner: this.identity.id, ms: this.saga.leaseMs }),
         ]);
       } catch (error) {
         // The step already succeeded once: another driver got here first.

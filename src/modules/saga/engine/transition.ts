@@ -2,7 +2,6 @@ import type { SagaStatus } from '../saga-state.entity';
 import type { StepKind } from '../saga-step-result.entity';
 import type { FencedTransition } from '../saga.repository';
 import type { SagaError, SagaRecord, StepData, StepName } from '../saga.types';
-import { INSTANCE_ID } from './instance-id';
 
 /** Another driver advanced the saga first: this one must stop touching it. */
 export class StaleSagaError extends Error {
@@ -73,17 +72,23 @@ export interface StepChange {
   error?: SagaError;
 }
 
+/** Who holds a saga after a transition, and for how long. */
+export interface Lease {
+  owner: string;
+  ms: number;
+}
+
 /** The fenced transition that writes `done` for a saga still at its version, leased to us. */
 export function fencedTransition(
   saga: SagaRecord,
   change: StepChange,
   done: StepRecord,
-  leaseMs: number,
+  lease: Lease,
 ): FencedTransition {
   return {
     transactionId: saga.context.transactionId,
     expectedVersion: saga.version,
-    change: { ...change, leaseOwner: INSTANCE_ID, leaseMs },
+    change: { ...change, leaseOwner: lease.owner, leaseMs: lease.ms },
     result: {
       step: done.step,
       kind: done.kind,
