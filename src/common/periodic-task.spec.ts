@@ -25,6 +25,25 @@ describe('PeriodicTask', () => {
     expect(runs).toBe(1);
   });
 
+  it('runSoon during a run asks for one more right after it, however often it is asked', async () => {
+    let runs = 0;
+    let release: () => void = () => undefined;
+    const task = new PeriodicTask(async () => {
+      runs++;
+      await new Promise<void>((resolve) => (release = resolve));
+    }, 60_000);
+    task.runSoon();
+    expect(runs).toBe(1);
+    task.runSoon();
+    task.runSoon();
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toBe(2);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toBe(2);
+  });
+
   it('runs again after a run completes', async () => {
     let runs = 0;
     const task = new PeriodicTask(() => Promise.resolve(runs++), 5);

@@ -45,7 +45,20 @@ describe('buildConfig', () => {
     );
   });
 
+  it('names the instance INSTANCE_ID, else after its host and port', () => {
+    expect(buildConfig({ INSTANCE_ID: 'checkout-1' }).instance).toEqual({
+      id: 'checkout-1',
+      explicit: true,
+    });
+    const { instance } = buildConfig({ PORT: '3100' });
+    expect(instance.explicit).toBe(false);
+    expect(instance.id).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*:3100$/);
+    expect(buildConfig({ PORT: '3100' }).instance).toEqual(instance);
+  });
+
   it.each([
+    ['INSTANCE_ID', 'two words', /INSTANCE_ID must be 1-90 letters/],
+    ['INSTANCE_ID', 'x'.repeat(91), /INSTANCE_ID must be 1-90 letters/],
     ['PORT', 'abc', /PORT must be an integer/],
     ['PORT', '70000', /PORT must be between 0 and 65535/],
     ['SAGA_PATTERN_MODE', 'bogus', /SAGA_PATTERN_MODE must be one of orchestration, choreography/],

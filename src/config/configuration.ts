@@ -218,7 +218,9 @@ function instanceConfig(env: Env, port: number): InstanceConfig {
     }
     return { id: given, explicit: true };
   }
-  const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  const host = hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '');
   return { id: `${(host || 'host').slice(0, 80)}:${port}`, explicit: false };
 }
 

@@ -38,7 +38,8 @@ export async function startService(
   const main = process.env.TEST_SERVICE_MAIN;
   if (main === undefined)
     throw new Error('TEST_SERVICE_MAIN is not set: run the tests through jest');
-  const port = await freePort();
+  const port = env.PORT ?? String(await freePort());
+  const host = env.HOST ?? '127.0.0.1';
   let output = '';
   const child = spawn(process.execPath, [main], {
     // A scratch working directory, so no developer .env is read.
@@ -49,8 +50,8 @@ export async function startService(
       LOG_LEVEL: 'warn',
       ADMIN_TOKEN,
       SEED_DEMO_DATA: 'true',
-      HOST: '127.0.0.1',
-      PORT: String(port),
+      HOST: host,
+      PORT: port,
       DATABASE_URL: databaseUrl,
       ...env,
     },
@@ -61,7 +62,7 @@ export async function startService(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   const deadline = Date.now() + 30_000;
   let gone = false;
   void exited.then(() => (gone = true));

@@ -98,13 +98,14 @@ function setup(
   const config = {
     get: () => ({ outboxLeaseMs: 30_000, outboxPollMs: 1000 }),
   } as unknown as ConfigService<AppConfig, true>;
+  const identity = testIdentity();
   const dispatcher = new OutboxDispatcher(
     outbox as unknown as OutboxRepository,
     bus,
-    testIdentity(),
+    identity,
     config,
   );
-  return { dispatcher, bus, outbox, handled, acks };
+  return { dispatcher, bus, outbox, handled, acks, identity };
 }
 
 describe('OutboxDispatcher acknowledgements', () => {
@@ -131,6 +132,25 @@ describe('OutboxDispatcher acknowledgements', () => {
     // The handler started within the same turn of the event loop.
     expect(started).toEqual(['EVT_1']);
     await turns(3);
+  });
+
+  it('publishes nothing more once the instance drains: the rest stays leased here for the hand-over', async () => {
+    const { dispatcher, bus, outbox, handled, acks, identity } = setup();
+    listen(bus, 'Tested', (event: SagaEventEnvelope) => {
+      handled.push(event.eventId);
+      // The shutdown starts while the saga's first event is being handled.
+      identity.startDraining();
+      return Promise.resolve();
+    });
+    const pair = batch('B9', 2);
+    dispatcher.publishSoon([row('1', 'Tested', pair), row('2', 'Tested', pair)]);
+    await dispatcher.drain();
+    dispatcher.publishSoon([row('3')]);
+    await acksWritten();
+
+    expect(handled).toEqual(['EVT_1']);
+    expect(acks).toEqual([]);
+    expect(outbox.release).not.toHaveBeenCalled();
   });
 
   it('acknowledges the writes of events published together with one DELETE, after their handlers ran', async () => {
