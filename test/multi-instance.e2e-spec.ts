@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { expectConservation } from './support/db-state';
+import { expectConservation, expectNoStepTwice } from './support/db-state';
 import { ServiceProcess, startService } from './support/service-process';
 import { ADMIN, createTestDatabase, TestDatabase } from './support/test-app';
 import { eventually } from './support/wait';
@@ -120,11 +120,7 @@ describe('Two instances on one database, one killed mid-load', () => {
     for (let i = 0; i < ITEMS; i++) stock[`mi-item-${i}`] = 25;
     await expectConservation(db, { balances, stock });
 
-    const doubled = await db.query(
-      `SELECT transaction_id, step, kind FROM saga_step_results WHERE status = 'success'
-       GROUP BY transaction_id, step, kind HAVING count(*) > 1`,
-    );
-    expect(doubled.rows).toEqual([]);
+    await expectNoStepTwice(db);
     const notified = await db.query<{ status: string; n: number }>(
       `SELECT s.status, count(n.notification_id)::int AS n FROM saga_states s
        LEFT JOIN notifications n ON n.transaction_id = s.transaction_id GROUP BY s.status`,

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { expectConservation } from './support/db-state';
+import { expectConservation, expectNoStepTwice } from './support/db-state';
 import { freePort, ServiceProcess, startService } from './support/service-process';
 import { ADMIN, createTestDatabase, TestDatabase } from './support/test-app';
 import { eventually } from './support/wait';
@@ -74,11 +74,7 @@ async function expectBooksBalance(db: Client, prefix: string): Promise<void> {
   const stock: Record<string, number> = {};
   for (let i = 0; i < ITEMS; i++) stock[`${prefix}-item-${i}`] = 200;
   await expectConservation(db, { balances, stock });
-  const doubled = await db.query(
-    `SELECT transaction_id, step, kind FROM saga_step_results WHERE status = 'success'
-     GROUP BY transaction_id, step, kind HAVING count(*) > 1`,
-  );
-  expect(doubled.rows).toEqual([]);
+  await expectNoStepTwice(db);
   const patterns = await db.query<{ pattern: string; n: number }>(
     `SELECT pattern, count(*)::int AS n FROM saga_states WHERE status = 'completed'
        AND user_id LIKE $1 GROUP BY pattern ORDER BY pattern`,

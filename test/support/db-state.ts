@@ -94,3 +94,12 @@ export async function expectConservation(
     expect({ ...row, granted: Number(row.granted) }).toEqual({ ...row, granted: row.quantity });
   }
 }
+
+/** No step of any saga succeeded twice (forward or undo). */
+export async function expectNoStepTwice(db: Client): Promise<void> {
+  const doubled = await db.query(
+    `SELECT transaction_id, step, kind FROM saga_step_results WHERE status = 'success'
+     GROUP BY transaction_id, step, kind HAVING count(*) > 1`,
+  );
+  expect(doubled.rows).toEqual([]);
+}
