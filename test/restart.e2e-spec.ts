@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { expectConservation, expectNoStepTwice } from './support/db-state';
 import { freePort, ServiceProcess, startService } from './support/service-process';
-import { ADMIN, createTestDatabase, TestDatabase } from './support/test-app';
+import { ADMIN, createTestDatabase, startTestApp, TestDatabase } from './support/test-app';
 import { eventually } from './support/wait';
 
 /**
@@ -191,5 +191,36 @@ describe('Instance identity across restarts', () => {
     await expectBooksBalance(db, 'st');
     // Purchases sent to the leaving instance while it drained were refused, not half taken.
     await staying.http.get('/health').expect(200);
+  });
+});
+
+describe("The instance's own session", () => {
+  it('is opened again, with its lock, when the server cuts it', async () => {
+    const t = await startTestApp();
+    try {
+      const holder = async (): Promise<number | undefined> => {
+        const { rows } = await t.db.query<{ pid: number }>(
+          `SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+           WHERE a.datname = current_database() AND l.locktype = 'advisory' AND l.granted
+             AND a.application_name = 'purchase-saga-service:session'`,
+        );
+        return rows[0]?.pid;
+      };
+      const first = await holder();
+      expect(first).toEqual(expect.any(Number));
+      await t.db.query('SELECT pg_terminate_backend($1)', [first]);
+      const second = await eventually(
+        async () => {
+          const pid = await holder();
+          return pid !== undefined && pid !== first ? pid : undefined;
+        },
+        10_000,
+        'the session and its lock to be taken again',
+      );
+      expect(second).not.toBe(first);
+      await t.http.get('/health').expect(200);
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -26,6 +26,8 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   private current: string;
   private session: SessionConnection | undefined;
   private stopping = false;
+  private closed = false;
+  private reopening = false;
   private readonly releasedListeners: (() => void)[] = [];
 
   constructor(
@@ -49,12 +51,7 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.databaseUrl === undefined) throw new Error('The database URL was not resolved');
-    const session = new SessionConnection(this.databaseUrl, (error) =>
-      this.logger.warn(`The instance's own database session failed: ${errorMessage(error)}`),
-    );
-    this.session = session;
-    await session.connect();
+    const session = await this.openSession();
     if (await session.tryLock(LOCK_SCOPE, this.current)) {
       await this.takeBackLeases();
     } else {
@@ -73,10 +70,7 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
         throw new Error(`Could not take the instance name ${fresh}`);
       }
     }
-    await session.listen(LEASES_RELEASED, (from) => {
-      if (from === this.current) return;
-      for (const listener of this.releasedListeners) listener();
-    });
+    await this.listen(session);
   }
 
   /** Calls `listener` whenever another instance lets go of its leases. */
@@ -107,7 +101,78 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
     await this.session?.close();
+  }
+
+  private async openSession(): Promise<SessionConnection> {
+    if (this.databaseUrl === undefined) throw new Error('The database URL was not resolved');
+    const session: SessionConnection = new SessionConnection(this.databaseUrl, (error) =>
+      this.sessionLost(session, error),
+    );
+    try {
+      await session.connect();
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    this.session = session;
+    return session;
+  }
+
+  private async listen(session: SessionConnection): Promise<void> {
+    await session.listen(LEASES_RELEASED, (from) => {
+      if (from === this.current) return;
+      for (const listener of this.releasedListeners) listener();
+    });
+  }
+
+  /**
+   * The session went away (the server restarted, the network was cut), and its lock and LISTEN
+   * with it: they are taken again, with a growing pause between tries, until shutdown.
+   */
+  private sessionLost(session: SessionConnection, error: Error): void {
+    if (this.session !== session || this.closed || this.reopening) return;
+    this.logger.warn(
+      `The instance's own database session failed (${errorMessage(error)}); opening it again`,
+    );
+    this.session = undefined;
+    void session.close();
+    void this.reopen();
+  }
+
+  private async reopen(): Promise<void> {
+    this.reopening = true;
+    try {
+      await this.reopenUntilDone();
+    } finally {
+      this.reopening = false;
+    }
+  }
+
+  private async reopenUntilDone(): Promise<void> {
+    for (let pauseMs = 200; !this.closed; pauseMs = Math.min(pauseMs * 2, 10_000)) {
+      await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+      if (this.closed) return;
+      try {
+        const session = await this.openSession();
+        if (!(await session.tryLock(LOCK_SCOPE, this.current))) {
+          // Only a process started while the session was down can hold it: its restart would
+          // take back this instance's sagas (fenced, never applied twice).
+          this.logger.error(
+            `Instance name ${this.current} was taken by another process while this one's session was down; give each instance its own`,
+          );
+        }
+        await this.listen(session);
+        this.logger.log(`The instance's own database session is open again`);
+        return;
+      } catch (failure) {
+        this.logger.warn(`Opening the instance's own session failed: ${errorMessage(failure)}`);
+        const failed = this.session;
+        this.session = undefined;
+        await failed?.close();
+      }
+    }
   }
 
   /** At start: what the previous run under this name left leased is ours to finish, at once. */
