@@ -35,6 +35,12 @@ const SCENARIOS: { fault: string; body: typeof SWORD; outcome: 'completed' | 'co
     outcome: 'compensated',
   },
   { fault: 'crash-after:compensation:user_validation', body: OUT_OF_STOCK, outcome: 'compensated' },
+  // The log step keeps failing, so both committed steps are undone, item_grant first.
+  ...(['crash-before', 'crash-after'] as const).map((point) => ({
+    fault: `fail:log_record,${point}:compensation:item_grant`,
+    body: SWORD,
+    outcome: 'compensated' as const,
+  })),
 ];
 
 async function withClient<T>(url: string, work: (db: Client) => Promise<T>): Promise<T> {
