@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { toErrorBody } from './common/http/all-exceptions.filter';
+import { MAX_PATH_PARAM_LENGTH } from './common/identifiers';
 import { requestIdOf } from './common/http/request-id';
 import { logRequests } from './common/http/request-log';
 import { createValidationPipe } from './common/http/validation.pipe';
@@ -16,6 +17,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdOf,
     return503OnClosing: true,
+    maxParamLength: MAX_PATH_PARAM_LENGTH,
     // Errors of Fastify's router (a URL that is not valid percent-encoded UTF-8) never reach
     // Nest's filter: answered in the same shape.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {

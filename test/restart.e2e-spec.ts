@@ -22,6 +22,15 @@ async function openSagas(db: Client): Promise<number> {
   return rows[0].n;
 }
 
+/** Waits until the slow sagas started are under way, ten of them at least. */
+async function sagasInFlight(db: Client): Promise<void> {
+  await eventually(
+    async () => ((await openSagas(db)) >= 10 ? true : undefined),
+    10_000,
+    'sagas in flight',
+  );
+}
+
 /** Waits until no saga is open; answers how long that took. The bound stays under the lease. */
 async function allTerminal(db: Client, what: string): Promise<number> {
   const from = Date.now();
@@ -113,11 +122,7 @@ describe('Instance identity across restarts', () => {
     const first = await start(slow);
     await seed(first, 'rs');
     await startPurchases(first, 'rs', 40);
-    await eventually(
-      async () => ((await openSagas(db)) >= 10 ? true : undefined),
-      10_000,
-      'sagas in flight',
-    );
+    await sagasInFlight(db);
 
     // Another process of the same host and port (another loopback address): the name is taken.
     const twin = await start({ PORT: port, HOST: '127.0.0.2' });
@@ -172,11 +177,7 @@ describe('Instance identity across restarts', () => {
     const staying = await start({});
     await seed(staying, 'st');
     await startPurchases(leaving, 'st', 40);
-    await eventually(
-      async () => ((await openSagas(db)) >= 10 ? true : undefined),
-      10_000,
-      'sagas in flight',
-    );
+    await sagasInFlight(db);
     const inFlight = await openSagas(db);
     const from = Date.now();
     await leaving.kill('SIGTERM');

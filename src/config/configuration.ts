@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { identifierRule, isIdentifier } from '../common/identifiers';
 
 export type SagaPattern = 'orchestration' | 'choreography';
 export const SAGA_PATTERNS: readonly SagaPattern[] = ['orchestration', 'choreography'];
@@ -201,8 +202,6 @@ function integrityConfig(env: Env): IntegrityConfig {
   };
 }
 
-const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,89}$/;
-
 /**
  * INSTANCE_ID, or `<host name>:<port>`: the same across restarts of one deployment, so that a
  * restarted process knows the sagas leased to that name are its own, left by its previous run.
@@ -210,13 +209,11 @@ const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,89}$/;
 function instanceConfig(env: Env, port: number): InstanceConfig {
   const given = str(env, 'INSTANCE_ID');
   if (given !== undefined) {
-    if (!INSTANCE_ID.test(given)) {
-      throw new ConfigError(
-        'INSTANCE_ID',
-        `must be 1-90 letters, digits, ".", "_", ":" or "-", starting with a letter or digit, got "${given}"`,
-      );
-    }
-    return { id: given, explicit: true };
+    if (isIdentifier(given, 'instance')) return { id: given, explicit: true };
+    throw new ConfigError(
+      'INSTANCE_ID',
+      `must be ${identifierRule('instance')}, got "${env.INSTANCE_ID}"`,
+    );
   }
   const host = hostname()
     .replace(/[^A-Za-z0-9._-]/g, '-')

@@ -3,6 +3,11 @@ import type { ArgumentsHost } from '@nestjs/common';
 import { DomainError } from '../errors/domain-error';
 import { AllExceptionsFilter, toErrorBody } from './all-exceptions.filter';
 
+/** An error as Fastify raises its own: a statusCode and an FST_ code. */
+function fastify(code: string, statusCode: number, message = 'raw'): Error {
+  return Object.assign(new Error(message), { code, statusCode });
+}
+
 describe('toErrorBody', () => {
   it('maps a domain error to its HTTP status, keeping its details', () => {
     expect(toErrorBody(new DomainError('INSUFFICIENT_STOCK', 'none left', { left: 0 }))).toEqual({
@@ -44,8 +49,6 @@ describe('toErrorBody', () => {
   });
 
   it("maps Fastify's own errors without echoing the parser", () => {
-    const fastify = (code: string, statusCode: number, message = 'raw') =>
-      Object.assign(new Error(message), { code, statusCode });
     expect(toErrorBody(fastify('FST_ERR_CTP_INVALID_JSON_BODY', 400))).toEqual({
       statusCode: 400,
       errorCode: 'VALIDATION_FAILED',
@@ -72,8 +75,6 @@ describe('toErrorBody', () => {
   });
 
   it("names the router's refusals without echoing the URL", () => {
-    const fastify = (code: string, statusCode: number, message: string) =>
-      Object.assign(new Error(message), { code, statusCode });
     expect(toErrorBody(fastify('FST_ERR_BAD_URL', 400, "'/users/%fe' is not valid"))).toEqual({
       statusCode: 400,
       errorCode: 'VALIDATION_FAILED',

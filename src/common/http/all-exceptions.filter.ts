@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError } from '../errors/domain-error';
 import { dataErrorMessage, isDatabaseUnavailable } from '../errors/database-errors';
 import { ErrorCode, httpStatusOf } from '../errors/error-codes';
+import { MAX_PATH_PARAM_LENGTH } from '../identifiers';
 
 export interface ErrorBody {
   statusCode: number;
@@ -73,7 +74,7 @@ export function toErrorBody(error: unknown): ErrorBody {
           : fastify.code === 'FST_ERR_BAD_URL'
             ? 'The URL is not validly percent-encoded UTF-8'
             : fastify.statusCode === 414
-              ? 'A path parameter is longer than 100 characters'
+              ? `A path parameter is longer than ${MAX_PATH_PARAM_LENGTH} characters`
               : fastify.message;
     return { statusCode: fastify.statusCode, errorCode, message };
   }

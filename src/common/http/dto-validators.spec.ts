@@ -1,4 +1,5 @@
-import { isIdentifier, isPlainText } from './dto-validators';
+import { isIdentifier } from '../identifiers';
+import { isPlainText } from './dto-validators';
 
 describe('input rules', () => {
   it('takes identifiers of letters, digits and . _ : - within their kind length', () => {

@@ -12,34 +12,8 @@ import {
   ValidationArguments,
 } from 'class-validator';
 import { DomainError } from '../errors/domain-error';
+import { ID_PATTERN, ID_RULES, identifierRule, isIdentifier, type IdKind } from '../identifiers';
 import { isMoney } from '../money';
-
-/**
- * What an identifier may hold: letters, digits, `.`, `_`, `:`, `-`, starting with a letter or a
- * digit. Nothing a URL, a log line, a Redis key or PostgreSQL could take differently.
- */
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
-const ID_CHARACTERS = 'letters, digits, ".", "_", ":" and "-", starting with a letter or digit';
-
-/** The identifiers of the API and their longest forms. */
-export const ID_RULES = {
-  /** A user or item id (the columns are varchar(50)). */
-  entity: { maxLength: 50, example: 'user-123' },
-  /** A saga's transaction id (`TXN_<uuid>`; older ids are shorter). */
-  transaction: { maxLength: 100, example: 'TXN_01936f7e-8a4b-7c1d-9e2f-3a4b5c6d7e8f' },
-} as const;
-
-export type IdKind = keyof typeof ID_RULES;
-
-export function isIdentifier(value: unknown, kind: IdKind): value is string {
-  return (
-    typeof value === 'string' && value.length <= ID_RULES[kind].maxLength && ID_PATTERN.test(value)
-  );
-}
-
-function identifierRule(name: string, kind: IdKind): string {
-  return `${name} must be 1-${ID_RULES[kind].maxLength} ${ID_CHARACTERS}`;
-}
 
 /** C0 controls but tab, line feed and carriage return; DEL; the C1 controls. */
 // eslint-disable-next-line no-control-regex
@@ -64,7 +38,8 @@ export function IsEntityId(options: ApiPropertyOptions = {}): PropertyDecorator 
     IsNotEmpty(),
     MaxLength(ID_RULES.entity.maxLength),
     Matches(ID_PATTERN, {
-      message: (args: ValidationArguments) => identifierRule(args.property, 'entity'),
+      message: (args: ValidationArguments) =>
+        `${args.property} must be ${identifierRule('entity')}`,
     }),
   );
 }
@@ -115,7 +90,7 @@ class IdentifierPipe implements PipeTransform<unknown, string> {
 
   transform(value: unknown): string {
     if (isIdentifier(value, this.kind)) return value;
-    const rule = identifierRule(this.name, this.kind);
+    const rule = `${this.name} must be ${identifierRule(this.kind)}`;
     throw new DomainError('VALIDATION_FAILED', rule, { errors: [rule] });
   }
 }

@@ -114,7 +114,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
    * done, not a turn of the event loop later (the handlers' steps queue for their batch then).
    */
   publishSoon(rows: PendingEvent[]): void {
-    if (rows.length === 0 || this.identity.draining) return;
+    if (rows.length === 0) return;
     const run = Promise.resolve().then(() => this.publish(rows));
     this.inFlight.add(run);
     run

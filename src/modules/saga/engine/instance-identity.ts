@@ -27,7 +27,6 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   private session: SessionConnection | undefined;
   private stopping = false;
   private closed = false;
-  private reopening = false;
   private readonly releasedListeners: (() => void)[] = [];
 
   constructor(
@@ -51,26 +50,15 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    const session = await this.openSession();
-    if (await session.tryLock(LOCK_SCOPE, this.current)) {
-      await this.takeBackLeases();
-    } else {
-      if (this.config.explicit) {
-        throw new ConfigError(
-          'INSTANCE_ID',
-          `"${this.current}" is held by another running process on this database; give each instance its own`,
-        );
-      }
-      const fresh = `${this.current}:${randomBytes(3).toString('hex')}`;
-      this.logger.warn(
-        `Instance name ${this.current} is held by another running process on this database; running as ${fresh}`,
-      );
-      this.current = fresh;
-      if (!(await session.tryLock(LOCK_SCOPE, fresh))) {
-        throw new Error(`Could not take the instance name ${fresh}`);
-      }
+    const session = await this.connectSession();
+    try {
+      await this.takeName(session);
+      await this.listen(session);
+    } catch (error) {
+      await session.close();
+      throw error;
     }
-    await this.listen(session);
+    this.session = session;
   }
 
   /** Calls `listener` whenever another instance lets go of its leases. */
@@ -105,7 +93,33 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
     await this.session?.close();
   }
 
-  private async openSession(): Promise<SessionConnection> {
+  /**
+   * Takes this instance's name: its own (then what its previous run left is taken back), or,
+   * held by a live process, a fresh one; with INSTANCE_ID set, that stops the start instead.
+   */
+  private async takeName(session: SessionConnection): Promise<void> {
+    if (await session.tryLock(LOCK_SCOPE, this.current)) {
+      await this.takeBackLeases();
+      return;
+    }
+    if (this.config.explicit) {
+      throw new ConfigError(
+        'INSTANCE_ID',
+        `"${this.current}" is held by another running process on this database; give each instance its own`,
+      );
+    }
+    const fresh = `${this.current}:${randomBytes(3).toString('hex')}`;
+    this.logger.warn(
+      `Instance name ${this.current} is held by another running process on this database; running as ${fresh}`,
+    );
+    this.current = fresh;
+    if (!(await session.tryLock(LOCK_SCOPE, fresh))) {
+      throw new Error(`Could not take the instance name ${fresh}`);
+    }
+  }
+
+  /** A connected session, not yet this instance's: only `this.session` reports its loss. */
+  private async connectSession(): Promise<SessionConnection> {
     if (this.databaseUrl === undefined) throw new Error('The database URL was not resolved');
     const session: SessionConnection = new SessionConnection(this.databaseUrl, (error) =>
       this.sessionLost(session, error),
@@ -116,7 +130,6 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
       await session.close();
       throw error;
     }
-    this.session = session;
     return session;
   }
 
@@ -132,7 +145,7 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
    * with it: they are taken again, with a growing pause between tries, until shutdown.
    */
   private sessionLost(session: SessionConnection, error: Error): void {
-    if (this.session !== session || this.closed || this.reopening) return;
+    if (this.session !== session || this.closed) return;
     this.logger.warn(
       `The instance's own database session failed (${errorMessage(error)}); opening it again`,
     );
@@ -142,20 +155,11 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async reopen(): Promise<void> {
-    this.reopening = true;
-    try {
-      await this.reopenUntilDone();
-    } finally {
-      this.reopening = false;
-    }
-  }
-
-  private async reopenUntilDone(): Promise<void> {
     for (let pauseMs = 200; !this.closed; pauseMs = Math.min(pauseMs * 2, 10_000)) {
       await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
-      if (this.closed) return;
+      let session: SessionConnection | undefined;
       try {
-        const session = await this.openSession();
+        session = await this.connectSession();
         if (!(await session.tryLock(LOCK_SCOPE, this.current))) {
           // Only a process started while the session was down can hold it: its restart would
           // take back this instance's sagas (fenced, never applied twice).
@@ -164,14 +168,18 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
           );
         }
         await this.listen(session);
-        this.logger.log(`The instance's own database session is open again`);
-        return;
       } catch (failure) {
         this.logger.warn(`Opening the instance's own session failed: ${errorMessage(failure)}`);
-        const failed = this.session;
-        this.session = undefined;
-        await failed?.close();
+        await session?.close();
+        continue;
       }
+      if (this.closed) {
+        await session.close();
+        return;
+      }
+      this.session = session;
+      this.logger.log(`The instance's own database session is open again`);
+      return;
     }
   }
 
