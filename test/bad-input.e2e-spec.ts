@@ -151,6 +151,54 @@ describe('Bad input of every shape gets a 4xx', () => {
       .expect(201);
   });
 
+  it.each([
+    ['patch', '/admin/items/item-sword', { price: null, isAvailable: null }, 'price'],
+    ['patch', '/admin/items/item-sword', { isAvailable: null }, 'isAvailable'],
+    ['patch', '/admin/items/item-none', { addStock: null }, 'addStock'],
+    [
+      'post',
+      '/purchase',
+      { userId: 'user-123', itemId: 'item-sword', quantity: 1, price: null },
+      'price',
+    ],
+    [
+      'post',
+      '/purchase',
+      { userId: 'user-123', itemId: 'item-sword', quantity: 1, pattern: null },
+      'pattern',
+    ],
+    ['post', '/admin/users', { userId: 'user-null', name: 'N', balance: 1, email: null }, 'email'],
+    [
+      'post',
+      '/admin/users',
+      { userId: 'user-null', name: 'N', balance: 1, status: null },
+      'status',
+    ],
+    [
+      'post',
+      '/admin/items',
+      { itemId: 'item-null', name: 'N', price: 1, stock: 1, description: null },
+      'description',
+    ],
+  ] as const)(
+    '%s %s with %j: 400 naming %s, nothing changed',
+    async (method, path, body, field) => {
+      const before = await snapshot();
+      const res = await t.http[method](path).set(ADMIN).send(body).expect(400);
+      expect(res.body).toMatchObject({ statusCode: 400, errorCode: 'VALIDATION_FAILED' });
+      expect(res.body.message).toMatch(new RegExp(`\\b${field}\\b`));
+      expect(await snapshot()).toEqual(before);
+      expect((await t.db.query("SELECT 1 FROM users WHERE user_id = 'user-null'")).rowCount).toBe(
+        0,
+      );
+      expect((await t.db.query("SELECT 1 FROM items WHERE item_id = 'item-null'")).rowCount).toBe(
+        0,
+      );
+      const sword = await t.http.get('/items/item-sword').expect(200);
+      expect(sword.body).toMatchObject({ isAvailable: true, price: expect.any(Number) });
+    },
+  );
+
   it('a top-up or restock past what the columns hold is 400, and the figures stay', async () => {
     await t.http
       .post('/admin/users')

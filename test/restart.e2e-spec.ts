@@ -1,7 +1,14 @@
 import { Client } from 'pg';
 import { expectConservation, expectNoStepTwice } from './support/db-state';
 import { freePort, ServiceProcess, startService } from './support/service-process';
-import { ADMIN, createTestDatabase, startTestApp, TestDatabase } from './support/test-app';
+import { SessionConnection } from '../src/database/session-connection';
+import {
+  ADMIN,
+  createTestDatabase,
+  setConnectable,
+  startTestApp,
+  TestDatabase,
+} from './support/test-app';
 import { eventually } from './support/wait';
 
 /**
@@ -221,6 +228,37 @@ describe("The instance's own session", () => {
       expect(second).not.toBe(first);
       await t.http.get('/health').expect(200);
     } finally {
+      await t.close();
+    }
+  });
+});
+
+describe("The instance's own session, while the server refuses it", () => {
+  it('stops its tries with the service: none is made after shutdown', async () => {
+    const t = await startTestApp();
+    const connects = jest.spyOn(SessionConnection.prototype, 'connect');
+    try {
+      const { rows } = await t.db.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'purchase-saga-service:session'`,
+      );
+      expect(rows).toHaveLength(1);
+      // New sessions are refused; the pool's open ones (and the test's) stay.
+      await setConnectable(t.databaseUrl, false, { keepSessions: true });
+      await t.db.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+      // Two refused tries (after pauses of 200 and 400 ms): the next pause is 800 ms.
+      await eventually(
+        () => Promise.resolve(connects.mock.calls.length >= 2 ? true : undefined),
+        10_000,
+        'two tries to open the session again',
+      );
+      await t.stop();
+      const tries = connects.mock.calls.length;
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(connects.mock.calls.length).toBe(tries);
+    } finally {
+      connects.mockRestore();
+      await setConnectable(t.databaseUrl, true);
       await t.close();
     }
   });

@@ -14,6 +14,8 @@ export class SessionConnection {
     this.client = new Client({
       connectionString: url,
       application_name: 'purchase-saga-service:session',
+      // A server that does not answer is given up on, and tried again by the owner.
+      connectionTimeoutMillis: 10_000,
     });
     this.client.on('error', (error) => {
       if (!this.closed) onError(error);

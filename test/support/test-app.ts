@@ -48,17 +48,21 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 }
 
 /**
- * Opens or cuts a test database for everyone: when cut, existing sessions are killed and new ones
- * refused, as if the server were unreachable.
+ * Opens or cuts a test database for everyone: when cut, new sessions are refused and (unless
+ * `keepSessions`) existing ones killed, as if the server were unreachable.
  */
-export async function setConnectable(url: string, connectable: boolean): Promise<void> {
+export async function setConnectable(
+  url: string,
+  connectable: boolean,
+  { keepSessions = false } = {},
+): Promise<void> {
   const name = databaseName(url);
   assertTestDatabase(url);
   await withAdminClient(serverUrl(), async (client) => {
     await client.query(
       `ALTER DATABASE ${name} ALLOW_CONNECTIONS ${connectable ? 'true' : 'false'}`,
     );
-    if (!connectable) {
+    if (!connectable && !keepSessions) {
       await client.query(
         'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1',
         [name],

@@ -9,6 +9,7 @@ import {
   MaxLength,
   Min,
   ValidateBy,
+  ValidateIf,
   ValidationArguments,
 } from 'class-validator';
 import { DomainError } from '../errors/domain-error';
@@ -22,6 +23,14 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 /** Text PostgreSQL stores as given: well-formed Unicode (no lone surrogate), no NUL or control. */
 export function isPlainText(value: unknown): value is string {
   return typeof value === 'string' && value.isWellFormed() && !CONTROL.test(value);
+}
+
+/**
+ * A body field that may be left out (then its default applies), but not sent as `null`: unlike
+ * class-validator's IsOptional, a `null` is checked by the field's rules and refused by them.
+ */
+export function IsOmittable(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
 }
 
 /** A user or item id in a body or a query: see ID_RULES. */

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsNotEmpty, Max, Min } from 'class-validator';
 import {
   IsEmailAddress,
+  IsOmittable,
   IsEntityId,
   IsMoneyAmount,
   IsPlainText,
@@ -20,14 +21,14 @@ export class CreateUserDto {
   name!: string;
 
   @IsEmailAddress({ required: false })
-  @IsOptional()
+  @IsOmittable()
   email?: string;
 
   @IsMoneyAmount(0, MAX_MONEY, { description: 'Starting balance' })
   balance!: number;
 
   @ApiPropertyOptional({ enum: USER_STATUSES, default: 'active' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(USER_STATUSES)
   status?: UserStatus;
 
@@ -35,7 +36,7 @@ export class CreateUserDto {
     required: false,
     description: 'Highest total of one purchase; 0 = no limit',
   })
-  @IsOptional()
+  @IsOmittable()
   purchaseLimit?: number;
 }
 
@@ -59,7 +60,7 @@ export class CreateItemDto {
   name!: string;
 
   @IsPlainText(1000, { required: false })
-  @IsOptional()
+  @IsOmittable()
   description?: string;
 
   @IsMoneyAmount(0, MAX_MONEY, { description: 'Catalogue price of one unit' })
@@ -72,25 +73,25 @@ export class CreateItemDto {
   stock!: number;
 
   @ApiPropertyOptional({ default: true })
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   isAvailable?: boolean;
 }
 
 export class UpdateItemDto {
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_STOCK, description: 'Units added to stock' })
-  @IsOptional()
+  @IsOmittable()
   @IsInt()
   @Min(1)
   @Max(MAX_STOCK)
   addStock?: number;
 
   @IsMoneyAmount(0, MAX_MONEY, { required: false, description: 'New catalogue price' })
-  @IsOptional()
+  @IsOmittable()
   price?: number;
 
   @ApiPropertyOptional()
-  @IsOptional()
+  @IsOmittable()
   @IsBoolean()
   isAvailable?: boolean;
 }

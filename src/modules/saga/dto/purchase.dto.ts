@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { IsEntityId, IsMoneyAmount } from '../../../common/http/dto-validators';
+import { IsIn, IsInt, Max, Min } from 'class-validator';
+import { IsEntityId, IsMoneyAmount, IsOmittable } from '../../../common/http/dto-validators';
 import { SAGA_PATTERNS, type SagaPattern } from '../../../config/configuration';
 
 export const MAX_QUANTITY = 1000;
@@ -22,11 +22,11 @@ export class PurchaseDto {
     required: false,
     description: 'The total the client expects to pay; refused with PRICE_MISMATCH if it differs',
   })
-  @IsOptional()
+  @IsOmittable()
   price?: number;
 
   @ApiPropertyOptional({ enum: SAGA_PATTERNS, description: 'Defaults to the current saga mode' })
-  @IsOptional()
+  @IsOmittable()
   @IsIn(SAGA_PATTERNS)
   pattern?: SagaPattern;
 }

@@ -28,6 +28,9 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   private stopping = false;
   private closed = false;
   private readonly releasedListeners: (() => void)[] = [];
+  /** Ends the pause between reopening tries at once (see reopen). */
+  private wake: (() => void) | undefined;
+  private reopening: Promise<void> | undefined;
 
   constructor(
     private readonly sagas: SagaRepository,
@@ -90,6 +93,8 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
+    this.wake?.();
+    await this.reopening;
     await this.session?.close();
   }
 
@@ -151,12 +156,15 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
     );
     this.session = undefined;
     void session.close();
-    void this.reopen();
+    this.reopening = this.reopen().finally(() => {
+      this.reopening = undefined;
+    });
   }
 
   private async reopen(): Promise<void> {
-    for (let pauseMs = 200; !this.closed; pauseMs = Math.min(pauseMs * 2, 10_000)) {
-      await new Promise((resolve) => setTimeout(resolve, pauseMs).unref());
+    for (let pauseMs = 200; ; pauseMs = Math.min(pauseMs * 2, 10_000)) {
+      await this.pause(pauseMs);
+      if (this.closed) return;
       let session: SessionConnection | undefined;
       try {
         session = await this.connectSession();
@@ -181,6 +189,20 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
       this.logger.log(`The instance's own database session is open again`);
       return;
     }
+  }
+
+  /** Waits `ms`, or less when shutdown starts meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => {
+      this.wake = undefined;
+    });
   }
 
   /** At start: what the previous run under this name left leased is ours to finish, at once. */
