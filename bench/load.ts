@@ -154,7 +154,8 @@ export interface PurchaseLoad {
   url: string;
   durationS: number;
   connections: number;
-  pattern: Pattern;
+  /** mixed: each request one of the two, at random. */
+  pattern: Pattern | 'mixed';
   userIds: string[];
   itemIds: string[];
   /** Receives the saga id of every answer that carried one. */
@@ -182,7 +183,10 @@ export async function purchaseLoad(load: PurchaseLoad): Promise<ScenarioRow> {
           userId: pick(load.userIds),
           itemId: pick(load.itemIds),
           quantity: 1,
-          pattern: load.pattern,
+          pattern:
+            load.pattern === 'mixed'
+              ? pick<Pattern>(['orchestration', 'choreography'])
+              : load.pattern,
         }),
       }),
       onResponse: (status, body) => {

@@ -78,6 +78,8 @@ export async function startService(
   repoRoot: string,
   databaseUrl: string,
   redisUrl: string | undefined,
+  /** Settings of this run (RETENTION_*...), over the bench's own. */
+  extraEnv: Record<string, string> = {},
 ): Promise<Service> {
   const main = join(repoRoot, 'dist', 'main.js');
   if (!existsSync(main)) throw new BenchError(`${main} is missing: run npm run build first`);
@@ -95,6 +97,7 @@ export async function startService(
     SEED_DEMO_DATA: 'false',
     // Its own key space, so a shared Redis holds no entries of another run or service.
     CACHE_KEY_PREFIX: keyPrefix,
+    ...extraEnv,
   };
   if (redisUrl === undefined) delete env.REDIS_URL;
   else env.REDIS_URL = redisUrl;

@@ -13,6 +13,7 @@ import { IntegrityModule } from './modules/integrity/integrity.module';
 import { ItemsModule } from './modules/items/items.module';
 import { LogsModule } from './modules/logs/logs.module';
 import { MonitoringModule } from './modules/monitoring/monitoring.module';
+import { RetentionModule } from './modules/retention/retention.module';
 import { SagaModule } from './modules/saga/saga.module';
 import { UsersModule } from './modules/users/users.module';
 
@@ -44,6 +45,7 @@ export class AppModule {
         AdminModule,
         MonitoringModule,
         IntegrityModule,
+        RetentionModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

@@ -76,9 +76,55 @@ describe('buildConfig', () => {
     ['CACHE_TIMEOUT_MS', '0', /CACHE_TIMEOUT_MS must be between/],
     ['CACHE_KEY_PREFIX', 'has space', /CACHE_KEY_PREFIX must be/],
     ['CACHE_ENABLED', 'maybe', /CACHE_ENABLED must be true or false/],
+    ['RETENTION_SAGAS', '30', /RETENTION_SAGAS must be a duration such as 30d/],
+    ['RETENTION_SAGAS', '30 days', /RETENTION_SAGAS must be a duration/],
+    ['RETENTION_SAGAS', '-1d', /RETENTION_SAGAS must be a duration/],
+    ['RETENTION_SAGAS', '500ms', /RETENTION_SAGAS must be at least 1000 ms/],
+    ['RETENTION_IDEMPOTENCY', '31d', /RETENTION_IDEMPOTENCY must not be longer than/],
+    ['RETENTION_OUTBOX', '31d', /RETENTION_OUTBOX must not be longer than RETENTION_SAGAS/],
+    ['RETENTION_OUTBOX', 'off', /RETENTION_OUTBOX must not be longer than RETENTION_SAGAS/],
+    ['RETENTION_IDEMPOTENCY', '1y', /RETENTION_IDEMPOTENCY must be a duration/],
+    ['RETENTION_SLICE', '0', /RETENTION_SLICE must be between 1 and 100000/],
   ])('refuses %s=%s naming the variable', (name, value, message) => {
     expect(() => buildConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => buildConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('keeps settled sagas 30 days, published events and idempotency keys a day, by default', () => {
+    expect(buildConfig({}).retention).toEqual({
+      sagasMs: 30 * 86_400_000,
+      outboxMs: 86_400_000,
+      idempotencyMs: 86_400_000,
+      cron: '30 * * * * *',
+      sliceSize: 1000,
+      archiveDir: undefined,
+    });
+    expect(
+      buildConfig({
+        RETENTION_SAGAS: '2m',
+        RETENTION_OUTBOX: '30s',
+        RETENTION_IDEMPOTENCY: '90000ms',
+        RETENTION_CRON: 'OFF',
+        ARCHIVE_DIR: '/var/archive',
+      }).retention,
+    ).toMatchObject({
+      sagasMs: 120_000,
+      outboxMs: 30_000,
+      idempotencyMs: 90_000,
+      cron: undefined,
+      archiveDir: '/var/archive',
+    });
+    // A window shorter than a day bounds the others' defaults.
+    expect(buildConfig({ RETENTION_SAGAS: '12h' }).retention).toMatchObject({
+      sagasMs: 43_200_000,
+      outboxMs: 43_200_000,
+      idempotencyMs: 43_200_000,
+    });
+    // Everything kept for ever: nothing is removed.
+    expect(
+      buildConfig({ RETENTION_SAGAS: 'off', RETENTION_OUTBOX: 'off', RETENTION_IDEMPOTENCY: 'off' })
+        .retention,
+    ).toMatchObject({ sagasMs: undefined, outboxMs: undefined, idempotencyMs: undefined });
   });
 
   it('builds a URL from DB_HOST alone with the default user and database', () => {

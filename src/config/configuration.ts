@@ -64,6 +64,22 @@ export interface IntegrityConfig {
   maxListed: number;
 }
 
+/** How long data is kept (see retentionConfig); undefined: kept for ever. */
+export interface RetentionConfig {
+  /** Settled sagas, with their steps, log, notifications and outbox events. */
+  sagasMs?: number;
+  /** Delivered outbox events of settled sagas. */
+  outboxMs?: number;
+  /** How long an Idempotency-Key replays its purchase (then it may start a new one). */
+  idempotencyMs?: number;
+  /** Schedule of the retention job (cron with seconds); undefined: not scheduled. */
+  cron?: string;
+  /** Sagas (or outbox events, or keys) removed per transaction. */
+  sliceSize: number;
+  /** Where settled sagas are written before removal (gzip JSON Lines); undefined: not kept. */
+  archiveDir?: string;
+}
+
 /** Who this process is in the leases it takes (see instanceConfig). */
 export interface InstanceConfig {
   id: string;
@@ -89,6 +105,7 @@ export interface AppConfig {
   notificationFailureRate: number;
   monitorCron: string;
   integrity: IntegrityConfig;
+  retention: RetentionConfig;
 }
 
 export class ConfigError extends Error {
@@ -202,6 +219,61 @@ function integrityConfig(env: Env): IntegrityConfig {
   };
 }
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A duration such as `30d`, `24h`, `90s`, `500ms`, or `off` (undefined). */
+function duration(env: Env, name: string, fallback: string, minMs: number): number | undefined {
+  const raw = (str(env, name) ?? fallback).toLowerCase();
+  if (raw === 'off') return undefined;
+  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
+  if (match === null) {
+    throw new ConfigError(
+      name,
+      `must be a duration such as 30d, 24h, 15m, 90s or 500ms, or "off", got "${env[name]}"`,
+    );
+  }
+  const ms = Number(match[1]) * DURATION_UNITS[match[2]];
+  if (ms < minMs) throw new ConfigError(name, `must be at least ${minMs} ms, got "${raw}"`);
+  return ms;
+}
+
+/** Data kept past what the service needs is removed on a schedule (see RetentionConfig). */
+function retentionConfig(env: Env): RetentionConfig {
+  const sagasMs = duration(env, 'RETENTION_SAGAS', '30d', 1000);
+  // A day, or the sagas' own window when that is shorter.
+  const day = sagasMs !== undefined && sagasMs < 86_400_000 ? `${sagasMs}ms` : '24h';
+  const outboxMs = duration(env, 'RETENTION_OUTBOX', day, 1000);
+  const idempotencyMs = duration(env, 'RETENTION_IDEMPOTENCY', day, 1000);
+  // A saga goes with its events and its key: a longer window for them could not be kept.
+  for (const [name, ms] of [
+    ['RETENTION_OUTBOX', outboxMs],
+    ['RETENTION_IDEMPOTENCY', idempotencyMs],
+  ] as const) {
+    if (sagasMs !== undefined && (ms === undefined || ms > sagasMs)) {
+      throw new ConfigError(
+        name,
+        'must not be longer than RETENTION_SAGAS (a saga takes it along)',
+      );
+    }
+  }
+  const cron = str(env, 'RETENTION_CRON') ?? '30 * * * * *';
+  const archiveDir = str(env, 'ARCHIVE_DIR');
+  return {
+    sagasMs,
+    outboxMs,
+    idempotencyMs,
+    cron: cron.toLowerCase() === 'off' ? undefined : cron,
+    sliceSize: int(env, 'RETENTION_SLICE', 1000, 1, 100_000),
+    archiveDir,
+  };
+}
+
 /**
  * INSTANCE_ID, or `<host name>:<port>`: the same across restarts of one deployment, so that a
  * restarted process knows the sagas leased to that name are its own, left by its previous run.
@@ -273,5 +345,6 @@ export function buildConfig(env: Env = process.env): AppConfig {
     notificationFailureRate: ratio(env, 'NOTIFICATION_FAILURE_RATE', 0),
     monitorCron: str(env, 'MONITOR_CRON') ?? '0 */5 * * * *',
     integrity: integrityConfig(env),
+    retention: retentionConfig(env),
   };
 }

@@ -2,6 +2,10 @@ import { ItemEntity } from '../modules/items/item.entity';
 import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
 import { NotificationEntity } from '../modules/notifications/notification.entity';
 import { OutboxEventEntity, OutboxPendingEntity } from '../modules/saga/outbox-event.entity';
+import {
+  RetentionRunEntity,
+  SagaPurgedTotalsEntity,
+} from '../modules/retention/retention.entities';
 import { SagaSettingEntity } from '../modules/saga/saga-setting.entity';
 import { SagaStateEntity } from '../modules/saga/saga-state.entity';
 import { SagaStepResultEntity } from '../modules/saga/saga-step-result.entity';
@@ -19,4 +23,6 @@ export const ENTITIES = [
   OutboxEventEntity,
   OutboxPendingEntity,
   SagaSettingEntity,
+  SagaPurgedTotalsEntity,
+  RetentionRunEntity,
 ];

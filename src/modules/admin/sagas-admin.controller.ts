@@ -1,6 +1,7 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../common/auth/admin.guard';
+import { RetentionService, type RetentionStatus } from '../retention/retention.service';
 import { SagaOverview, SagaPage, SagaReportsService } from '../saga/saga-reports.service';
 import { ListSagasQuery } from './dto/list-sagas.query';
 
@@ -9,15 +10,22 @@ import { ListSagasQuery } from './dto/list-sagas.query';
 @UseGuards(AdminGuard)
 @Controller('admin')
 export class SagasAdminController {
-  constructor(private readonly reports: SagaReportsService) {}
+  constructor(
+    private readonly reports: SagaReportsService,
+    private readonly retention: RetentionService,
+  ) {}
 
   @Get('statistics')
   @ApiOperation({
     summary:
-      'Sagas per status and per pattern, stuck sagas, throughput of the last minute, p50/p95 duration of the last 15 minutes',
+      'Sagas per status and per pattern, stuck sagas, throughput of the last minute, p50/p95 duration of the last 15 minutes, the retention policy and its last run',
   })
-  async statistics(): Promise<{ success: true } & SagaOverview> {
-    return { success: true, ...(await this.reports.overview()) };
+  async statistics(): Promise<{ success: true; retention: RetentionStatus } & SagaOverview> {
+    const [overview, retention] = await Promise.all([
+      this.reports.overview(),
+      this.retention.status(),
+    ]);
+    return { success: true, ...overview, retention };
   }
 
   @Get('sagas')

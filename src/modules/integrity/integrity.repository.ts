@@ -110,16 +110,22 @@ export class IntegrityRepository {
   }
 
   /**
-   * credited_total = balance + completed totals. A saga still in flight may hold a debit not yet
+   * credited_total = balance + completed totals (of the sagas kept, plus the purged totals of
+   * those retention removed). A saga still in flight may hold a debit not yet
    * settled either way, so the balance may be lower by at most the in-flight totals.
    */
   private balances(limit: number): Promise<BalanceFinding[]> {
     return this.tx.query<BalanceFinding>(
       `WITH spent AS (
-         SELECT user_id,
-                COALESCE(sum(price) FILTER (WHERE status = 'completed'), 0) AS completed_total,
-                COALESCE(sum(price) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_total
-         FROM saga_states GROUP BY user_id
+         SELECT user_id, sum(completed_total) AS completed_total, sum(in_flight_total) AS in_flight_total
+         FROM (
+           SELECT user_id,
+                  COALESCE(sum(price) FILTER (WHERE status = 'completed'), 0) AS completed_total,
+                  COALESCE(sum(price) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_total
+           FROM saga_states GROUP BY user_id
+           UNION ALL
+           SELECT user_id, sum(completed_total), 0 FROM saga_purged_totals GROUP BY user_id
+         ) parts GROUP BY user_id
        ), checked AS (
          SELECT u.user_id, u.balance, u.credited_total,
                 COALESCE(s.completed_total, 0) AS completed_total,
@@ -142,10 +148,16 @@ export class IntegrityRepository {
   private stock(limit: number): Promise<StockFinding[]> {
     return this.tx.query<StockFinding>(
       `WITH sold AS (
-         SELECT item_id,
-                COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0)::int AS completed_quantity,
-                COALESCE(sum(quantity) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0)::int AS in_flight_quantity
-         FROM saga_states GROUP BY item_id
+         SELECT item_id, sum(completed_quantity)::int AS completed_quantity,
+                sum(in_flight_quantity)::int AS in_flight_quantity
+         FROM (
+           SELECT item_id,
+                  COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0) AS completed_quantity,
+                  COALESCE(sum(quantity) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_quantity
+           FROM saga_states GROUP BY item_id
+           UNION ALL
+           SELECT item_id, sum(completed_quantity), 0 FROM saga_purged_totals GROUP BY item_id
+         ) parts GROUP BY item_id
        ), checked AS (
          SELECT i.item_id, i.stock, i.stocked_total,
                 COALESCE(s.completed_quantity, 0) AS completed_quantity,
@@ -184,10 +196,16 @@ export class IntegrityRepository {
   private inventory(limit: number): Promise<InventoryFinding[]> {
     return this.tx.query<InventoryFinding>(
       `WITH granted AS (
-         SELECT user_id, item_id,
-                COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0)::int AS completed_quantity,
-                COALESCE(sum(quantity) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0)::int AS in_flight_quantity
-         FROM saga_states GROUP BY user_id, item_id
+         SELECT user_id, item_id, sum(completed_quantity)::int AS completed_quantity,
+                sum(in_flight_quantity)::int AS in_flight_quantity
+         FROM (
+           SELECT user_id, item_id,
+                  COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0) AS completed_quantity,
+                  COALESCE(sum(quantity) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_quantity
+           FROM saga_states GROUP BY user_id, item_id
+           UNION ALL
+           SELECT user_id, item_id, completed_quantity, 0 FROM saga_purged_totals
+         ) parts GROUP BY user_id, item_id
        ), checked AS (
          SELECT COALESCE(ui.user_id, g.user_id) AS user_id, COALESCE(ui.item_id, g.item_id) AS item_id,
                 COALESCE(ui.quantity, 0) AS quantity,

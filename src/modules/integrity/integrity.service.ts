@@ -45,11 +45,14 @@ export interface IntegrityReport {
 }
 
 const DESCRIPTIONS: Record<IntegrityCheck, string> = {
-  user_balance: 'credited total (starting balance + top-ups) = balance + totals of completed sagas',
-  item_stock: 'stocked total (starting stock + restocks) = stock + quantities of completed sagas',
+  user_balance:
+    'credited total (starting balance + top-ups) = balance + totals of completed sagas (kept or purged)',
+  item_stock:
+    'stocked total (starting stock + restocks) = stock + quantities of completed sagas (kept or purged)',
   completed_log:
     'one completed transaction log per completed saga, none for compensated or failed sagas',
-  inventory: "a user's inventory of an item = quantities of its completed sagas for that item",
+  inventory:
+    "a user's inventory of an item = quantities of its completed sagas for that item (kept or purged)",
   stuck_saga: 'no saga pending, in progress or compensating past SAGA_TIMEOUT_MS',
   compensation_failed: 'no saga left failed by a compensation that gave up (re-drive it)',
   outbox_backlog: 'no outbox event pending past OUTBOX_MAX_PENDING_MS',

@@ -39,6 +39,8 @@ export const TERMINAL_STATUSES: readonly SagaStatus[] = ['completed', 'compensat
 @Index('idx_saga_states_pattern_status', ['pattern', 'status'])
 @Index('idx_saga_states_completed_at', ['completedAt'], { where: '"completed_at" IS NOT NULL' })
 @Index('idx_saga_states_failed_at', ['failedAt'], { where: '"failed_at" IS NOT NULL' })
+// The sagas still holding an Idempotency-Key, for the retention job that frees them.
+@Index('idx_saga_states_keyed_created', ['createdAt'], { where: '"idempotency_key" IS NOT NULL' })
 @Index('idx_saga_states_compensation_failed', ['createdAt'], {
   where: `"status" = 'failed' AND "error_code" = 'COMPENSATION_FAILED'`,
 })

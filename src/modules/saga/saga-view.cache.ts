@@ -100,6 +100,27 @@ export class SagaViewCache {
     }
   }
 
+  /**
+   * After sagas were removed from the database (retention): their entries go, so that a read
+   * finds them gone instead of a cached view. Failures are counted; the entries then expire.
+   */
+  async forget(sagas: readonly { transactionId: string; version: number }[]): Promise<void> {
+    if (!this.cache.enabled) return;
+    await Promise.all(
+      sagas.map(async ({ transactionId, version }) => {
+        const key = keyOf(transactionId);
+        this.loads.forget(key);
+        try {
+          // Above any version the saga had: nothing of it may be stored again.
+          await this.cache.invalidate(key, version + 1);
+        } catch (error) {
+          invalidationErrors.inc();
+          this.logger.debug(`Invalidation of ${key} failed: ${String(error)}`);
+        }
+      }),
+    );
+  }
+
   private async loadAndStore(
     transactionId: string,
     load: () => Promise<LoadedSaga | undefined>,

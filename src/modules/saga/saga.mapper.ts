@@ -69,6 +69,16 @@ export function isTerminal(status: SagaStatus): boolean {
   return TERMINAL.includes(status);
 }
 
+/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
+export function isSettled(row: Pick<SagaRow, 'status' | 'error_code'>): boolean {
+  return isTerminal(row.status) && row.error_code !== 'COMPENSATION_FAILED';
+}
+
+/** isSettled as a condition on saga_states (aliased `alias`), for the statements that select by it. */
+export function settledCondition(alias: string): string {
+  return `(${alias}.status IN (${TERMINAL.map((status) => `'${status}'`).join(', ')}) AND ${alias}.error_code IS DISTINCT FROM 'COMPENSATION_FAILED')`;
+}
+
 function sagaError(row: SagaRow): SagaError | undefined {
   if (row.error_code === null) return undefined;
   return { step: row.error_step, code: row.error_code, message: row.error_message ?? '' };

@@ -72,6 +72,6 @@ import { UserValidationStep } from './steps/user-validation.step';
     SagaReportsRepository,
     SagaReportsService,
   ],
-  exports: [SagaService, PatternControl, SagaReportsService],
+  exports: [SagaService, PatternControl, SagaReportsService, SagaViewCache, InstanceIdentity],
 })
 export class SagaModule {}

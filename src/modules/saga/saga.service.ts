@@ -9,8 +9,8 @@ import { SagaEngines } from './engine/saga-engines';
 import { StaleSagaError } from './engine/transition';
 import { LoadedSaga, SagaViewCache } from './saga-view.cache';
 import { decodeSagaView, encodeSagaView } from './saga-view.codec';
-import { isTerminal, SagaView, succeeded, toSagaView } from './saga.mapper';
-import { SagaRepository, SagaRow } from './saga.repository';
+import { isSettled, SagaView, succeeded, toSagaView } from './saga.mapper';
+import { SagaRepository } from './saga.repository';
 import { SagaSteps } from './steps/saga-steps';
 
 export interface SagaStatistics {
@@ -71,11 +71,6 @@ const noCounts = (): Record<SagaStatus, number> => ({
 
 function sagaNotFound(transactionId: string): NotFoundError {
   return new NotFoundError('SAGA_NOT_FOUND', `Saga not found: ${transactionId}`);
-}
-
-/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
-function isSettled(row: SagaRow): boolean {
-  return isTerminal(row.status) && row.error_code !== 'COMPENSATION_FAILED';
 }
 
 /** Reading sagas, and the admin's hand on them. */
