@@ -439,6 +439,46 @@ describe('Retention', () => {
   });
 });
 
+describe('Retention and the space it frees', () => {
+  it('vacuums a table once removal left enough dead rows in it', async () => {
+    const t = await startTestApp({ RETENTION_CRON: 'off', RETENTION_SAGAS: '1h' });
+    try {
+      // Refused before any effect, two hours old: nothing for the books, all due.
+      await t.db.query(
+        `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity,
+           error_code, created_at, updated_at, failed_at)
+         SELECT 'TXN_old-' || n, 'orchestration', 'failed', 'user-123', 'item-potion', 1,
+                'ITEM_NOT_AVAILABLE', now() - interval '2 hours', now() - interval '2 hours',
+                now() - interval '2 hours'
+         FROM generate_series(1, 1500) AS n`,
+      );
+      const retention = t.app.get(RetentionService);
+      const first = await retention.run('test');
+      expect(first).toMatchObject({ kind: 'ran', run: { removed: { sagas: 1500 } } });
+      // The server counts the dead rows within a second or so of the removal.
+      const vacuumed = await eventually(
+        async () => {
+          const outcome = await retention.run('test');
+          return outcome.kind === 'ran' && outcome.run.vacuumed.includes('saga_states')
+            ? outcome.run.vacuumed
+            : undefined;
+        },
+        10_000,
+        'saga_states to be vacuumed',
+      );
+      expect(vacuumed).toEqual(['saga_states']);
+      const { rows } = await t.db.query<{ dead: string }>(
+        `SELECT n_dead_tup::text AS dead FROM pg_stat_user_tables WHERE relname = 'saga_states'`,
+      );
+      expect(Number(rows[0].dead)).toBeLessThan(1500);
+      const metrics = await t.http.get('/metrics').expect(200);
+      expect(metrics.text).toMatch(/retention_vacuums_total\{table="saga_states"\} [1-9]/);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('Retention settings', () => {
   it.each([
     [{ RETENTION_SAGAS: 'a month' }, /RETENTION_SAGAS must be a duration/],

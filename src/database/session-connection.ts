@@ -52,6 +52,12 @@ export class SessionConnection {
     await this.client.query('SELECT pg_notify($1, $2)', [channel, payload]);
   }
 
+  /** Runs SQL outside any transaction (VACUUM cannot run inside one). */
+  async query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const { rows } = await this.client.query<T>(sql, params);
+    return rows;
+  }
+
   /** Ends the session: its locks are released and its LISTENs dropped. */
   async close(): Promise<void> {
     if (this.closed) return;

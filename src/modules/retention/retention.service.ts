@@ -34,6 +34,8 @@ export interface RetentionRun {
   /** Everything older than these went (none: kept for ever). */
   cutoffs: { sagas: string | null; outbox: string | null; idempotency: string | null };
   removed: RetentionRemoved;
+  /** Tables vacuumed after the removal (see vacuum). */
+  vacuumed: string[];
   archive: { file: string; bytes: number } | null;
   /** Set when the run stopped on an error: what it removed until then stays removed. */
   error?: string;
@@ -81,6 +83,24 @@ const lastDuration = gauge({
   name: 'retention_last_run_duration_seconds',
   help: 'How long the last retention run of this instance took',
 });
+
+const vacuums = counter({
+  name: 'retention_vacuums_total',
+  help: 'VACUUMs the retention job ran after removing rows, per table',
+  labelNames: ['table'] as const,
+});
+
+/** The tables removal leaves dead rows in. */
+const VACUUMED_TABLES = [
+  'saga_states',
+  'saga_step_results',
+  'transaction_logs',
+  'notifications',
+  'outbox_events',
+];
+/** A table is vacuumed once its dead rows pass this many plus this share of its live ones. */
+const VACUUM_MIN_DEAD = 1000;
+const VACUUM_DEAD_RATIO = 0.1;
 
 const TABLES: Record<keyof RetentionRemoved, string> = {
   sagas: 'saga_states',
@@ -154,7 +174,7 @@ export class RetentionService implements OnModuleInit {
         runs.inc({ result: 'busy' });
         return { kind: 'busy' };
       }
-      const run = await this.runLocked(instance, now);
+      const run = await this.runLocked(instance, now, lock);
       return { kind: 'ran', run };
     } finally {
       await lock.close();
@@ -179,7 +199,11 @@ export class RetentionService implements OnModuleInit {
     };
   }
 
-  private async runLocked(instance: string, now: Date): Promise<RetentionRun> {
+  private async runLocked(
+    instance: string,
+    now: Date,
+    session: SessionConnection,
+  ): Promise<RetentionRun> {
     const started = Date.now();
     const cutoffs = this.cutoffs(now);
     const removed: RetentionRemoved = {
@@ -196,6 +220,7 @@ export class RetentionService implements OnModuleInit {
         ? undefined
         : new SagaArchiveWriter(this.config.archiveDir, archiveFileName(now, instance));
     let slices = 0;
+    let vacuumed: string[] = [];
     let error: string | undefined;
     try {
       if (cutoffs.sagas !== undefined) {
@@ -205,6 +230,7 @@ export class RetentionService implements OnModuleInit {
       if (cutoffs.idempotency !== undefined) {
         slices += await this.freeKeys(cutoffs.idempotency, removed);
       }
+      vacuumed = await this.vacuum(session);
     } catch (failure) {
       error = failure instanceof Error ? failure.message : String(failure);
     } finally {
@@ -222,6 +248,7 @@ export class RetentionService implements OnModuleInit {
         idempotency: iso(cutoffs.idempotency),
       },
       removed,
+      vacuumed,
       archive:
         archive === undefined || archive.bytes === 0
           ? null
@@ -316,6 +343,28 @@ export class RetentionService implements OnModuleInit {
     }
   }
 
+  /**
+   * Vacuums the tables whose dead rows (what removal left) passed a tenth of their live ones, so
+   * that the space goes back to the tables for new rows whatever autovacuum's settings (off, or
+   * too throttled to follow removal at full speed). Answers the tables vacuumed.
+   */
+  private async vacuum(session: SessionConnection): Promise<string[]> {
+    const due = await session.query<{ relname: string }>(
+      `SELECT relname FROM pg_stat_user_tables
+       WHERE schemaname = current_schema() AND relname = ANY($1)
+         AND n_dead_tup > $2::bigint + n_live_tup * $3::float8`,
+      [VACUUMED_TABLES, VACUUM_MIN_DEAD, VACUUM_DEAD_RATIO],
+    );
+    const vacuumed: string[] = [];
+    for (const { relname } of due) {
+      // A table name from the list above, never input: it cannot be a parameter.
+      await session.query(`VACUUM "${relname}"`);
+      vacuums.inc({ table: relname });
+      vacuumed.push(relname);
+    }
+    return vacuumed;
+  }
+
   private async record(run: RetentionRun): Promise<void> {
     runs.inc({ result: run.error === undefined ? 'ok' : 'error' });
     lastRun.set(Date.parse(run.finishedAt) / 1000);
@@ -324,7 +373,8 @@ export class RetentionService implements OnModuleInit {
     const summary =
       `${sagas} saga(s) removed with their rows, ${outboxEventsAlone} outbox event(s), ` +
       `${idempotencyKeys} idempotency key(s) freed in ${run.durationMs} ms (${run.slices} slice(s))` +
-      (run.archive === null ? '' : `, ${run.archive.bytes} bytes archived to ${run.archive.file}`);
+      (run.archive === null ? '' : `, ${run.archive.bytes} bytes archived to ${run.archive.file}`) +
+      (run.vacuumed.length === 0 ? '' : `; vacuumed ${run.vacuumed.join(', ')}`);
     if (run.error === undefined) this.logger.log(`Retention: ${summary}`);
     else this.logger.error(`Retention stopped on an error (${run.error}); until then ${summary}`);
     await this.repository.saveRun(run).catch((failure: unknown) => {
