@@ -1,5 +1,6 @@
 // `npm run archive:read -- <file or directory> [--transaction ID] [--user ID]`: prints the sagas
 // of a retention archive (ARCHIVE_DIR), one JSON object a line, the last copy of each only.
+import { once } from 'node:events';
 import { errorMessage } from '../common/errors/error-message';
 import { archiveFiles, readArchive } from '../modules/retention/saga-archive';
 import { parseArgs } from './pg-tools';
@@ -7,6 +8,12 @@ import { parseArgs } from './pg-tools';
 interface ArchivedSaga {
   saga: { transaction_id: string; user_id: string };
 }
+
+// A reader that stops early (`| head`) is no failure.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { flags: [], options: ['transaction', 'user'] });
@@ -26,7 +33,12 @@ async function main(argv: string[]): Promise<number> {
       found.set(saga.transaction_id, line);
     }
   }
-  for (const line of found.values()) process.stdout.write(`${line}\n`);
+  for (const line of found.values()) {
+    // A pipe takes output at its reader's pace: wait for it rather than buffer it all.
+    if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain');
+  }
+  // Everything written out before the process exits.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   return found.size > 0 || (transaction === undefined && user === undefined) ? 0 : 1;
 }
 

@@ -101,6 +101,7 @@ const VACUUMED_TABLES = [
 /** A table is vacuumed once its dead rows pass this many plus this share of its live ones. */
 const VACUUM_MIN_DEAD = 1000;
 const VACUUM_DEAD_RATIO = 0.1;
+const VACUUM_COST_DELAY = '2ms';
 
 const TABLES: Record<keyof RetentionRemoved, string> = {
   sagas: 'saga_states',
@@ -277,27 +278,29 @@ export class RetentionService implements OnModuleInit {
   ): Promise<number> {
     let from: SagaCursor = START;
     for (let slices = 0; ; slices++) {
-      const slice = await this.tx.run(async () => {
-        const picked = await this.repository.pickSagas(cutoff, from, this.config.sliceSize);
-        if (picked.length === 0) return undefined;
-        const kept = await this.repository.withPendingEvents(picked.map((s) => s.transaction_id));
-        const going = picked.filter((saga) => !kept.has(saga.transaction_id));
-        const ids = going.map((saga) => saga.transaction_id);
-        let rows: RemovedRows | undefined;
-        if (ids.length > 0) {
-          const lines = archive === undefined ? [] : await this.repository.archiveLines(ids);
-          await this.repository.rollUp(ids);
-          rows = await this.repository.removeSagas(ids);
-          // On disk before the removal commits.
-          if (archive !== undefined) archiveBytes.inc(await archive.append(lines));
-        }
-        const last = picked[picked.length - 1];
-        return {
-          going,
-          rows,
-          next: { createdAt: last.created_at, transactionId: last.transaction_id },
-        };
-      });
+      const slice = await this.paced(() =>
+        this.tx.run(async () => {
+          const picked = await this.repository.pickSagas(cutoff, from, this.config.sliceSize);
+          if (picked.length === 0) return undefined;
+          const kept = await this.repository.withPendingEvents(picked.map((s) => s.transaction_id));
+          const going = picked.filter((saga) => !kept.has(saga.transaction_id));
+          const ids = going.map((saga) => saga.transaction_id);
+          let rows: RemovedRows | undefined;
+          if (ids.length > 0) {
+            const lines = archive === undefined ? [] : await this.repository.archiveLines(ids);
+            await this.repository.rollUp(ids);
+            rows = await this.repository.removeSagas(ids);
+            // On disk before the removal commits.
+            if (archive !== undefined) archiveBytes.inc(await archive.append(lines));
+          }
+          const last = picked[picked.length - 1];
+          return {
+            going,
+            rows,
+            next: { createdAt: last.created_at, transactionId: last.transaction_id },
+          };
+        }),
+      );
       if (slice === undefined) return slices;
       from = slice.next;
       if (slice.rows !== undefined) {
@@ -315,15 +318,24 @@ export class RetentionService implements OnModuleInit {
     }
   }
 
+  /**
+   * One slice, then a pause as long as it took: a run takes the database half the time it
+   * lasts, so the purchases never meet a long burst of removal.
+   */
+  private async paced<T>(work: () => Promise<T>): Promise<T> {
+    const started = Date.now();
+    const result = await work();
+    const tookMs = Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, tookMs));
+    return result;
+  }
+
   private async removeOutbox(cutoff: Date, removed: RetentionRemoved): Promise<number> {
     const below = await this.repository.outboxBoundary(cutoff);
     let after = '0';
     for (let slices = 0; ; slices++) {
-      const slice = await this.repository.removeOutboxEvents(
-        cutoff,
-        after,
-        below,
-        this.config.sliceSize,
+      const slice = await this.paced(() =>
+        this.repository.removeOutboxEvents(cutoff, after, below, this.config.sliceSize),
       );
       if (slice.last === undefined) return slices;
       after = slice.last;
@@ -335,7 +347,9 @@ export class RetentionService implements OnModuleInit {
   private async freeKeys(cutoff: Date, removed: RetentionRemoved): Promise<number> {
     let from: SagaCursor = START;
     for (let slices = 0; ; slices++) {
-      const slice = await this.repository.freeIdempotencyKeys(cutoff, from, this.config.sliceSize);
+      const slice = await this.paced(() =>
+        this.repository.freeIdempotencyKeys(cutoff, from, this.config.sliceSize),
+      );
       if (slice.last === undefined) return slices;
       from = slice.last;
       removed.idempotencyKeys += slice.freed;
@@ -356,6 +370,8 @@ export class RetentionService implements OnModuleInit {
       [VACUUMED_TABLES, VACUUM_MIN_DEAD, VACUUM_DEAD_RATIO],
     );
     const vacuumed: string[] = [];
+    // Paced as autovacuum is (its default cost delay): slower, but no burst the purchases feel.
+    if (due.length > 0) await session.query(`SET vacuum_cost_delay = '${VACUUM_COST_DELAY}'`);
     for (const { relname } of due) {
       // A table name from the list above, never input: it cannot be a parameter.
       await session.query(`VACUUM "${relname}"`);
