@@ -113,7 +113,16 @@ const TABLES: Record<keyof RetentionRemoved, string> = {
   idempotencyKeys: 'idempotency_keys',
 };
 
+type Cutoffs = { sagas?: Date; outbox?: Date; idempotency?: Date };
+
 const iso = (date: Date | undefined): string | null => date?.toISOString() ?? null;
+
+/** The cutoffs as a run report gives them. */
+const cutoffsView = (cutoffs: Cutoffs): RetentionRun['cutoffs'] => ({
+  sagas: iso(cutoffs.sagas),
+  outbox: iso(cutoffs.outbox),
+  idempotency: iso(cutoffs.idempotency),
+});
 
 /**
  * The retention policy (RETENTION_SAGAS, RETENTION_OUTBOX, RETENTION_IDEMPOTENCY): a run removes
@@ -156,11 +165,7 @@ export class RetentionService implements OnModuleInit {
     const cutoffs = this.cutoffs(now);
     return {
       kind: 'dry-run',
-      cutoffs: {
-        sagas: iso(cutoffs.sagas),
-        outbox: iso(cutoffs.outbox),
-        idempotency: iso(cutoffs.idempotency),
-      },
+      cutoffs: cutoffsView(cutoffs),
       due: await this.repository.due(cutoffs),
     };
   }
@@ -243,11 +248,7 @@ export class RetentionService implements OnModuleInit {
       finishedAt: new Date().toISOString(),
       durationMs: Date.now() - started,
       slices,
-      cutoffs: {
-        sagas: iso(cutoffs.sagas),
-        outbox: iso(cutoffs.outbox),
-        idempotency: iso(cutoffs.idempotency),
-      },
+      cutoffs: cutoffsView(cutoffs),
       removed,
       vacuumed,
       archive:
@@ -260,7 +261,7 @@ export class RetentionService implements OnModuleInit {
     return run;
   }
 
-  private cutoffs(now: Date): { sagas?: Date; outbox?: Date; idempotency?: Date } {
+  private cutoffs(now: Date): Cutoffs {
     const before = (ms: number | undefined) =>
       ms === undefined ? undefined : new Date(now.getTime() - ms);
     return {
