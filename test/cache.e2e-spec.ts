@@ -6,7 +6,7 @@ import { register } from 'prom-client';
 import { MemoryVersionedCache } from '../src/modules/cache/memory-versioned-cache';
 import { RedisVersionedCache } from '../src/modules/cache/redis-versioned-cache';
 import type { VersionedCache } from '../src/modules/cache/versioned-cache';
-import { SagaRepository } from '../src/modules/saga/saga.repository';
+import { SagaRepository } from '../src/modules/saga/core/saga.repository';
 import { freePort, RedisServer } from './support/redis-server';
 import { startTestApp, TestApp } from './support/test-app';
 

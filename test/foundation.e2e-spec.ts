@@ -3,7 +3,7 @@ import {
   TransactionHost,
   TransactionRolledBackError,
 } from '../src/database/transaction-host';
-import { SagaRepository } from '../src/modules/saga/saga.repository';
+import { SagaRepository } from '../src/modules/saga/core/saga.repository';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
 
 describe('Foundation: catalogue, users, admin upkeep, errors, health', () => {

@@ -9,7 +9,7 @@ import { buildConfig, type AppConfig } from '../src/config/configuration';
 import { TransactionHost } from '../src/database/transaction-host';
 import { RetentionRepository } from '../src/modules/retention/retention.repository';
 import { RetentionService } from '../src/modules/retention/retention.service';
-import { SagaViewCache } from '../src/modules/saga/saga-view.cache';
+import { SagaViewCache } from '../src/modules/saga/read-model/saga-view.cache';
 import { runCli } from './support/cli';
 import { startService } from './support/service-process';
 import { ADMIN, createTestDatabase, startTestApp, TestApp } from './support/test-app';

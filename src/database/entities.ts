@@ -1,14 +1,14 @@
 import { ItemEntity } from '../modules/items/item.entity';
 import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
 import { NotificationEntity } from '../modules/notifications/notification.entity';
-import { OutboxEventEntity, OutboxPendingEntity } from '../modules/saga/outbox-event.entity';
+import { OutboxEventEntity, OutboxPendingEntity } from '../modules/saga/choreography/outbox-event.entity';
 import {
   RetentionRunEntity,
   SagaPurgedTotalsEntity,
 } from '../modules/retention/retention.entities';
-import { SagaSettingEntity } from '../modules/saga/saga-setting.entity';
-import { SagaStateEntity } from '../modules/saga/saga-state.entity';
-import { SagaStepResultEntity } from '../modules/saga/saga-step-result.entity';
+import { SagaSettingEntity } from '../modules/saga/runtime/saga-setting.entity';
+import { SagaStateEntity } from '../modules/saga/core/saga-state.entity';
+import { SagaStepResultEntity } from '../modules/saga/core/saga-step-result.entity';
 import { UserInventoryEntity } from '../modules/users/user-inventory.entity';
 import { UserEntity } from '../modules/users/user.entity';
 

@@ -16,7 +16,7 @@ import {
   RetentionService,
   type RetentionOutcome,
 } from '../modules/retention/retention.service';
-import { SagaViewCache } from '../modules/saga/saga-view.cache';
+import { SagaViewCache } from '../modules/saga/read-model/saga-view.cache';
 import { resolveDatabase } from './database-connection';
 import { dataSourceOptions } from './data-source-options';
 import { parseArgs } from './pg-tools';

@@ -9,7 +9,7 @@ import {
   PrimaryColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { SagaStateEntity } from '../saga/saga-state.entity';
+import { SagaStateEntity } from '../saga/core/saga-state.entity';
 
 export type TransactionLogStatus = 'completed' | 'compensated';
 

@@ -1,5 +1,5 @@
 import type { TransactionHost } from '../../database/transaction-host';
-import { LogRecordStep } from '../saga/steps/log-record.step';
+import { LogRecordStep } from '../saga/core/steps/log-record.step';
 import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
 import { TransactionLogsService } from './transaction-logs.service';
 

@@ -8,7 +8,7 @@ import {
   ManyToOne,
   PrimaryColumn,
 } from 'typeorm';
-import { SagaStateEntity } from '../saga/saga-state.entity';
+import { SagaStateEntity } from '../saga/core/saga-state.entity';
 
 export type NotificationStatus = 'pending' | 'sent' | 'failed';
 

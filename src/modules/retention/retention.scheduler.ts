@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronTask } from '../../common/cron-task';
 import type { AppConfig } from '../../config/configuration';
-import { InstanceIdentity } from '../saga/engine/instance-identity';
+import { InstanceIdentity } from '../saga/core/instance-identity';
 import { RetentionService } from './retention.service';
 
 /**

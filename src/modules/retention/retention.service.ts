@@ -4,7 +4,7 @@ import { ConfigError, type AppConfig, type RetentionConfig } from '../../config/
 import { SessionConnection } from '../../database/session-connection';
 import { TransactionHost } from '../../database/transaction-host';
 import { counter, gauge } from '../monitoring/metrics/metric-registry';
-import { SagaViewCache } from '../saga/saga-view.cache';
+import { SagaViewCache } from '../saga/read-model/saga-view.cache';
 import {
   DueCounts,
   RemovedRows,

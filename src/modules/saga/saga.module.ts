@@ -4,7 +4,7 @@ import { ItemsModule } from '../items/items.module';
 import { LogsModule } from '../logs/logs.module';
 import { NotificationsModule } from '../notifications/notifications.module';
 import { UsersModule } from '../users/users.module';
-import { ChoreographyController } from './choreography.controller';
+import { ChoreographyController } from './choreography/choreography.controller';
 import { ChoreographyEngine } from './choreography/choreography.engine';
 import { OutboxDispatcher } from './choreography/outbox-dispatcher';
 import { OutboxRepository } from './choreography/outbox.repository';
@@ -14,30 +14,30 @@ import {
   NotificationParticipant,
   UserParticipant,
 } from './choreography/participants';
-import { FaultInjector } from './engine/fault-injector';
-import { InstanceIdentity } from './engine/instance-identity';
-import { SagaRecovery } from './engine/saga-recovery';
-import { SagaWaiters } from './engine/saga-waiters';
-import { PatternController } from './pattern.controller';
-import { Orchestrator } from './engine/orchestrator';
-import { SagaEngines } from './engine/saga-engines';
-import { StepBatches } from './engine/step-batches';
-import { StepRunner } from './engine/step-runner';
-import { PatternControl } from './pattern-control';
-import { PurchaseController } from './purchase.controller';
-import { PurchaseService } from './purchase.service';
-import { SagaReportsRepository } from './saga-reports.repository';
-import { SagaReportsService } from './saga-reports.service';
-import { SagaController } from './saga.controller';
-import { SagaRepository } from './saga.repository';
-import { SagaViewCache } from './saga-view.cache';
-import { SagaService } from './saga.service';
-import { SagaSettingsRepository } from './saga-settings.repository';
-import { ItemGrantStep } from './steps/item-grant.step';
-import { LogRecordStep } from './steps/log-record.step';
-import { NotificationStep } from './steps/notification.step';
-import { SagaSteps } from './steps/saga-steps';
-import { UserValidationStep } from './steps/user-validation.step';
+import { FaultInjector } from './core/fault-injector';
+import { InstanceIdentity } from './core/instance-identity';
+import { SagaRecovery } from './runtime/saga-recovery';
+import { SagaWaiters } from './core/saga-waiters';
+import { PatternController } from './runtime/pattern.controller';
+import { Orchestrator } from './orchestration/orchestrator';
+import { SagaEngines } from './runtime/saga-engines';
+import { StepBatches } from './core/step-batches';
+import { StepRunner } from './core/step-runner';
+import { PatternControl } from './runtime/pattern-control';
+import { PurchaseController } from './runtime/purchase.controller';
+import { PurchaseService } from './runtime/purchase.service';
+import { SagaReportsRepository } from './read-model/saga-reports.repository';
+import { SagaReportsService } from './read-model/saga-reports.service';
+import { SagaController } from './read-model/saga.controller';
+import { SagaRepository } from './core/saga.repository';
+import { SagaViewCache } from './read-model/saga-view.cache';
+import { SagaService } from './read-model/saga.service';
+import { SagaSettingsRepository } from './runtime/saga-settings.repository';
+import { ItemGrantStep } from './core/steps/item-grant.step';
+import { LogRecordStep } from './core/steps/log-record.step';
+import { NotificationStep } from './core/steps/notification.step';
+import { SagaSteps } from './core/steps/saga-steps';
+import { UserValidationStep } from './core/steps/user-validation.step';
 
 @Module({
   imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule, CacheModule],

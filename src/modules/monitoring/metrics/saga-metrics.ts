@@ -8,8 +8,8 @@ import {
   SAGA_RECOVERED,
   type SagaChangedEvent,
   type SagaRecoveredEvent,
-} from '../../saga/saga-changed.event';
-import { TERMINAL_STATUSES } from '../../saga/saga-state.entity';
+} from '../../saga/core/saga-changed.event';
+import { TERMINAL_STATUSES } from '../../saga/core/saga-state.entity';
 import { counter, gauge, histogram } from './metric-registry';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

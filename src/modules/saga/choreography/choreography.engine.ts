@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { timeOrderedId } from '../../../common/time-ordered-id';
-import type { HookedTransition, TransitionHook } from '../engine/transition';
-import type { SagaRecord } from '../saga.types';
+import type { HookedTransition, TransitionHook } from '../core/transition';
+import type { SagaRecord } from '../core/saga';
 import { OutboxDispatcher } from './outbox-dispatcher';
 import { OutboxRepository, OutboxRow, PendingEvent } from './outbox.repository';
 import {
@@ -12,7 +12,7 @@ import {
   snapshotOf,
   TRIGGER_OF,
 } from './saga-events';
-import { STEP_NAMES, type StepData } from '../saga.types';
+import { STEP_NAMES, type StepData } from '../core/saga';
 
 /**
  * A choreography handler's hook: it writes the events its saga's transitions raise, and holds

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
-import { testIdentity } from '../engine/instance-identity.fixture';
+import { testIdentity } from '../core/instance-identity.fixture';
 import { ACK_LINGER_MS, OutboxDispatcher } from './outbox-dispatcher';
 import type {
   ClaimedEvent,

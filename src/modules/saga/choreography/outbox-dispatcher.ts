@@ -10,8 +10,8 @@ import type { AppConfig } from '../../../config/configuration';
 import { BatchQueue, type BatchOutcome } from '../../../common/batch-queue';
 import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
-import { InstanceIdentity } from '../engine/instance-identity';
-import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../saga-changed.event';
+import { InstanceIdentity } from '../core/instance-identity';
+import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../core/saga-changed.event';
 import {
   OutboxRepository,
   type ClaimedEvent,

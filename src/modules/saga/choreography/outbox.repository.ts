@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
-import { contextOf } from '../saga.mapper';
+import { contextOf } from '../read-model/saga.mapper';
 import {
   eventFromStored,
   storedEventOf,

@@ -1,8 +1,8 @@
-import { StepOutcome, StepRunner } from '../engine/step-runner';
-import { StaleSagaError } from '../engine/transition';
-import type { SagaContext, StepName } from '../saga.types';
-import type { SagaStep } from '../steps/saga-step';
-import type { SagaSteps } from '../steps/saga-steps';
+import { StepOutcome, StepRunner } from '../core/step-runner';
+import { StaleSagaError } from '../core/transition';
+import type { SagaContext, StepName } from '../core/saga';
+import type { SagaStep } from '../core/steps/saga-step';
+import type { SagaSteps } from '../core/steps/saga-steps';
 import type { ChoreographyEngine } from './choreography.engine';
 import { ItemParticipant, NotificationParticipant, UserParticipant } from './participants';
 import type { SagaEventEnvelope, SagaSnapshot } from './saga-events';

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { StepRunner } from '../engine/step-runner';
-import { StaleSagaError } from '../engine/transition';
-import { isTerminal } from '../saga.mapper';
-import type { StepName } from '../saga.types';
-import { SagaSteps } from '../steps/saga-steps';
+import { StepRunner } from '../core/step-runner';
+import { StaleSagaError } from '../core/transition';
+import { isTerminal } from '../read-model/saga.mapper';
+import type { StepName } from '../core/saga';
+import { SagaSteps } from '../core/steps/saga-steps';
 import { ChoreographyEngine, OutboxHook } from './choreography.engine';
 import { recordOf, SagaEventEnvelope } from './saga-events';
 

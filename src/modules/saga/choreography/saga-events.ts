@@ -1,5 +1,5 @@
-import type { Transition } from '../engine/transition';
-import type { SagaContext, SagaRecord, StepData, StepName } from '../saga.types';
+import type { Transition } from '../core/transition';
+import type { SagaContext, SagaRecord, StepData, StepName } from '../core/saga';
 
 /** The choreography's events, as the contract names them. */
 export const SAGA_EVENTS = [

@@ -1,0 +1,74 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { IdParam } from '../../../common/http/dto-validators';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { NotFoundError } from '../../../common/errors/domain-error';
+import { toErrorBody } from '../../../common/http/all-exceptions.filter';
+import { SagaView } from '../read-model/saga.mapper';
+import { SagaEventView, SagaHistoryEntry, SagaService, SagaStatistics } from '../read-model/saga.service';
+
+@ApiTags('choreography')
+@Controller('choreography')
+export class ChoreographyController {
+  constructor(private readonly sagas: SagaService) {}
+
+  @Get('transaction/:transactionId')
+  @ApiOperation({ summary: 'A saga with its steps, compensations and the events it raised' })
+  async transaction(
+    @IdParam('transactionId', 'transaction') transactionId: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ found: boolean; saga?: SagaView; events?: SagaEventView[] }> {
+    try {
+      const saga = await this.sagas.get(transactionId);
+      return { found: true, saga, events: await this.sagas.events(transactionId) };
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      void reply.status(404);
+      return { found: false, ...toErrorBody(error) };
+    }
+  }
+
+  @Get('user/:userId/history')
+  @ApiOperation({ summary: "A user's choreographed purchases, newest first (at most 100)" })
+  async history(@IdParam('userId') userId: string): Promise<{
+    success: true;
+    userId: string;
+    transactionCount: number;
+    transactions: SagaHistoryEntry[];
+    patternUsed: 'choreography';
+  }> {
+    const transactions = await this.sagas.history(userId, 'choreography');
+    return {
+      success: true,
+      userId,
+      transactionCount: transactions.length,
+      transactions,
+      patternUsed: 'choreography',
+    };
+  }
+
+  @Get('stats')
+  @ApiOperation({ summary: 'Choreographed sagas per status' })
+  async stats(): Promise<{
+    success: true;
+    patternUsed: 'choreography';
+    statistics: SagaStatistics;
+    description: { pattern: string; characteristics: string[] };
+  }> {
+    const all = await this.sagas.patternStatistics();
+    return {
+      success: true,
+      patternUsed: 'choreography',
+      statistics: all.choreography,
+      description: {
+        pattern: 'Event-driven choreography',
+        characteristics: [
+          'Decentralized control',
+          'Events through a transactional outbox',
+          'Idempotent participants',
+          'Compensation by events',
+        ],
+      },
+    };
+  }
+}

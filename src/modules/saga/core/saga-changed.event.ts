@@ -1,0 +1,48 @@
+import type { SagaPattern } from '../../../config/configuration';
+import type { SagaStatus } from './saga-state.entity';
+import type { StepKind } from './saga-step-result.entity';
+
+/**
+ * Emitted in-process (EventEmitter2, awaited) after every committed change of a saga: its
+ * creation and each transition. Observers only (cache, metrics): a listener must not throw, and
+ * nothing of the saga is ever decided here.
+ */
+export const SAGA_CHANGED = 'saga.changed';
+
+export interface SagaChangedEvent {
+  transactionId: string;
+  pattern: SagaPattern;
+  /** null on creation */
+  previousStatus: SagaStatus | null;
+  status: SagaStatus;
+  /** The saga row's version after the change (0 on creation). */
+  version: number;
+  /** The step or compensation that caused the change, if any. */
+  step: string | null;
+  kind: StepKind | null;
+  outcome: 'success' | 'failed' | null;
+  durationMs: number | null;
+  /** Milliseconds since the saga was created, for sagas reaching a terminal status. */
+  sagaAgeMs: number | null;
+  at: Date;
+}
+
+/**
+ * Emitted (synchronously) once every observer of a terminal SAGA_CHANGED has run, the cache's
+ * version floor included: what a request waiting for a saga's outcome waits for, so that nobody
+ * is answered before the cache knows that outcome.
+ */
+export const SAGA_SETTLED = 'saga.settled';
+
+/** Emitted when recovery takes over a saga whose driver's lease expired. */
+export const SAGA_RECOVERED = 'saga.recovered';
+export interface SagaRecoveredEvent {
+  transactionId: string;
+  pattern: SagaPattern;
+}
+
+/** Emitted after each outbox sweep with the number of events not yet dispatched. */
+export const OUTBOX_BACKLOG = 'outbox.backlog';
+export interface OutboxBacklogEvent {
+  pending: number;
+}

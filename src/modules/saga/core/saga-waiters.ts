@@ -1,0 +1,72 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { SAGA_SETTLED, SagaChangedEvent } from './saga-changed.event';
+import { isTerminal } from '../read-model/saga.mapper';
+import { SagaRepository } from './saga.repository';
+
+// Sagas settled by this process wake their waiters at once; the poll only catches other instances.
+const POLL_MS = 1000;
+
+/**
+ * Lets a request wait for a saga to settle, whichever pattern or process drives it: woken at once
+ * by this process's own transitions (once their observers, the cache included, have run), and by
+ * a slow poll for work done elsewhere.
+ */
+@Injectable()
+export class SagaWaiters {
+  private readonly waiting = new Map<string, Set<(version: number) => void>>();
+
+  constructor(private readonly sagas: SagaRepository) {}
+
+  @OnEvent(SAGA_SETTLED)
+  onSettled(event: SagaChangedEvent): void {
+    if (!isTerminal(event.status)) return;
+    const wakers = this.waiting.get(event.transactionId);
+    wakers?.forEach((wake) => wake(event.version));
+  }
+
+  /**
+   * True once the saga is terminal (at a version above `afterVersion`, for a saga being re-driven
+   * out of a terminal status), false if `timeoutMs` passed first. `readFirst: false` is for a
+   * caller that waits before the saga can move (before publishing the event that sets it going):
+   * the database is then only read by the slow poll.
+   */
+  async wait(
+    transactionId: string,
+    timeoutMs: number,
+    afterVersion = -1,
+    readFirst = true,
+  ): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let resolveWoken: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => (resolveWoken = resolve));
+    const wake = (version: number) => {
+      if (version > afterVersion) resolveWoken();
+    };
+    const wakers = this.waiting.get(transactionId) ?? new Set();
+    wakers.add(wake);
+    this.waiting.set(transactionId, wakers);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      for (let read = readFirst; ; read = true) {
+        if (read) {
+          const row = await this.sagas.findStatus(transactionId);
+          if (row !== undefined && isTerminal(row.status) && row.version > afterVersion) {
+            return true;
+          }
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) return false;
+        const tick = new Promise<'tick'>(
+          (resolve) => (timer = setTimeout(() => resolve('tick'), Math.min(left, POLL_MS))),
+        );
+        if ((await Promise.race([woken.then(() => 'woken' as const), tick])) === 'woken')
+          return true;
+      }
+    } finally {
+      clearTimeout(timer);
+      wakers.delete(wake);
+      if (wakers.size === 0) this.waiting.delete(transactionId);
+    }
+  }
+}

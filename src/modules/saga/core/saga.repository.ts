@@ -1,0 +1,382 @@
+import { Injectable } from '@nestjs/common';
+import type { SagaPattern } from '../../../config/configuration';
+import { TransactionHost } from '../../../database/transaction-host';
+import type { SagaStatus } from './saga-state.entity';
+import { isTerminal } from '../read-model/saga.mapper';
+import type { StepKind, StepResultStatus } from './saga-step-result.entity';
+import type { SagaError, StepData } from './saga';
+
+export interface SagaRow {
+  transaction_id: string;
+  pattern: SagaPattern;
+  status: SagaStatus;
+  current_step: string | null;
+  user_id: string;
+  item_id: string;
+  quantity: number;
+  price: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  error_step: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  version: number;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  attempts: number;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+  failed_at: Date | null;
+}
+
+export interface StepRow {
+  id: string;
+  transaction_id: string;
+  step: string;
+  kind: StepKind;
+  status: StepResultStatus;
+  data: StepData | null;
+  error_code: string | null;
+  error_message: string | null;
+  duration_ms: number;
+  executed_at: Date;
+}
+
+export interface NewSaga {
+  transactionId: string;
+  pattern: SagaPattern;
+  status: SagaStatus;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  total: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  error: SagaError | null;
+  leaseOwner: string;
+  leaseMs: number;
+}
+
+/** A transition: the new status, and optionally the step now current and the saga's error. */
+export interface SagaTransition {
+  status: SagaStatus;
+  currentStep?: string;
+  /** undefined keeps the recorded error; null clears it. */
+  error?: SagaError | null;
+  leaseOwner: string;
+  leaseMs: number;
+}
+
+export interface StepResult {
+  step: string;
+  kind: StepKind;
+  status: StepResultStatus;
+  data: StepData | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  durationMs: number;
+}
+
+/** A fenced transition and, for a step or compensation, the result row written with it. */
+export interface FencedTransition {
+  transactionId: string;
+  expectedVersion: number;
+  change: SagaTransition;
+  result?: StepResult;
+}
+
+@Injectable()
+export class SagaRepository {
+  constructor(private readonly tx: TransactionHost) {}
+
+  /**
+   * Inserts sagas in one statement; per saga in order, its row, or undefined when its
+   * idempotency key is already taken (by an earlier saga, or an earlier one of the same call).
+   */
+  async insertMany(sagas: readonly NewSaga[]): Promise<(SagaRow | undefined)[]> {
+    const rows = await this.tx.query<SagaRow>(
+      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+         idempotency_key, request_hash, error_step, error_code, error_message, lease_owner,
+         lease_expires_at, failed_at)
+       SELECT r.transaction_id, r.pattern, r.status, r.user_id, r.item_id, r.quantity, r.price,
+         r.idempotency_key, r.request_hash, r.error_step, r.error_code, r.error_message,
+         CASE WHEN r.terminal THEN NULL ELSE r.lease_owner END,
+         CASE WHEN r.terminal THEN NULL ELSE now() + r.lease_ms * interval '1 millisecond' END,
+         CASE WHEN r.status = 'failed' THEN now() END
+       FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar, pattern varchar,
+         status varchar, user_id varchar, item_id varchar, quantity int, price numeric,
+         idempotency_key varchar, request_hash varchar, error_step varchar, error_code varchar,
+         error_message text, terminal boolean, lease_owner varchar, lease_ms int)
+       ORDER BY r.ord
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING *`,
+      [
+        JSON.stringify(
+          sagas.map((saga, ord) => ({
+            ord,
+            transaction_id: saga.transactionId,
+            pattern: saga.pattern,
+            status: saga.status,
+            user_id: saga.userId,
+            item_id: saga.itemId,
+            quantity: saga.quantity,
+            price: saga.total,
+            idempotency_key: saga.idempotencyKey,
+            request_hash: saga.requestHash,
+            error_step: saga.error?.step ?? null,
+            error_code: saga.error?.code ?? null,
+            error_message: saga.error?.message ?? null,
+            terminal: isTerminal(saga.status),
+            lease_owner: saga.leaseOwner,
+            lease_ms: saga.leaseMs,
+          })),
+        ),
+      ],
+    );
+    const byId = new Map(rows.map((row) => [row.transaction_id, row]));
+    return sagas.map((saga) => byId.get(saga.transactionId));
+  }
+
+  findStatus(transactionId: string): Promise<{ status: SagaStatus; version: number } | undefined> {
+    return this.tx.one<{ status: SagaStatus; version: number }>(
+      'SELECT status, version FROM saga_states WHERE transaction_id = $1',
+      [transactionId],
+    );
+  }
+
+  findByIdempotencyKey(key: string): Promise<SagaRow | undefined> {
+    return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE idempotency_key = $1', [key]);
+  }
+
+  /** A saga and its step rows in one statement (one consistent snapshot). */
+  async findWithSteps(
+    transactionId: string,
+  ): Promise<{ row: SagaRow; steps: StepRow[] } | undefined> {
+    const [found] = await this.findManyWithSteps([transactionId]);
+    return found;
+  }
+
+  /** Sagas and their step rows in one statement; per id in order, undefined when unknown. */
+  async findManyWithSteps(
+    transactionIds: readonly string[],
+  ): Promise<({ row: SagaRow; steps: StepRow[] } | undefined)[]> {
+    const found = await this.tx.query<
+      SagaRow & { steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[] }
+    >(
+      `SELECT s.*, COALESCE((SELECT json_agg(r ORDER BY r.id) FROM saga_step_results r
+                             WHERE r.transaction_id = s.transaction_id), '[]'::json) AS steps
+       FROM saga_states s WHERE s.transaction_id = ANY($1::varchar[])`,
+      [transactionIds],
+    );
+    const byId = new Map(
+      found.map(({ steps, ...row }) => [
+        row.transaction_id,
+        {
+          row,
+          steps: steps.map((step) => ({
+            ...step,
+            id: String(step.id),
+            executed_at: new Date(step.executed_at),
+          })),
+        },
+      ]),
+    );
+    return transactionIds.map((id) => byId.get(id));
+  }
+
+  /**
+   * Locks, in key order until the transaction ends, those of the given sagas still at their
+   * expected version, and answers their ids: a batch's fence, taken before its effects.
+   */
+  async lockAtVersions(
+    sagas: readonly { transactionId: string; version: number }[],
+  ): Promise<Set<string>> {
+    const rows = await this.tx.query<{ transaction_id: string }>(
+      `SELECT s.transaction_id FROM saga_states s
+       JOIN unnest($1::varchar[], $2::int[]) AS r(transaction_id, version)
+         ON s.transaction_id = r.transaction_id AND s.version = r.version
+       ORDER BY s.transaction_id
+       FOR NO KEY UPDATE OF s`,
+      [sagas.map((saga) => saga.transactionId), sagas.map((saga) => saga.version)],
+    );
+    return new Set(rows.map((row) => row.transaction_id));
+  }
+
+  /**
+   * Applies a transition only if the saga is still at `expectedVersion` (fencing: a driver that
+   * lost the saga to another cannot write), locking the row until the transaction ends and
+   * renewing the driver's lease. Returns the new version, or undefined when stale.
+   */
+  async transition(
+    transactionId: string,
+    expectedVersion: number,
+    change: SagaTransition,
+  ): Promise<number | undefined> {
+    const [version] = await this.applyTransitions([{ transactionId, expectedVersion, change }]);
+    return version;
+  }
+
+  /**
+   * Fenced transitions of several sagas in one statement, each applied only if its saga is still
+   * at the expected version, with its result row written only then (a second success of one
+   * step violates `uq_saga_step_results_success`). Returns, in order, each new version, or
+   * undefined when stale. The rows stay locked until the transaction ends.
+   *
+   * `locked`: the caller holds the rows locked at these versions (`lockAtVersions`), so every
+   * transition must apply. One that does not fails the statement, and so its transaction,
+   * instead of answering undefined: the caller may then send its COMMIT without awaiting this.
+   */
+  async applyTransitions(
+    transitions: readonly FencedTransition[],
+    { locked = false }: { locked?: boolean } = {},
+  ): Promise<(number | undefined)[]> {
+    const rows = await this.tx.query<{ version: number | null }>(
+      `WITH req AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar,
+           version int, status varchar, current_step varchar, keep_error boolean,
+           error_step varchar, error_code varchar, error_message text, lease_owner varchar,
+           lease_ms int, step varchar, kind varchar, result_status varchar, data jsonb,
+           result_error_code varchar, result_error_message text, duration_ms int)
+       ),
+       fenced AS (
+         UPDATE saga_states s SET
+           version = s.version + 1,
+           status = r.status,
+           current_step = COALESCE(r.current_step, s.current_step),
+           error_step = CASE WHEN r.keep_error THEN s.error_step ELSE r.error_step END,
+           error_code = CASE WHEN r.keep_error THEN s.error_code ELSE r.error_code END,
+           error_message = CASE WHEN r.keep_error THEN s.error_message ELSE r.error_message END,
+           completed_at = CASE WHEN r.status = 'completed' THEN now() ELSE s.completed_at END,
+           failed_at = CASE WHEN r.status IN ('failed', 'compensated') THEN now() ELSE s.failed_at END,
+           lease_owner = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
+                              ELSE r.lease_owner END,
+           lease_expires_at = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
+                                   ELSE now() + r.lease_ms * interval '1 millisecond' END,
+           updated_at = now()
+         FROM req r
+         WHERE s.transaction_id = r.transaction_id AND s.version = r.version
+           AND s.transaction_id = ANY($2::varchar[])
+         RETURNING s.transaction_id, s.version
+       ),
+       recorded AS (
+         INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
+         SELECT r.transaction_id, r.step, r.kind, r.result_status, r.data, r.result_error_code,
+                r.result_error_message, r.duration_ms
+         FROM req r JOIN fenced f ON f.transaction_id = r.transaction_id
+         WHERE r.step IS NOT NULL
+         ORDER BY r.ord
+         RETURNING id
+       )
+       SELECT CASE WHEN f.version IS NULL AND $3::boolean THEN saga_fence_lost(r.transaction_id)
+                   ELSE f.version END AS version
+       FROM req r LEFT JOIN fenced f ON f.transaction_id = r.transaction_id
+       ORDER BY r.ord`,
+      [
+        JSON.stringify(
+          transitions.map(({ transactionId, expectedVersion, change, result }, ord) => ({
+            ord,
+            transaction_id: transactionId,
+            version: expectedVersion,
+            status: change.status,
+            current_step: change.currentStep ?? null,
+            keep_error: change.error === undefined,
+            error_step: change.error?.step ?? null,
+            error_code: change.error?.code ?? null,
+            error_message: change.error?.message ?? null,
+            lease_owner: change.leaseOwner,
+            lease_ms: change.leaseMs,
+            step: result?.step ?? null,
+            kind: result?.kind ?? null,
+            result_status: result?.status ?? null,
+            data: result?.data ?? null,
+            result_error_code: result?.errorCode ?? null,
+            result_error_message: result?.errorMessage ?? null,
+            duration_ms: result?.durationMs ?? null,
+          })),
+        ),
+        // The ids again, as an array the planner sees the size of: the sagas are reached through
+        // their primary key however many rows the table has.
+        transitions.map((transition) => transition.transactionId),
+        locked,
+      ],
+    );
+    return rows.map((row) => row.version ?? undefined);
+  }
+
+  /**
+   * Claims non-terminal sagas whose driver's lease expired (it died, or hung), oldest lease
+   * first. SKIP LOCKED keeps instances off each other's claims; the version bump fences out the
+   * previous driver should it wake up.
+   */
+  claimExpired(owner: string, leaseMs: number, limit: number): Promise<SagaRow[]> {
+    return this.tx.query<SagaRow>(
+      `UPDATE saga_states SET lease_owner = $1,
+         lease_expires_at = now() + $2::int * interval '1 millisecond',
+         attempts = attempts + 1, version = version + 1, updated_at = now()
+       WHERE transaction_id IN (
+         SELECT transaction_id FROM saga_states
+         WHERE status IN ('pending', 'in_progress', 'compensating')
+           AND (lease_expires_at IS NULL OR lease_expires_at < now())
+         ORDER BY lease_expires_at NULLS FIRST
+         LIMIT $3
+         FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [owner, leaseMs, limit],
+    );
+  }
+
+  /**
+   * Expires the leases `owner` holds on open sagas, for recovery to claim them at its next pass
+   * (which fences out any driver still at work). Answers how many.
+   */
+  async expireLeasesOf(owner: string): Promise<number> {
+    const row = await this.tx.one<{ n: number }>(
+      `WITH expired AS (
+         UPDATE saga_states SET lease_expires_at = NULL
+         WHERE status IN ('pending', 'in_progress', 'compensating')
+           AND lease_owner = $1 AND lease_expires_at IS NOT NULL
+         RETURNING 1)
+       SELECT count(*)::int AS n FROM expired`,
+      [owner],
+    );
+    return row?.n ?? 0;
+  }
+
+  /** The step rows of several sagas at once, in order. */
+  findStepsOf(transactionIds: string[]): Promise<StepRow[]> {
+    return this.tx.query<StepRow>(
+      'SELECT * FROM saga_step_results WHERE transaction_id = ANY($1) ORDER BY id',
+      [transactionIds],
+    );
+  }
+
+  /** Per pattern and status: how many, and the mean duration of the finished ones. */
+  countByPatternAndStatus(): Promise<
+    { pattern: SagaPattern; status: SagaStatus; count: string; avg_ms: string | null }[]
+  > {
+    return this.tx.query(
+      `SELECT pattern, status, count(*)::text AS count,
+              avg(extract(epoch FROM (COALESCE(completed_at, failed_at) - created_at)) * 1000)::text AS avg_ms
+       FROM saga_states GROUP BY pattern, status`,
+    );
+  }
+
+  /** A user's sagas of one pattern, newest first, with how many steps and undos committed. */
+  listByUser(
+    userId: string,
+    pattern: SagaPattern,
+    limit: number,
+  ): Promise<(SagaRow & { steps_completed: number; compensations_executed: number })[]> {
+    return this.tx.query(
+      `SELECT s.*,
+         (SELECT count(*)::int FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
+            AND r.kind = 'forward' AND r.status = 'success') AS steps_completed,
+         (SELECT count(*)::int FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
+            AND r.kind = 'compensation' AND r.status = 'success') AS compensations_executed
+       FROM saga_states s WHERE s.user_id = $1 AND s.pattern = $2
+       ORDER BY s.created_at DESC, s.transaction_id LIMIT $3`,
+      [userId, pattern, limit],
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import type { StepName } from '../saga';
+import { ItemGrantStep } from './item-grant.step';
+import { LogRecordStep } from './log-record.step';
+import { NotificationStep } from './notification.step';
+import type { SagaStep } from './saga-step';
+import { UserValidationStep } from './user-validation.step';
+
+/** The purchase saga's steps, in order. */
+@Injectable()
+export class SagaSteps {
+  readonly ordered: readonly SagaStep[];
+  readonly pivotIndex: number;
+
+  constructor(
+    userValidation: UserValidationStep,
+    itemGrant: ItemGrantStep,
+    logRecord: LogRecordStep,
+    notification: NotificationStep,
+  ) {
+    this.ordered = [userValidation, itemGrant, logRecord, notification];
+    this.pivotIndex = this.ordered.findIndex((step) => step.pivot === true);
+  }
+
+  get(name: StepName): SagaStep {
+    const step = this.ordered.find((candidate) => candidate.name === name);
+    if (step === undefined) throw new Error(`Unknown step ${name}`);
+    return step;
+  }
+
+  indexOf(name: StepName): number {
+    return this.ordered.findIndex((step) => step.name === name);
+  }
+
+  /** The step after `name`, or undefined after the last. */
+  next(name: StepName | null): SagaStep | undefined {
+    return name === null ? this.ordered[0] : this.ordered[this.indexOf(name) + 1];
+  }
+
+  isPastPivot(name: StepName): boolean {
+    return this.indexOf(name) > this.pivotIndex;
+  }
+}

@@ -1,0 +1,164 @@
+import { Injectable } from '@nestjs/common';
+import type { SagaPattern } from '../../../config/configuration';
+import { TransactionHost } from '../../../database/transaction-host';
+import type { SagaStatus } from '../core/saga-state.entity';
+import type { SagaRow } from '../core/saga.repository';
+
+/** Counts per status (aliases quoted: PostgreSQL folds unquoted ones to lower case). */
+export interface StatusCountsRow {
+  pattern: SagaPattern;
+  total: string;
+  pending: string;
+  inProgress: string;
+  completed: string;
+  failed: string;
+  compensating: string;
+  compensated: string;
+}
+
+export interface RecentActivityRow {
+  finishedLastMinute: string;
+  finishedInWindow: string;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  stuckRunning: string;
+  compensationFailed: string;
+}
+
+export interface SagaListFilter {
+  status?: SagaStatus;
+  pattern?: SagaPattern;
+  userId?: string;
+  createdFrom?: Date;
+  createdTo?: Date;
+}
+
+export type SagaSummaryRow = Pick<
+  SagaRow,
+  | 'transaction_id'
+  | 'status'
+  | 'pattern'
+  | 'user_id'
+  | 'item_id'
+  | 'quantity'
+  | 'price'
+  | 'current_step'
+  | 'error_step'
+  | 'error_code'
+  | 'error_message'
+  | 'created_at'
+  | 'completed_at'
+  | 'failed_at'
+>;
+
+/** WHERE clause of a listing: fixed conditions, values only ever as parameters. */
+export function listingWhere(filter: SagaListFilter): { sql: string; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const add = (condition: (placeholder: string) => string, value: unknown): void => {
+    params.push(value);
+    conditions.push(condition(`$${params.length}`));
+  };
+  if (filter.status !== undefined) add((p) => `status = ${p}`, filter.status);
+  if (filter.pattern !== undefined) add((p) => `pattern = ${p}`, filter.pattern);
+  if (filter.userId !== undefined) add((p) => `user_id = ${p}`, filter.userId);
+  if (filter.createdFrom !== undefined) add((p) => `created_at >= ${p}`, filter.createdFrom);
+  if (filter.createdTo !== undefined) add((p) => `created_at <= ${p}`, filter.createdTo);
+  return { sql: conditions.length === 0 ? 'TRUE' : conditions.join(' AND '), params };
+}
+
+/**
+ * Read-only aggregate and listing queries over saga_states for operators. Each is answered from
+ * the indexes (see the SagaReportingIndexes migration), never by loading rows into the service.
+ */
+@Injectable()
+export class SagaReportsRepository {
+  constructor(private readonly tx: TransactionHost) {}
+
+  /** One index-only pass over (pattern, status): a row per pattern with its status counts. */
+  countsByPattern(): Promise<StatusCountsRow[]> {
+    return this.tx.query<StatusCountsRow>(
+      `SELECT pattern,
+              count(*)::text AS total,
+              count(*) FILTER (WHERE status = 'pending')::text AS pending,
+              count(*) FILTER (WHERE status = 'in_progress')::text AS "inProgress",
+              count(*) FILTER (WHERE status = 'completed')::text AS completed,
+              count(*) FILTER (WHERE status = 'failed')::text AS failed,
+              count(*) FILTER (WHERE status = 'compensating')::text AS compensating,
+              count(*) FILTER (WHERE status = 'compensated')::text AS compensated
+         FROM saga_states
+        GROUP BY pattern`,
+    );
+  }
+
+  /**
+   * Sagas finished recently (throughput, duration percentiles) and sagas needing attention, in
+   * one pass over the rows a BitmapOr of four small indexes selects: finished within the window
+   * (completed_at / failed_at), not finished (the recoverable partial index), and compensation
+   * failed (its partial index).
+   */
+  async recentActivity(options: {
+    windowMs: number;
+    throughputMs: number;
+    stuckAfterMs: number;
+  }): Promise<RecentActivityRow> {
+    const row = await this.tx.one<RecentActivityRow>(
+      `WITH bounds AS (
+         SELECT now() - $1::int * interval '1 millisecond' AS window_start,
+                now() - $2::int * interval '1 millisecond' AS throughput_start,
+                now() - $3::int * interval '1 millisecond' AS stuck_before
+       )
+       SELECT
+         count(*) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.throughput_start
+                            AND s.status IN ('completed', 'compensated', 'failed'))::text
+           AS "finishedLastMinute",
+         count(*) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.window_start
+                            AND s.status IN ('completed', 'compensated', 'failed'))::text
+           AS "finishedInWindow",
+         percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM COALESCE(s.completed_at, s.failed_at) - s.created_at) * 1000
+         ) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.window_start
+                     AND s.status IN ('completed', 'compensated', 'failed')) AS "p50Ms",
+         percentile_cont(0.95) WITHIN GROUP (
+           ORDER BY extract(epoch FROM COALESCE(s.completed_at, s.failed_at) - s.created_at) * 1000
+         ) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.window_start
+                     AND s.status IN ('completed', 'compensated', 'failed')) AS "p95Ms",
+         count(*) FILTER (WHERE s.status IN ('pending', 'in_progress', 'compensating')
+                            AND s.created_at < b.stuck_before)::text AS "stuckRunning",
+         count(*) FILTER (WHERE s.status = 'failed'
+                            AND s.error_code = 'COMPENSATION_FAILED')::text AS "compensationFailed"
+       FROM saga_states s CROSS JOIN bounds b
+       WHERE s.completed_at >= b.window_start
+          OR s.failed_at >= b.window_start
+          OR s.status IN ('pending', 'in_progress', 'compensating')
+          OR (s.status = 'failed' AND s.error_code = 'COMPENSATION_FAILED')`,
+      [options.windowMs, options.throughputMs, options.stuckAfterMs],
+    );
+    if (row === undefined) throw new Error('The aggregate query returned no row');
+    return row;
+  }
+
+  /** A page of sagas, newest first (transaction id breaks ties, so pages never overlap). */
+  page(filter: SagaListFilter, limit: number, offset: number): Promise<SagaSummaryRow[]> {
+    const where = listingWhere(filter);
+    const limitAt = where.params.length + 1;
+    return this.tx.query<SagaSummaryRow>(
+      `SELECT transaction_id, status, pattern, user_id, item_id, quantity, price, current_step,
+              error_step, error_code, error_message, created_at, completed_at, failed_at
+         FROM saga_states
+        WHERE ${where.sql}
+        ORDER BY created_at DESC, transaction_id DESC
+        LIMIT $${limitAt} OFFSET $${limitAt + 1}`,
+      [...where.params, limit, offset],
+    );
+  }
+
+  async count(filter: SagaListFilter): Promise<number> {
+    const where = listingWhere(filter);
+    const row = await this.tx.one<{ total: string }>(
+      `SELECT count(*)::text AS total FROM saga_states WHERE ${where.sql}`,
+      where.params,
+    );
+    return Number(row?.total ?? 0);
+  }
+}

@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { moneyToJson } from '../../../common/money';
+import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../../config/configuration';
+import type { SagaStatus } from '../core/saga-state.entity';
+import {
+  SagaListFilter,
+  SagaReportsRepository,
+  SagaSummaryRow,
+  StatusCountsRow,
+} from './saga-reports.repository';
+import type { SagaError } from '../core/saga';
+import type { SagaStatistics } from './saga.service';
+
+/** Window of the duration percentiles. */
+export const LATENCY_WINDOW_MS = 15 * 60_000;
+/** Window of the throughput figure. */
+export const THROUGHPUT_WINDOW_MS = 60_000;
+
+export interface SagaOverview {
+  statistics: SagaStatistics;
+  byPattern: Record<SagaPattern, SagaStatistics>;
+  stuck: {
+    /** Not finished and older than SAGA_TIMEOUT_MS (recovery should have finished them). */
+    running: number;
+    /** Failed with COMPENSATION_FAILED: an admin must re-drive them. */
+    compensationFailed: number;
+    total: number;
+    olderThanMs: number;
+  };
+  throughput: { windowSeconds: number; finished: number; perSecond: number };
+  latency: { windowSeconds: number; samples: number; p50Ms: number | null; p95Ms: number | null };
+  generatedAt: Date;
+}
+
+export interface SagaSummary {
+  transactionId: string;
+  status: SagaStatus;
+  pattern: SagaPattern;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  price: number | null;
+  currentStep: string | null;
+  error: SagaError | null;
+  createdAt: Date;
+  completedAt: Date | null;
+  failedAt: Date | null;
+}
+
+export interface SagaPage {
+  data: SagaSummary[];
+  total: number;
+  page: number;
+  limit: number;
+  totalPages: number;
+}
+
+function emptyStatistics(): SagaStatistics {
+  return {
+    total: 0,
+    pending: 0,
+    inProgress: 0,
+    completed: 0,
+    failed: 0,
+    compensating: 0,
+    compensated: 0,
+  };
+}
+
+function toStatistics(row: StatusCountsRow): SagaStatistics {
+  return {
+    total: Number(row.total),
+    pending: Number(row.pending),
+    inProgress: Number(row.inProgress),
+    completed: Number(row.completed),
+    failed: Number(row.failed),
+    compensating: Number(row.compensating),
+    compensated: Number(row.compensated),
+  };
+}
+
+function addStatistics(a: SagaStatistics, b: SagaStatistics): SagaStatistics {
+  return {
+    total: a.total + b.total,
+    pending: a.pending + b.pending,
+    inProgress: a.inProgress + b.inProgress,
+    completed: a.completed + b.completed,
+    failed: a.failed + b.failed,
+    compensating: a.compensating + b.compensating,
+    compensated: a.compensated + b.compensated,
+  };
+}
+
+function rounded(value: number | null): number | null {
+  return value === null ? null : Math.round(value * 10) / 10;
+}
+
+export function toSagaSummary(row: SagaSummaryRow): SagaSummary {
+  return {
+    transactionId: row.transaction_id,
+    status: row.status,
+    pattern: row.pattern,
+    userId: row.user_id,
+    itemId: row.item_id,
+    quantity: row.quantity,
+    price: moneyToJson(row.price),
+    currentStep: row.current_step,
+    error:
+      row.error_code === null
+        ? null
+        : { step: row.error_step, code: row.error_code, message: row.error_message ?? '' },
+    createdAt: row.created_at,
+    completedAt: row.completed_at,
+    failedAt: row.failed_at,
+  };
+}
+
+/** What operators read about sagas as a whole: counts, throughput, latency, listings. */
+@Injectable()
+export class SagaReportsService {
+  private readonly stuckAfterMs: number;
+
+  constructor(
+    private readonly reports: SagaReportsRepository,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.stuckAfterMs = config.get('saga', { infer: true }).timeoutMs;
+  }
+
+  async overview(): Promise<SagaOverview> {
+    const counts = await this.reports.countsByPattern();
+    const recent = await this.reports.recentActivity({
+      windowMs: LATENCY_WINDOW_MS,
+      throughputMs: THROUGHPUT_WINDOW_MS,
+      stuckAfterMs: this.stuckAfterMs,
+    });
+    const byPattern = Object.fromEntries(
+      SAGA_PATTERNS.map((pattern) => {
+        const row = counts.find((r) => r.pattern === pattern);
+        return [pattern, row === undefined ? emptyStatistics() : toStatistics(row)];
+      }),
+    ) as Record<SagaPattern, SagaStatistics>;
+    const finished = Number(recent.finishedLastMinute);
+    const running = Number(recent.stuckRunning);
+    const compensationFailed = Number(recent.compensationFailed);
+    return {
+      statistics: Object.values(byPattern).reduce(addStatistics, emptyStatistics()),
+      byPattern,
+      stuck: {
+        running,
+        compensationFailed,
+        total: running + compensationFailed,
+        olderThanMs: this.stuckAfterMs,
+      },
+      throughput: {
+        windowSeconds: THROUGHPUT_WINDOW_MS / 1000,
+        finished,
+        perSecond: Math.round((finished / (THROUGHPUT_WINDOW_MS / 1000)) * 1000) / 1000,
+      },
+      latency: {
+        windowSeconds: LATENCY_WINDOW_MS / 1000,
+        samples: Number(recent.finishedInWindow),
+        p50Ms: rounded(recent.p50Ms),
+        p95Ms: rounded(recent.p95Ms),
+      },
+      generatedAt: new Date(),
+    };
+  }
+
+  async list(filter: SagaListFilter, page: number, limit: number): Promise<SagaPage> {
+    const rows = await this.reports.page(filter, limit, (page - 1) * limit);
+    const total = await this.reports.count(filter);
+    return {
+      data: rows.map(toSagaSummary),
+      total,
+      page,
+      limit,
+      totalPages: Math.ceil(total / limit),
+    };
+  }
+}

@@ -1,0 +1,152 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { OnEvent } from '@nestjs/event-emitter';
+import type { AppConfig, CacheConfig } from '../../../config/configuration';
+import { sharedCounter } from '../../cache/cache-metrics';
+import { SingleFlight } from '../../cache/single-flight';
+import { VersionedCache } from '../../cache/versioned-cache';
+import { SAGA_CHANGED, type SagaChangedEvent } from '../core/saga-changed.event';
+import type { SagaView } from './saga.mapper';
+import { encodeSagaView, sealSagaView, unsealSagaView } from './saga-view.codec';
+
+/** A saga as read from the database: its view and the row version it was read at. */
+export interface LoadedSaga {
+  version: number;
+  view: SagaView;
+  /** No further change is expected, so it may be cached long. */
+  settled: boolean;
+}
+
+const requests = sharedCounter(
+  'saga_cache_requests_total',
+  'Saga reads by cache outcome (error: the cache failed or held garbage; the database answered)',
+  ['result'] as const,
+);
+const invalidationErrors = sharedCounter(
+  'saga_cache_invalidation_errors_total',
+  'Saga changes whose cache invalidation failed',
+  [] as const,
+);
+
+/** Reads of a stale value in a row before giving up on caching it (a saga changing quickly). */
+const MAX_LOADS = 3;
+
+const keyOf = (transactionId: string) => `saga:${transactionId}`;
+
+/**
+ * Read-through cache of saga views. An entry carries the saga row's version and is never
+ * replaced by an older one; every committed change leaves a version floor (SAGA_CHANGED), so a
+ * reader that loaded the previous state cannot put it back. A read that turns out older than a
+ * version already known is read again, so no client reads an older state than one it was shown.
+ * The cache only serves the read API: no decision of the saga is ever made from it.
+ */
+@Injectable()
+export class SagaViewCache {
+  private readonly logger = new Logger(SagaViewCache.name);
+  private readonly config: CacheConfig;
+  private readonly loads = new SingleFlight<string | undefined>();
+
+  constructor(
+    private readonly cache: VersionedCache,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.config = config.get('cache', { infer: true });
+  }
+
+  /**
+   * The view of a saga as JSON text, from the cache (sent as stored), else from `load`
+   * (undefined: no such saga).
+   */
+  async read(
+    transactionId: string,
+    load: () => Promise<LoadedSaga | undefined>,
+  ): Promise<string | undefined> {
+    if (!this.cache.enabled) {
+      const loaded = await load();
+      return loaded === undefined ? undefined : encodeSagaView(loaded.view);
+    }
+    const key = keyOf(transactionId);
+    try {
+      const entry = await this.cache.get(key);
+      if (entry?.value !== undefined) {
+        const text = unsealSagaView(entry.value, transactionId);
+        if (text !== undefined) {
+          requests.inc({ result: 'hit' });
+          return text;
+        }
+        requests.inc({ result: 'error' });
+        await this.discard(key, entry.version);
+      } else {
+        requests.inc({ result: 'miss' });
+      }
+    } catch {
+      requests.inc({ result: 'error' });
+    }
+    return this.loads.run(key, () => this.loadAndStore(transactionId, load));
+  }
+
+  /** After every committed change: nothing older than the new version may be served or stored. */
+  @OnEvent(SAGA_CHANGED)
+  async onSagaChanged(event: SagaChangedEvent): Promise<void> {
+    const key = keyOf(event.transactionId);
+    this.loads.forget(key);
+    // A saga just created has no older state anyone could have cached.
+    if (event.previousStatus === null) return;
+    try {
+      await this.cache.invalidate(key, event.version);
+    } catch (error) {
+      invalidationErrors.inc();
+      this.logger.debug(`Invalidation of ${key} failed: ${String(error)}`);
+    }
+  }
+
+  /**
+   * After sagas were removed from the database (retention): their entries go, so that a read
+   * finds them gone instead of a cached view. Failures are counted; the entries then expire.
+   */
+  async forget(sagas: readonly { transactionId: string; version: number }[]): Promise<void> {
+    if (!this.cache.enabled) return;
+    await Promise.all(
+      sagas.map(async ({ transactionId, version }) => {
+        const key = keyOf(transactionId);
+        this.loads.forget(key);
+        try {
+          // Above any version the saga had: nothing of it may be stored again.
+          await this.cache.invalidate(key, version + 1);
+        } catch (error) {
+          invalidationErrors.inc();
+          this.logger.debug(`Invalidation of ${key} failed: ${String(error)}`);
+        }
+      }),
+    );
+  }
+
+  private async loadAndStore(
+    transactionId: string,
+    load: () => Promise<LoadedSaga | undefined>,
+  ): Promise<string | undefined> {
+    const key = keyOf(transactionId);
+    for (let n = 1; ; n++) {
+      const loaded = await load();
+      if (loaded === undefined) return undefined;
+      const ttlMs = loaded.settled ? this.config.ttlMs : this.config.inFlightTtlMs;
+      const text = encodeSagaView(loaded.view);
+      let held: number;
+      try {
+        held = await this.cache.put(key, loaded.version, sealSagaView(text, transactionId), ttlMs);
+      } catch {
+        return text;
+      }
+      // A newer version committed while this one was read: read again rather than answer it.
+      if (held <= loaded.version || n >= MAX_LOADS) return text;
+    }
+  }
+
+  private async discard(key: string, version: number): Promise<void> {
+    try {
+      await this.cache.invalidate(key, version);
+    } catch {
+      // the cache is failing: the read goes to the database anyway
+    }
+  }
+}

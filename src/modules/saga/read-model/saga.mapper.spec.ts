@@ -1,0 +1,146 @@
+import type { SagaRow, StepRow } from '../core/saga.repository';
+import { purchaseHttpStatus, toPurchaseResult, toRecord, toSagaView } from './saga.mapper';
+
+const at = new Date('2030-01-01T00:00:00.000Z');
+
+function sagaRow(overrides: Partial<SagaRow> = {}): SagaRow {
+  return {
+    transaction_id: 'TXN_1',
+    pattern: 'orchestration',
+    status: 'in_progress',
+    current_step: 'item_grant',
+    user_id: 'user-1',
+    item_id: 'item-1',
+    quantity: 2,
+    price: '20.00',
+    idempotency_key: null,
+    request_hash: null,
+    error_step: null,
+    error_code: null,
+    error_message: null,
+    version: 3,
+    lease_owner: null,
+    lease_expires_at: null,
+    attempts: 0,
+    created_at: at,
+    updated_at: at,
+    completed_at: null,
+    failed_at: null,
+    ...overrides,
+  };
+}
+
+function stepRow(overrides: Partial<StepRow> = {}): StepRow {
+  return {
+    id: '1',
+    transaction_id: 'TXN_1',
+    step: 'user_validation',
+    kind: 'forward',
+    status: 'success',
+    data: null,
+    error_code: null,
+    error_message: null,
+    duration_ms: 4,
+    executed_at: at,
+    ...overrides,
+  };
+}
+
+describe('saga mapper', () => {
+  it('gives the engine what committed, ignoring failures and unknown steps', () => {
+    const record = toRecord(
+      sagaRow({
+        status: 'compensating',
+        error_step: 'item_grant',
+        error_code: 'X',
+        error_message: null,
+      }),
+      [
+        stepRow(),
+        stepRow({ step: 'item_grant', status: 'failed' }),
+        stepRow({ step: 'legacy_step' }),
+        stepRow({ kind: 'compensation' }),
+      ],
+    );
+
+    expect(record).toMatchObject({
+      context: { transactionId: 'TXN_1', total: '20.00', quantity: 2 },
+      version: 3,
+      completed: ['user_validation'],
+      compensated: ['user_validation'],
+      error: { step: 'item_grant', code: 'X', message: '' },
+    });
+  });
+
+  it('refuses to run a saga recorded without a price', () => {
+    expect(() => toRecord(sagaRow({ price: null }), [])).toThrow(
+      'Saga TXN_1 has no price and cannot run',
+    );
+  });
+
+  it('shows failed steps and compensations with their errors', () => {
+    const view = toSagaView(
+      sagaRow({
+        status: 'failed',
+        failed_at: at,
+        error_code: 'COMPENSATION_FAILED',
+        error_message: 'boom',
+      }),
+      [
+        stepRow({
+          step: 'item_grant',
+          status: 'failed',
+          error_code: 'STEP_FAILED',
+          error_message: null,
+        }),
+        stepRow({
+          kind: 'compensation',
+          status: 'failed',
+          error_code: 'COMPENSATION_FAILED',
+          error_message: 'boom',
+        }),
+      ],
+    );
+
+    expect(view.steps).toEqual([
+      expect.objectContaining({ step: 'item_grant', error: { code: 'STEP_FAILED', message: '' } }),
+    ]);
+    expect(view.compensations).toEqual([
+      expect.objectContaining({
+        action: 'compensate',
+        error: { code: 'COMPENSATION_FAILED', message: 'boom' },
+      }),
+    ]);
+    expect(view.failedAt).toBe(at);
+    expect(view.completedAt).toBeUndefined();
+    expect(view.error).toEqual({ step: null, code: 'COMPENSATION_FAILED', message: 'boom' });
+  });
+
+  it('answers each outcome of a purchase with its HTTP status', () => {
+    const result = (overrides: Partial<SagaRow>) => toPurchaseResult(sagaRow(overrides), []);
+
+    expect(purchaseHttpStatus(result({ status: 'completed' }))).toBe(200);
+    expect(purchaseHttpStatus(result({ status: 'in_progress' }))).toBe(202);
+    expect(
+      purchaseHttpStatus(
+        result({ status: 'failed', error_code: 'SERVICE_UNAVAILABLE', error_message: 'down' }),
+      ),
+    ).toBe(503);
+    expect(
+      purchaseHttpStatus(
+        result({
+          status: 'compensated',
+          error_code: 'INSUFFICIENT_STOCK',
+          error_message: 'Sold out',
+        }),
+      ),
+    ).toBe(409);
+    // A code the contract does not know, or no code at all, is the server's fault.
+    expect(
+      purchaseHttpStatus(
+        result({ status: 'failed', error_code: 'RETIRED_CODE', error_message: 'broke' }),
+      ),
+    ).toBe(500);
+    expect(purchaseHttpStatus(result({ status: 'failed' }))).toBe(500);
+  });
+});

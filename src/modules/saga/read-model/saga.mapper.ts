@@ -1,0 +1,212 @@
+import { httpStatusOf, type ErrorCode, ERROR_HTTP_STATUS } from '../../../common/errors/error-codes';
+import { moneyToJson } from '../../../common/money';
+import type { SagaPattern } from '../../../config/configuration';
+import type { SagaStatus } from '../core/saga-state.entity';
+import type { SagaRow, StepRow } from '../core/saga.repository';
+import {
+  isStepName,
+  type SagaContext,
+  type SagaError,
+  type SagaRecord,
+  type StepData,
+  type StepName,
+} from '../core/saga';
+
+export interface PurchaseResult {
+  success: boolean;
+  transactionId: string;
+  status: SagaStatus;
+  pattern: SagaPattern;
+  completedSteps: string[];
+  message: string;
+  error?: SagaError;
+  data: {
+    userId: string;
+    itemId: string;
+    quantity: number;
+    price: number | null;
+    grantedAt: string | null;
+    logId: string | null;
+    notificationId: string | null;
+  };
+}
+
+export interface StepView {
+  step: string;
+  status: string;
+  data: StepData | null;
+  executedAt: Date;
+  duration: number;
+  error?: { code: string; message: string };
+}
+
+export interface CompensationView {
+  step: string;
+  status: string;
+  action: 'compensate';
+  data: StepData | null;
+  executedAt: Date;
+  error?: { code: string; message: string };
+}
+
+export interface SagaView {
+  transactionId: string;
+  status: SagaStatus;
+  pattern: SagaPattern;
+  currentStep: string | null;
+  purchaseData: { userId: string; itemId: string; quantity: number; price: number | null };
+  steps: StepView[];
+  compensations: CompensationView[];
+  startedAt: Date;
+  completedAt?: Date;
+  failedAt?: Date;
+  error?: SagaError;
+}
+
+export const TERMINAL: readonly SagaStatus[] = ['completed', 'compensated', 'failed'];
+
+export function isTerminal(status: SagaStatus): boolean {
+  return TERMINAL.includes(status);
+}
+
+/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
+export function isSettled(row: Pick<SagaRow, 'status' | 'error_code'>): boolean {
+  return isTerminal(row.status) && row.error_code !== 'COMPENSATION_FAILED';
+}
+
+/** isSettled as a condition on saga_states (aliased `alias`), for the statements that select by it. */
+export function settledCondition(alias: string): string {
+  return `(${alias}.status IN (${TERMINAL.map((status) => `'${status}'`).join(', ')}) AND ${alias}.error_code IS DISTINCT FROM 'COMPENSATION_FAILED')`;
+}
+
+function sagaError(row: SagaRow): SagaError | undefined {
+  if (row.error_code === null) return undefined;
+  return { step: row.error_step, code: row.error_code, message: row.error_message ?? '' };
+}
+
+/** The steps (or compensations) that committed, in order. */
+export function succeeded(steps: StepRow[], kind: 'forward' | 'compensation'): StepName[] {
+  return steps
+    .filter((s) => s.kind === kind && s.status === 'success' && isStepName(s.step))
+    .map((s) => s.step as StepName);
+}
+
+/** What every step needs of a stored saga: the purchase, fixed when it was recorded. */
+export function contextOf(
+  row: Pick<SagaRow, 'transaction_id' | 'pattern' | 'user_id' | 'item_id' | 'quantity' | 'price'>,
+): SagaContext {
+  if (row.price === null) throw new Error(`Saga ${row.transaction_id} has no price and cannot run`);
+  return {
+    transactionId: row.transaction_id,
+    pattern: row.pattern,
+    userId: row.user_id,
+    itemId: row.item_id,
+    quantity: row.quantity,
+    total: row.price,
+  };
+}
+
+/** The engine's view of a stored saga: what committed, so it can go on from there. */
+export function toRecord(row: SagaRow, steps: StepRow[]): SagaRecord {
+  return {
+    context: contextOf(row),
+    status: row.status,
+    version: row.version,
+    startedAt: row.created_at,
+    completed: succeeded(steps, 'forward'),
+    compensated: succeeded(steps, 'compensation'),
+    error: sagaError(row) ?? null,
+  };
+}
+
+export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
+  const errorOf = (s: StepRow) =>
+    s.error_code === null ? {} : { error: { code: s.error_code, message: s.error_message ?? '' } };
+  const view: SagaView = {
+    transactionId: row.transaction_id,
+    status: row.status,
+    pattern: row.pattern,
+    currentStep: row.current_step,
+    purchaseData: {
+      userId: row.user_id,
+      itemId: row.item_id,
+      quantity: row.quantity,
+      price: moneyToJson(row.price),
+    },
+    steps: steps
+      .filter((s) => s.kind === 'forward')
+      .map((s) => ({
+        step: s.step,
+        status: s.status,
+        data: s.data,
+        executedAt: s.executed_at,
+        duration: s.duration_ms,
+        ...errorOf(s),
+      })),
+    compensations: steps
+      .filter((s) => s.kind === 'compensation')
+      .map((s) => ({
+        step: s.step,
+        status: s.status,
+        action: 'compensate' as const,
+        data: s.data,
+        executedAt: s.executed_at,
+        ...errorOf(s),
+      })),
+    startedAt: row.created_at,
+  };
+  if (row.completed_at !== null) view.completedAt = row.completed_at;
+  if (row.failed_at !== null) view.failedAt = row.failed_at;
+  const error = sagaError(row);
+  if (error !== undefined) view.error = error;
+  return view;
+}
+
+const MESSAGES: Record<SagaStatus, string> = {
+  pending: 'Purchase accepted; it is being processed',
+  in_progress: 'Purchase accepted; it is being processed',
+  compensating: 'Purchase failed; its effects are being undone',
+  completed: 'Purchase completed successfully',
+  compensated: 'Purchase failed and was rolled back',
+  failed: 'Purchase failed',
+};
+
+export function toPurchaseResult(row: SagaRow, steps: StepRow[]): PurchaseResult {
+  const forward = (name: StepName) =>
+    steps.find((s) => s.kind === 'forward' && s.step === name && s.status === 'success')?.data ??
+    null;
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  const error = sagaError(row);
+  const result: PurchaseResult = {
+    success: row.status === 'completed',
+    transactionId: row.transaction_id,
+    status: row.status,
+    pattern: row.pattern,
+    completedSteps: succeeded(steps, 'forward'),
+    message:
+      error === undefined ? MESSAGES[row.status] : `${MESSAGES[row.status]}: ${error.message}`,
+    data: {
+      userId: row.user_id,
+      itemId: row.item_id,
+      quantity: row.quantity,
+      price: moneyToJson(row.price),
+      grantedAt: text(forward('item_grant')?.grantedAt),
+      logId: text(forward('log_record')?.logId),
+      notificationId: text(forward('notification')?.notificationId),
+    },
+  };
+  if (error !== undefined && row.status !== 'completed') result.error = error;
+  return result;
+}
+
+/**
+ * The HTTP status of a purchase's answer: 200 done, 202 still running, 503 when the database went
+ * away after the saga was recorded, else its error's.
+ */
+export function purchaseHttpStatus(result: PurchaseResult): number {
+  if (result.error?.code === 'SERVICE_UNAVAILABLE') return 503;
+  if (result.status === 'completed') return 200;
+  if (!isTerminal(result.status)) return 202;
+  const code = result.error?.code;
+  return code !== undefined && code in ERROR_HTTP_STATUS ? httpStatusOf(code as ErrorCode) : 500;
+}

@@ -1,0 +1,253 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { BatchOutcome, BatchQueue } from '../../../common/batch-queue';
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { createHash } from 'node:crypto';
+import { timeOrderedId } from '../../../common/time-ordered-id';
+import { dataErrorMessage, isDatabaseUnavailable } from '../../../common/errors/database-errors';
+import { DomainError } from '../../../common/errors/domain-error';
+import { centsToString, jsonNumberToCents, toCents } from '../../../common/money';
+import type { AppConfig, SagaConfig, SagaPattern } from '../../../config/configuration';
+import { TransactionHost } from '../../../database/transaction-host';
+import { ItemsService } from '../../items/items.service';
+import type { PurchaseDto } from './dto/purchase.dto';
+import { InstanceIdentity } from '../core/instance-identity';
+import { SagaWaiters } from '../core/saga-waiters';
+import { InitiatedSaga, SagaEngines } from './saga-engines';
+import { PatternControl } from './pattern-control';
+import { SAGA_CHANGED, SagaChangedEvent } from '../core/saga-changed.event';
+import { isTerminal, PurchaseResult, toPurchaseResult } from '../read-model/saga.mapper';
+import { SagaRepository, type SagaRow } from '../core/saga.repository';
+import type { SagaError } from '../core/saga';
+
+export interface PurchaseOptions {
+  idempotencyKey?: string;
+  /** Answer 202 as soon as the saga is recorded (`Prefer: respond-async`). */
+  respondAsync?: boolean;
+  /** The route's own pattern (POST /purchase/choreography). */
+  pattern?: SagaPattern;
+}
+
+/** A purchase on its way into the database. */
+interface Intake {
+  dto: PurchaseDto;
+  pattern: SagaPattern;
+  idempotencyKey: string | null;
+  /** The request's hash, kept with its idempotency key (none without one). */
+  hash: string | null;
+}
+
+/** What recording a purchase gave: no row when its idempotency key was taken already. */
+interface Recorded {
+  row: SagaRow | undefined;
+  initiated: InitiatedSaga | undefined;
+}
+
+/** The server's total; a client price that differs, or an unknown item, refuses the purchase. */
+function priced(
+  dto: PurchaseDto,
+  quote: { total: string } | DomainError,
+): { total: string | null; error: SagaError | null } {
+  if (quote instanceof DomainError) {
+    return { total: null, error: { step: null, code: quote.code, message: quote.message } };
+  }
+  if (dto.price !== undefined && jsonNumberToCents(dto.price) !== toCents(quote.total)) {
+    return {
+      total: quote.total,
+      error: {
+        step: null,
+        code: 'PRICE_MISMATCH',
+        message: `Price mismatch: expected total ${quote.total}, got ${dto.price}`,
+      },
+    };
+  }
+  return { total: quote.total, error: null };
+}
+
+function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
+  const price = dto.price === undefined ? null : centsToString(jsonNumberToCents(dto.price));
+  const canonical = JSON.stringify([dto.userId, dto.itemId, dto.quantity, price, pattern]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+/**
+ * Starts purchases: fixes the server's price, records the saga (once per idempotency key), hands
+ * it to its pattern's engine and waits for the outcome up to PURCHASE_WAIT_MS.
+ */
+@Injectable()
+export class PurchaseService {
+  private readonly logger = new Logger(PurchaseService.name);
+  private readonly config: SagaConfig;
+  private readonly intake = new BatchQueue<Intake, Recorded>(
+    (intakes) => this.recordBatch(intakes),
+    { maxBatch: 128, concurrency: 2 },
+  );
+  private readonly reads = new BatchQueue<string, PurchaseResult>(
+    (transactionIds) => this.readResults(transactionIds),
+    { maxBatch: 128, concurrency: 2 },
+  );
+
+  constructor(
+    private readonly sagas: SagaRepository,
+    private readonly items: ItemsService,
+    private readonly engines: SagaEngines,
+    private readonly patterns: PatternControl,
+    private readonly waiters: SagaWaiters,
+    private readonly tx: TransactionHost,
+    private readonly events: EventEmitter2,
+    private readonly identity: InstanceIdentity,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.config = config.get('saga', { infer: true });
+  }
+
+  async purchase(dto: PurchaseDto, options: PurchaseOptions = {}): Promise<PurchaseResult> {
+    if (this.identity.draining) {
+      // Nothing recorded: the client can send it again, to another instance.
+      throw new DomainError('SERVICE_UNAVAILABLE', 'This instance is shutting down; try again');
+    }
+    const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
+    const key = options.idempotencyKey;
+    const hash = key === undefined ? null : requestHash(dto, pattern);
+    const { row, initiated } = await this.intake.submit({
+      dto,
+      pattern,
+      idempotencyKey: key ?? null,
+      hash,
+    });
+
+    // Only a purchase with an idempotency key can find its saga recorded already.
+    if (row === undefined) return this.replay(key ?? '', hash ?? '');
+    const created: SagaChangedEvent = {
+      transactionId: row.transaction_id,
+      pattern: row.pattern,
+      previousStatus: null,
+      status: row.status,
+      version: row.version,
+      step: null,
+      kind: null,
+      outcome: null,
+      durationMs: null,
+      sagaAgeMs: isTerminal(row.status) ? 0 : null,
+      at: row.created_at,
+    };
+    await this.events.emitAsync(SAGA_CHANGED, created);
+    if (initiated === undefined) return toPurchaseResult(row, []);
+
+    const waitMs = options.respondAsync === true ? 0 : this.config.purchaseWaitMs;
+    try {
+      await this.engines.start(initiated, waitMs);
+      return await this.result(row.transaction_id);
+    } catch (failure) {
+      if (failure instanceof DomainError || !isDatabaseUnavailable(failure)) throw failure;
+      // The saga is recorded: say so, so that the client can follow it instead of buying again.
+      this.logger.warn(
+        `Saga ${row.transaction_id} interrupted (${String(failure)}); recovery will finish it`,
+      );
+      return {
+        ...toPurchaseResult(row, []),
+        message:
+          'The database could not be reached; the purchase is recorded and will be completed or undone by recovery',
+        error: {
+          step: null,
+          code: 'SERVICE_UNAVAILABLE',
+          message: 'The database could not be reached',
+        },
+      };
+    }
+  }
+
+  /**
+   * A value that the database refuses (which validation should have caught) fails its own
+   * purchase only: the batch, rolled back whole, is recorded again one purchase at a time.
+   */
+  private async recordBatch(intakes: Intake[]): Promise<BatchOutcome<Recorded>[]> {
+    try {
+      return (await this.record(intakes)).map((value) => ({ kind: 'value', value }));
+    } catch (error) {
+      if (intakes.length === 1 || dataErrorMessage(error) === undefined) throw error;
+      return Promise.all(
+        intakes.map((intake) =>
+          this.record([intake]).then(
+            ([value]): BatchOutcome<Recorded> => ({ kind: 'value', value }),
+            (failure: unknown): BatchOutcome<Recorded> => ({ kind: 'error', error: failure }),
+          ),
+        ),
+      );
+    }
+  }
+
+  /**
+   * Records a batch of purchases in one transaction: prices them at the catalogue's current
+   * prices, inserts their sagas (once per idempotency key), and lets their patterns write what
+   * starts them. A purchase refused here (unknown item, price mismatch) is recorded `failed`.
+   */
+  private record(intakes: Intake[]): Promise<Recorded[]> {
+    return this.tx.run(async () => {
+      const quotes = await this.items.quoteMany(
+        intakes.map(({ dto }) => ({ itemId: dto.itemId, quantity: dto.quantity })),
+      );
+      const rows = await this.sagas.insertMany(
+        intakes.map(({ dto, pattern, idempotencyKey, hash }, index) => {
+          const { total, error } = priced(dto, quotes[index]);
+          return {
+            transactionId: `TXN_${timeOrderedId()}`,
+            pattern,
+            status: error === null ? 'pending' : 'failed',
+            userId: dto.userId,
+            itemId: dto.itemId,
+            quantity: dto.quantity,
+            total,
+            idempotencyKey,
+            requestHash: hash,
+            error,
+            leaseOwner: this.identity.id,
+            leaseMs: this.config.leaseMs,
+          };
+        }),
+      );
+      // What the patterns write to start their sagas leaves with the COMMIT.
+      const [started] = await Promise.all([
+        this.engines.initiate(
+          rows.filter((row): row is SagaRow => row !== undefined && !isTerminal(row.status)),
+        ),
+        this.tx.commit(),
+      ]);
+      const initiated = new Map(started.map((one) => [one.saga.context.transactionId, one]));
+      return rows.map((row) => ({
+        row,
+        initiated: row === undefined ? undefined : initiated.get(row.transaction_id),
+      }));
+    });
+  }
+
+  private async readResults(transactionIds: string[]): Promise<BatchOutcome<PurchaseResult>[]> {
+    const found = await this.sagas.findManyWithSteps(transactionIds);
+    return found.map((saga, index) =>
+      saga === undefined
+        ? { kind: 'error', error: new Error(`Saga ${transactionIds[index]} vanished`) }
+        : { kind: 'value', value: toPurchaseResult(saga.row, saga.steps) },
+    );
+  }
+
+  /** A repeated Idempotency-Key: the first request's answer, once its saga has settled. */
+  private async replay(key: string, hash: string): Promise<PurchaseResult> {
+    const existing = await this.sagas.findByIdempotencyKey(key);
+    if (existing === undefined) throw new Error(`Saga of idempotency key ${key} vanished`);
+    if (existing.request_hash !== hash) {
+      throw new DomainError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This Idempotency-Key was used with a different request body',
+      );
+    }
+    if (!isTerminal(existing.status)) {
+      await this.waiters.wait(existing.transaction_id, this.config.purchaseWaitMs);
+    }
+    return this.result(existing.transaction_id);
+  }
+
+  /** A purchase's answer as the database has it now. */
+  result(transactionId: string): Promise<PurchaseResult> {
+    return this.reads.submit(transactionId);
+  }
+}

@@ -1,0 +1,98 @@
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { AppConfig } from '../../../config/configuration';
+import { PeriodicTask } from '../../../common/periodic-task';
+import { SAGA_RECOVERED, SagaRecoveredEvent } from '../core/saga-changed.event';
+import { SagaRepository } from '../core/saga.repository';
+import { OutboxDispatcher } from '../choreography/outbox-dispatcher';
+import { InstanceIdentity } from '../core/instance-identity';
+import { SagaEngines } from './saga-engines';
+
+const BATCH = 50;
+
+/**
+ * Finds sagas that nobody is driving any more — their driver crashed or hung and its lease
+ * expired, or it let go of them — and hands them back to their own pattern's engine: on start
+ * (with what this instance's previous run left, see InstanceIdentity), on a schedule, and at once
+ * when another instance says it let go. Each instance claims different sagas (SKIP LOCKED), and a
+ * claim fences out the previous driver. On shutdown it does the reverse: the steps and events in
+ * flight here finish, no next one starts, and this instance's leases are let go for the others.
+ */
+@Injectable()
+export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(SagaRecovery.name);
+  private readonly leaseMs: number;
+  private readonly task: PeriodicTask;
+
+  constructor(
+    private readonly sagas: SagaRepository,
+    private readonly engines: SagaEngines,
+    private readonly dispatcher: OutboxDispatcher,
+    private readonly identity: InstanceIdentity,
+    private readonly events: EventEmitter2,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const saga = config.get('saga', { infer: true });
+    this.leaseMs = saga.leaseMs;
+    this.task = new PeriodicTask(() => this.recover(), saga.recoveryPollMs);
+  }
+
+  onApplicationBootstrap(): void {
+    this.task.start();
+    this.identity.onLeasesReleased(() => this.task.runSoon());
+  }
+
+  /** The hand-over: in this order, whatever order Nest calls the providers' own hooks in. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.identity.startDraining();
+    await this.task.stop();
+    await Promise.all([this.engines.drain(), this.dispatcher.drain()]);
+    try {
+      await this.identity.releaseLeases();
+    } catch (error) {
+      this.logger.warn(`Letting go of this instance's leases failed: ${String(error)}`);
+    }
+  }
+
+  /** One pass: claims expired sagas batch by batch and resumes them; returns how many. */
+  async recover(): Promise<number> {
+    let total = 0;
+    try {
+      while (!this.task.isStopped) {
+        const claimed = await this.sagas.claimExpired(this.identity.id, this.leaseMs, BATCH);
+        if (claimed.length === 0) break;
+        total += claimed.length;
+        this.logger.warn(`Recovering ${claimed.length} saga(s) whose driver's lease expired`);
+        for (const row of claimed) {
+          const event: SagaRecoveredEvent = {
+            transactionId: row.transaction_id,
+            pattern: row.pattern,
+          };
+          this.events.emit(SAGA_RECOVERED, event);
+        }
+        const steps = await this.sagas.findStepsOf(claimed.map((row) => row.transaction_id));
+        await Promise.all(
+          claimed.map((row) =>
+            this.engines
+              .resume(
+                row,
+                steps.filter((s) => s.transaction_id === row.transaction_id),
+              )
+              .catch((error: unknown) =>
+                this.logger.error(`Recovery of ${row.transaction_id} stopped: ${String(error)}`),
+              ),
+          ),
+        );
+      }
+    } catch (error) {
+      this.logger.error(`Recovery pass failed: ${String(error)}`);
+    }
+    return total;
+  }
+}
