@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
-import { settledCondition } from '../saga/read-model/saga.mapper';
-import type { SagaStatus } from '../saga/core/saga-state.entity';
+import { type SagaStatus, settledCondition } from '../saga/core/saga';
 
 /**
  * Where a pass over saga_states has got to: rows are taken in (created_at, transaction_id).

@@ -1,77 +1,49 @@
 import { Module } from '@nestjs/common';
-import { CacheModule } from '../cache/cache.module';
 import { ItemsModule } from '../items/items.module';
-import { LogsModule } from '../logs/logs.module';
-import { NotificationsModule } from '../notifications/notifications.module';
-import { UsersModule } from '../users/users.module';
-import { ChoreographyController } from './choreography/choreography.controller';
 import { ChoreographyEngine } from './choreography/choreography.engine';
-import { OutboxDispatcher } from './choreography/outbox-dispatcher';
-import { OutboxRepository } from './choreography/outbox.repository';
-import {
-  ItemParticipant,
-  LogParticipant,
-  NotificationParticipant,
-  UserParticipant,
-} from './choreography/participants';
-import { FaultInjector } from './core/fault-injector';
-import { InstanceIdentity } from './core/instance-identity';
-import { SagaRecovery } from './runtime/saga-recovery';
-import { SagaWaiters } from './core/saga-waiters';
-import { PatternController } from './runtime/pattern.controller';
+import { ChoreographyModule } from './choreography/choreography.module';
+import { SAGA_ENGINES, type SagaEngine } from './core/saga-engine';
+import { SagaCoreModule } from './core/saga-core.module';
+import { OrchestrationModule } from './orchestration/orchestration.module';
 import { Orchestrator } from './orchestration/orchestrator';
-import { SagaEngines } from './runtime/saga-engines';
-import { StepBatches } from './core/step-batches';
-import { StepRunner } from './core/step-runner';
+import { SagaReadModelModule } from './read-model/saga-read-model.module';
+import { CompensationController } from './runtime/compensation.controller';
 import { PatternControl } from './runtime/pattern-control';
+import { PatternController } from './runtime/pattern.controller';
 import { PurchaseController } from './runtime/purchase.controller';
 import { PurchaseService } from './runtime/purchase.service';
-import { SagaReportsRepository } from './read-model/saga-reports.repository';
-import { SagaReportsService } from './read-model/saga-reports.service';
-import { SagaController } from './read-model/saga.controller';
-import { SagaRepository } from './core/saga.repository';
-import { SagaViewCache } from './read-model/saga-view.cache';
-import { SagaService } from './read-model/saga.service';
+import { SagaCompensation } from './runtime/saga-compensation';
+import { SagaEngines } from './runtime/saga-engines';
+import { SagaRecovery } from './runtime/saga-recovery';
 import { SagaSettingsRepository } from './runtime/saga-settings.repository';
-import { ItemGrantStep } from './core/steps/item-grant.step';
-import { LogRecordStep } from './core/steps/log-record.step';
-import { NotificationStep } from './core/steps/notification.step';
-import { SagaSteps } from './core/steps/saga-steps';
-import { UserValidationStep } from './core/steps/user-validation.step';
 
+/**
+ * The purchase saga: its core, the two patterns' engines and the read model, put to work here —
+ * purchases recorded and handed to their pattern's engine, recovery, an admin's compensation,
+ * and the choice of pattern.
+ */
 @Module({
-  imports: [UsersModule, ItemsModule, LogsModule, NotificationsModule, CacheModule],
-  controllers: [PurchaseController, SagaController, ChoreographyController, PatternController],
+  imports: [
+    SagaCoreModule,
+    OrchestrationModule,
+    ChoreographyModule,
+    SagaReadModelModule,
+    ItemsModule,
+  ],
+  controllers: [PurchaseController, PatternController, CompensationController],
   providers: [
-    UserValidationStep,
-    ItemGrantStep,
-    LogRecordStep,
-    NotificationStep,
-    SagaSteps,
-    SagaRepository,
-    FaultInjector,
-    StepRunner,
-    StepBatches,
-    Orchestrator,
+    {
+      provide: SAGA_ENGINES,
+      useFactory: (...engines: SagaEngine[]) => engines,
+      inject: [Orchestrator, ChoreographyEngine],
+    },
     SagaEngines,
-    SagaWaiters,
-    InstanceIdentity,
+    PurchaseService,
     SagaRecovery,
-    OutboxRepository,
-    OutboxDispatcher,
-    ChoreographyEngine,
-    UserParticipant,
-    ItemParticipant,
-    LogParticipant,
-    NotificationParticipant,
+    SagaCompensation,
     SagaSettingsRepository,
     PatternControl,
-    PurchaseService,
-    SagaViewCache,
-    SagaService,
-    SagaReportsRepository,
-    SagaReportsService,
   ],
-  exports: [SagaService, PatternControl, SagaReportsService, SagaViewCache, InstanceIdentity],
+  exports: [SagaCoreModule, SagaReadModelModule, PatternControl],
 })
 export class SagaModule {}

@@ -13,7 +13,7 @@ import {
 } from 'class-validator';
 import { IsEntityId } from '../../../common/http/dto-validators';
 import { SAGA_PATTERNS, type SagaPattern } from '../../../config/configuration';
-import { SAGA_STATUSES, type SagaStatus } from '../../saga/core/saga-state.entity';
+import { type SagaStatus, SAGA_STATUSES } from '../../saga/core/saga';
 
 export const DEFAULT_PAGE_SIZE = 20;
 /** Larger `limit` values are lowered to this, not refused. */

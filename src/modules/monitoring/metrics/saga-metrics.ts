@@ -9,8 +9,8 @@ import {
   type SagaChangedEvent,
   type SagaRecoveredEvent,
 } from '../../saga/core/saga-changed.event';
-import { TERMINAL_STATUSES } from '../../saga/core/saga-state.entity';
 import { counter, gauge, histogram } from './metric-registry';
+import { TERMINAL_STATUSES } from '../../saga/core/saga';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 

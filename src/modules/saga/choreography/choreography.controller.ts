@@ -5,12 +5,28 @@ import type { FastifyReply } from 'fastify';
 import { NotFoundError } from '../../../common/errors/domain-error';
 import { toErrorBody } from '../../../common/http/all-exceptions.filter';
 import { SagaView } from '../read-model/saga.mapper';
-import { SagaEventView, SagaHistoryEntry, SagaService, SagaStatistics } from '../read-model/saga.service';
+import { SagaReportsService } from '../read-model/saga-reports.service';
+import type { SagaStatistics } from '../read-model/saga-statistics';
+import { SagaHistoryEntry, SagaService } from '../read-model/saga.service';
+import { ChoreographyEngine } from './choreography.engine';
+
+export interface SagaEventView {
+  eventId: string;
+  eventType: string;
+  causationId: string | null;
+  occurredAt: string;
+  dispatched: boolean;
+  data: Record<string, unknown>;
+}
 
 @ApiTags('choreography')
 @Controller('choreography')
 export class ChoreographyController {
-  constructor(private readonly sagas: SagaService) {}
+  constructor(
+    private readonly sagas: SagaService,
+    private readonly reports: SagaReportsService,
+    private readonly choreography: ChoreographyEngine,
+  ) {}
 
   @Get('transaction/:transactionId')
   @ApiOperation({ summary: 'A saga with its steps, compensations and the events it raised' })
@@ -20,7 +36,7 @@ export class ChoreographyController {
   ): Promise<{ found: boolean; saga?: SagaView; events?: SagaEventView[] }> {
     try {
       const saga = await this.sagas.get(transactionId);
-      return { found: true, saga, events: await this.sagas.events(transactionId) };
+      return { found: true, saga, events: await this.events(transactionId) };
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       void reply.status(404);
@@ -55,7 +71,7 @@ export class ChoreographyController {
     statistics: SagaStatistics;
     description: { pattern: string; characteristics: string[] };
   }> {
-    const all = await this.sagas.patternStatistics();
+    const all = await this.reports.patternStatistics();
     return {
       success: true,
       patternUsed: 'choreography',
@@ -70,5 +86,18 @@ export class ChoreographyController {
         ],
       },
     };
+  }
+
+  /** The events a saga raised, in order (none for an orchestrated saga). */
+  private async events(transactionId: string): Promise<SagaEventView[]> {
+    const rows = await this.choreography.events(transactionId);
+    return rows.map((row) => ({
+      eventId: row.event_id,
+      eventType: row.event_type,
+      causationId: row.payload.causationId,
+      occurredAt: row.payload.occurredAt,
+      dispatched: row.dispatched,
+      data: row.payload.data,
+    }));
   }
 }

@@ -1,103 +1,128 @@
 import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { timeOrderedId } from '../../../common/time-ordered-id';
-import type { HookedTransition, TransitionHook } from '../core/transition';
-import type { SagaRecord } from '../core/saga';
+import type { AppConfig } from '../../../config/configuration';
+import {
+  remainingToCompensate,
+  STEP_NAMES,
+  type SagaError,
+  type SagaRecord,
+  type StepData,
+  type StepName,
+} from '../core/saga';
+import type { SagaEngine, StartSaga } from '../core/saga-engine';
+import { SagaWaiters } from '../core/saga-waiters';
+import { StepRunner } from '../core/step-runner';
+import type { AfterCommit, Raise, RaisedTransition, TransitionWriter } from '../core/transition';
 import { OutboxDispatcher } from './outbox-dispatcher';
 import { OutboxRepository, OutboxRow, PendingEvent } from './outbox.repository';
-import {
-  eventsFor,
-  remainingToCompensate,
-  SagaEventEnvelope,
-  SagaEventType,
-  snapshotOf,
-  TRIGGER_OF,
-} from './saga-events';
-import { STEP_NAMES, type StepData } from '../core/saga';
+import { eventsFor, SagaEventEnvelope, SagaEventType, snapshotOf, TRIGGER_OF } from './saga-events';
 
 /**
- * A choreography handler's hook: it writes the events its saga's transitions raise, and holds
- * the rows of the last transaction that wrote them, to publish once it has committed.
- */
-export class OutboxHook implements TransitionHook {
-  committed: PendingEvent[] = [];
-
-  constructor(
-    readonly write: TransitionHook['write'],
-    readonly causationId: string | null,
-  ) {}
-}
-
-/**
- * The choreography pattern's plumbing: events go into the outbox inside the transaction of the
- * change that raises them, and out onto the bus after it commits. Who reacts to what lives in
- * the participants.
+ * The choreography pattern's engine: events go into the outbox inside the transaction of the
+ * change that raises them, and out onto the bus after it commits; the participants react to
+ * them. It is the pattern's TransitionWriter: the events a committed transition raises are
+ * written with it (one insert for a whole step batch).
  */
 @Injectable()
-export class ChoreographyEngine {
+export class ChoreographyEngine implements SagaEngine, TransitionWriter {
+  readonly pattern = 'choreography' as const;
+  private readonly waitMs: number;
+
   constructor(
     private readonly outbox: OutboxRepository,
     private readonly dispatcher: OutboxDispatcher,
-  ) {}
+    private readonly runner: StepRunner,
+    private readonly waiters: SagaWaiters,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.waitMs = config.get('saga', { infer: true }).purchaseWaitMs;
+  }
 
-  /** Writes PurchaseInitiated for sagas being recorded, in their transaction; rows per saga. */
-  initiate(sagas: readonly SagaRecord[]): Promise<PendingEvent[][]> {
-    return this.insert(
+  /** Writes PurchaseInitiated for sagas being recorded, in their transaction. */
+  async initiate(sagas: readonly SagaRecord[]): Promise<StartSaga[]> {
+    const written = await this.insert(
       sagas.map((saga) => this.envelopes(saga, null, [{ type: 'PurchaseInitiated', data: {} }])),
     );
-  }
-
-  /** A hook writing the events a saga's transitions raise, caused by `causationId`. */
-  hook(causationId: string | null): OutboxHook {
-    return new OutboxHook(this.writeTransitions, causationId);
-  }
-
-  /** Asks the participants to undo `remaining` (admin re-drive), in the caller's transaction. */
-  requestCompensation(saga: SagaRecord, remaining: string[]): Promise<PendingEvent[]> {
-    return this.write(saga, null, [{ type: 'CompensationInitiated', data: { remaining } }]);
+    return sagas.map((saga, index) => (waitMs: number) => {
+      // Nothing moves the saga before its first event is published.
+      const settled = this.waiters.wait(saga.context.transactionId, waitMs, -1, false);
+      this.dispatcher.publishSoon(written[index]);
+      return settled;
+    });
   }
 
   /**
    * Re-raises, for a saga taken over by recovery, the event its next participant reacts to (its
    * older events carry a stale version and are ignored).
    */
-  resume(saga: SagaRecord): Promise<PendingEvent[]> {
+  async resume(saga: SagaRecord): Promise<void> {
     if (saga.status === 'compensating') {
-      return this.requestCompensation(saga, remainingToCompensate(saga));
+      this.dispatcher.publishSoon(await this.requestCompensation(saga));
+      return;
     }
     const next = STEP_NAMES[saga.completed.length];
-    if (next === undefined) return Promise.resolve([]);
-    return this.write(saga, null, [{ type: TRIGGER_OF[next], data: { recovered: true } }]);
+    if (next === undefined) return;
+    this.dispatcher.publishSoon(
+      await this.writeEvents(saga, [{ type: TRIGGER_OF[next], data: { recovered: true } }]),
+    );
   }
 
-  publish(rows: PendingEvent[]): void {
-    this.dispatcher.publishSoon(rows);
+  /** Asks the participants to undo what the saga committed, and waits for them (up to the wait). */
+  async compensate(saga: SagaRecord, reason: SagaError): Promise<'done' | 'stale'> {
+    const from = saga.version;
+    let afterCommit: AfterCommit;
+    if (saga.status !== 'compensating' && saga.status !== 'failed') {
+      const taken = await this.runner.takeOver(saga, reason, async (after) => {
+        const rows = await this.requestCompensation(after);
+        return () => this.dispatcher.publishSoon(rows);
+      });
+      if (taken.kind === 'stale') return 'stale';
+      afterCommit = taken.afterCommit;
+    } else {
+      const rows = await this.requestCompensation(saga);
+      afterCommit = () => this.dispatcher.publishSoon(rows);
+    }
+    const settled = this.waiters.wait(saga.context.transactionId, this.waitMs, from, false);
+    afterCommit();
+    await settled;
+    return 'done';
+  }
+
+  drain(): Promise<void> {
+    return this.dispatcher.drain();
+  }
+
+  /** How a participant handling event `cause` has the events of its saga's transitions written. */
+  raise(cause: string): Raise {
+    return { writer: this, cause };
+  }
+
+  /** The events of transitions committing together, in one insert. */
+  async write(transitions: readonly RaisedTransition[]): Promise<AfterCommit[]> {
+    const rows = await this.insert(
+      transitions.map(({ transition, cause }) =>
+        this.envelopes(transition.saga, cause, eventsFor(transition)),
+      ),
+    );
+    return rows.map((written) => () => this.dispatcher.publishSoon(written));
   }
 
   events(transactionId: string): Promise<OutboxRow[]> {
     return this.outbox.listByAggregate(transactionId);
   }
 
-  /** The events of transitions committing together, in one insert. */
-  private readonly writeTransitions = async (
-    hooked: readonly HookedTransition[],
-  ): Promise<void> => {
-    const hooks = hooked.map(({ hook }) => (hook instanceof OutboxHook ? hook : undefined));
-    const rows = await this.insert(
-      hooked.map(({ transition }, index) =>
-        this.envelopes(transition.saga, hooks[index]?.causationId ?? null, eventsFor(transition)),
-      ),
-    );
-    hooks.forEach((hook, index) => {
-      if (hook !== undefined) hook.committed = rows[index];
-    });
-  };
+  /** CompensationInitiated for what the saga has left to undo, in the caller's transaction. */
+  private requestCompensation(saga: SagaRecord): Promise<PendingEvent[]> {
+    const remaining: StepName[] = remainingToCompensate(saga);
+    return this.writeEvents(saga, [{ type: 'CompensationInitiated', data: { remaining } }]);
+  }
 
-  private async write(
+  private async writeEvents(
     saga: SagaRecord,
-    causationId: string | null,
     events: { type: SagaEventType; data: StepData }[],
   ): Promise<PendingEvent[]> {
-    const [rows] = await this.insert([this.envelopes(saga, causationId, events)]);
+    const [rows] = await this.insert([this.envelopes(saga, null, events)]);
     return rows;
   }
 

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
-import { contextOf } from '../read-model/saga.mapper';
 import {
   eventFromStored,
   storedEventOf,
   type SagaEventEnvelope,
   type StoredSagaEvent,
 } from './saga-events';
+import { contextOf } from '../core/saga-record';
 
 /** The pending row of the events one statement wrote: they are acknowledged together. */
 export interface PendingBatch {

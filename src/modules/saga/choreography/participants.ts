@@ -1,19 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
+import { isTerminal, type StepName } from '../core/saga';
 import { StepRunner } from '../core/step-runner';
-import { StaleSagaError } from '../core/transition';
-import { isTerminal } from '../read-model/saga.mapper';
-import type { StepName } from '../core/saga';
 import { SagaSteps } from '../core/steps/saga-steps';
-import { ChoreographyEngine, OutboxHook } from './choreography.engine';
+import { ChoreographyEngine } from './choreography.engine';
 import { recordOf, SagaEventEnvelope } from './saga-events';
 
 const HANDLER = { suppressErrors: false } as const;
 
 /**
  * A participant of the choreography: it reacts to the event that precedes its step by running
- * that step (the same object the orchestrator calls), and to compensation events naming its step
- * by undoing it. Events seen twice, or for sagas of the other pattern, change nothing.
+ * that step (the same object the orchestrator calls, through the same runner), and to
+ * compensation events naming its step by undoing it. Events seen twice, or for sagas of the
+ * other pattern, change nothing.
  */
 @Injectable()
 abstract class Participant {
@@ -27,14 +26,13 @@ abstract class Participant {
     const saga = recordOf(event.saga);
     if (saga.context.pattern !== 'choreography') return;
     if (isTerminal(saga.status) || saga.completed.includes(name)) return;
-    const step = this.steps.get(name);
-    const isLast = this.steps.indexOf(name) === this.steps.ordered.length - 1;
-    await this.guarded(event, async (hook) => {
-      const outcome = await this.runner.forward(saga, step, isLast, hook);
-      if (outcome.kind === 'done') return;
-      if (this.steps.isPastPivot(name)) await this.runner.giveUp(saga, step, outcome.error, hook);
-      else await this.runner.recordFailure(saga, step, outcome.error, hook);
-    });
+    const move = await this.runner.advance(
+      saga,
+      this.steps.get(name),
+      this.choreography.raise(event.eventId),
+    );
+    // Stale: another handler already moved the saga on (a duplicate or late event).
+    if (move.kind === 'moved') move.afterCommit();
   }
 
   protected async undo(event: SagaEventEnvelope, name: StepName): Promise<void> {
@@ -42,24 +40,12 @@ abstract class Participant {
     if (remaining?.[0] !== name) return;
     const saga = recordOf(event.saga);
     if (saga.context.pattern !== 'choreography' || saga.compensated.includes(name)) return;
-    await this.guarded(event, async (hook) => {
-      await this.runner.compensate(saga, this.steps.get(name), remaining.length === 1, hook);
-    });
-  }
-
-  private async guarded(
-    event: SagaEventEnvelope,
-    work: (hook: OutboxHook) => Promise<void>,
-  ): Promise<void> {
-    const hook = this.choreography.hook(event.eventId);
-    try {
-      await work(hook);
-    } catch (error) {
-      // Another handler already moved the saga on (a duplicate or late event): nothing to do.
-      if (error instanceof StaleSagaError) return;
-      throw error;
-    }
-    this.choreography.publish(hook.committed);
+    const move = await this.runner.undo(
+      saga,
+      this.steps.get(name),
+      this.choreography.raise(event.eventId),
+    );
+    if (move.kind === 'moved') move.afterCommit();
   }
 }
 

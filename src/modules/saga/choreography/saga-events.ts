@@ -1,5 +1,5 @@
 import type { Transition } from '../core/transition';
-import type { SagaContext, SagaRecord, StepData, StepName } from '../core/saga';
+import { remainingToCompensate, type SagaContext, type SagaRecord, type StepData, type StepName } from '../core/saga';
 
 /** The choreography's events, as the contract names them. */
 export const SAGA_EVENTS = [
@@ -132,11 +132,6 @@ export function recordOf(snapshot: SagaSnapshot): SagaRecord {
     compensated: [...snapshot.compensated],
     error: null,
   };
-}
-
-/** Steps still to undo, newest first. */
-export function remainingToCompensate(saga: SagaRecord): StepName[] {
-  return saga.completed.filter((name) => !saga.compensated.includes(name)).reverse();
 }
 
 /**

@@ -4,8 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { ConfigError, type AppConfig, type InstanceConfig } from '../../../config/configuration';
 import { errorMessage } from '../../../common/errors/error-message';
 import { SessionConnection } from '../../../database/session-connection';
-import { OutboxRepository } from '../choreography/outbox.repository';
-import { SagaRepository } from './saga.repository';
 
 const LOCK_SCOPE = 'purchase-saga:instance';
 /** Where an instance says it let go of its leases: the others claim them at once. */
@@ -14,9 +12,9 @@ const LEASES_RELEASED = 'purchase_saga_leases_released';
 /**
  * Who this process is in the leases it takes, held for its whole life by an advisory lock on the
  * name (so two live processes never share one). A stable name (INSTANCE_ID, or host and port) is
- * how a restarted process knows that the open sagas and outbox writes leased to it were left by
- * its own previous run, now dead: it expires their leases at start, before its recovery's first
- * pass, instead of waiting for them. On shutdown it lets go of its leases and tells the others.
+ * how a restarted process knows that what is leased to that name was left by its own previous
+ * run, now dead (`inheritsLeases`): recovery takes it back at start instead of waiting out the
+ * leases. Instances tell each other here when they let go of their leases.
  */
 @Injectable()
 export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
@@ -26,17 +24,14 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   private current: string;
   private session: SessionConnection | undefined;
   private stopping = false;
+  private inherits = false;
   private closed = false;
   private readonly releasedListeners: (() => void)[] = [];
   /** Ends the pause between reopening tries at once (see reopen). */
   private wake: (() => void) | undefined;
   private reopening: Promise<void> | undefined;
 
-  constructor(
-    private readonly sagas: SagaRepository,
-    private readonly outbox: OutboxRepository,
-    config: ConfigService<AppConfig, true>,
-  ) {
+  constructor(config: ConfigService<AppConfig, true>) {
     this.config = config.get('instance', { infer: true });
     this.databaseUrl = config.get('database', { infer: true }).url;
     this.current = this.config.id;
@@ -45,6 +40,14 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
   /** The lease owner this process writes. */
   get id(): string {
     return this.current;
+  }
+
+  /**
+   * This process runs under its stable name, so what is leased to that name was left by its own
+   * previous run: ours to take back at start.
+   */
+  get inheritsLeases(): boolean {
+    return this.inherits;
   }
 
   /** True from the start of shutdown: no new purchase, no next step or event here. */
@@ -74,16 +77,8 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
     this.stopping = true;
   }
 
-  /**
-   * Lets go of every lease this instance holds on open sagas and pending outbox writes, and tells
-   * the other instances to claim them now. A saga still moving here is fenced out by their claim.
-   */
-  async releaseLeases(): Promise<void> {
-    const released = await this.expireOwnLeases();
-    if (released.sagas + released.outbox === 0) return;
-    this.logger.log(
-      `Handed over ${released.sagas} saga(s) and ${released.outbox} outbox write(s) to the other instances`,
-    );
+  /** Tells the other instances that this one let go of its leases: they claim them now. */
+  async announceReleased(): Promise<void> {
     await this.session
       ?.notify(LEASES_RELEASED, this.current)
       .catch((error: unknown) =>
@@ -104,7 +99,7 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
    */
   private async takeName(session: SessionConnection): Promise<void> {
     if (await session.tryLock(LOCK_SCOPE, this.current)) {
-      await this.takeBackLeases();
+      this.inherits = true;
       return;
     }
     if (this.config.explicit) {
@@ -203,23 +198,5 @@ export class InstanceIdentity implements OnModuleInit, OnApplicationShutdown {
     }).finally(() => {
       this.wake = undefined;
     });
-  }
-
-  /** At start: what the previous run under this name left leased is ours to finish, at once. */
-  private async takeBackLeases(): Promise<void> {
-    const left = await this.expireOwnLeases();
-    if (left.sagas + left.outbox > 0) {
-      this.logger.warn(
-        `Taking back ${left.sagas} saga(s) and ${left.outbox} outbox write(s) left by the previous run of ${this.current}`,
-      );
-    }
-  }
-
-  private async expireOwnLeases(): Promise<{ sagas: number; outbox: number }> {
-    const [sagas, outbox] = await Promise.all([
-      this.sagas.expireLeasesOf(this.current),
-      this.outbox.expireLeasesOf(this.current),
-    ]);
-    return { sagas, outbox };
   }
 }

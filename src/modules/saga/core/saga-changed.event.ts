@@ -1,6 +1,6 @@
 import type { SagaPattern } from '../../../config/configuration';
-import type { SagaStatus } from './saga-state.entity';
 import type { StepKind } from './saga-step-result.entity';
+import { isTerminal, type SagaStatus } from './saga';
 
 /**
  * Emitted in-process (EventEmitter2, awaited) after every committed change of a saga: its
@@ -25,6 +25,42 @@ export interface SagaChangedEvent {
   /** Milliseconds since the saga was created, for sagas reaching a terminal status. */
   sagaAgeMs: number | null;
   at: Date;
+}
+
+/** What changed a saga: the step or compensation whose transaction committed. */
+export interface SagaChangeCause {
+  step: string;
+  kind: StepKind;
+  outcome: 'success' | 'failed';
+  durationMs: number;
+}
+
+/** The one way a SagaChangedEvent is made: from the saga as it stands after the change. */
+export function sagaChanged(
+  saga: {
+    transactionId: string;
+    pattern: SagaPattern;
+    status: SagaStatus;
+    version: number;
+    startedAt: Date;
+  },
+  previousStatus: SagaStatus | null,
+  cause: SagaChangeCause | null,
+  at: Date = new Date(),
+): SagaChangedEvent {
+  return {
+    transactionId: saga.transactionId,
+    pattern: saga.pattern,
+    previousStatus,
+    status: saga.status,
+    version: saga.version,
+    step: cause?.step ?? null,
+    kind: cause?.kind ?? null,
+    outcome: cause?.outcome ?? null,
+    durationMs: cause?.durationMs ?? null,
+    sagaAgeMs: isTerminal(saga.status) ? at.getTime() - saga.startedAt.getTime() : null,
+    at,
+  };
 }
 
 /**

@@ -8,18 +8,7 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import type { SagaPattern } from '../../../config/configuration';
-
-export type SagaStatus =
-  'pending' | 'in_progress' | 'completed' | 'compensating' | 'compensated' | 'failed';
-export const SAGA_STATUSES: readonly SagaStatus[] = [
-  'pending',
-  'in_progress',
-  'completed',
-  'compensating',
-  'compensated',
-  'failed',
-];
-export const TERMINAL_STATUSES: readonly SagaStatus[] = ['completed', 'compensated', 'failed'];
+import type { SagaStatus } from './saga';
 
 @Entity('saga_states')
 @Check(

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { SAGA_SETTLED, SagaChangedEvent } from './saga-changed.event';
-import { isTerminal } from '../read-model/saga.mapper';
 import { SagaRepository } from './saga.repository';
+import { isTerminal } from './saga';
 
 // Sagas settled by this process wake their waiters at once; the poll only catches other instances.
 const POLL_MS = 1000;

@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
-import type { SagaStatus } from './saga-state.entity';
-import { isTerminal } from '../read-model/saga.mapper';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga';
+import { type SagaStatus, isTerminal } from './saga';
 
 export interface SagaRow {
   transaction_id: string;
@@ -348,17 +347,6 @@ export class SagaRepository {
     return this.tx.query<StepRow>(
       'SELECT * FROM saga_step_results WHERE transaction_id = ANY($1) ORDER BY id',
       [transactionIds],
-    );
-  }
-
-  /** Per pattern and status: how many, and the mean duration of the finished ones. */
-  countByPatternAndStatus(): Promise<
-    { pattern: SagaPattern; status: SagaStatus; count: string; avg_ms: string | null }[]
-  > {
-    return this.tx.query(
-      `SELECT pattern, status, count(*)::text AS count,
-              avg(extract(epoch FROM (COALESCE(completed_at, failed_at) - created_at)) * 1000)::text AS avg_ms
-       FROM saga_states GROUP BY pattern, status`,
     );
   }
 

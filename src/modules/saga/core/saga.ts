@@ -1,5 +1,40 @@
 import type { SagaPattern } from '../../../config/configuration';
-import type { SagaStatus } from './saga-state.entity';
+
+/**
+ * The purchase saga's vocabulary and the rules about its state that do not depend on how it is
+ * driven: statuses, steps, what is left to undo. Both patterns, the store and the read model take
+ * them from here.
+ */
+
+export const SAGA_STATUSES = [
+  'pending',
+  'in_progress',
+  'completed',
+  'compensating',
+  'compensated',
+  'failed',
+] as const;
+export type SagaStatus = (typeof SAGA_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly SagaStatus[] = ['completed', 'compensated', 'failed'];
+
+export function isTerminal(status: SagaStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** The error code of a saga whose compensation gave up: the one terminal state an admin re-drives. */
+export const COMPENSATION_FAILED = 'COMPENSATION_FAILED';
+
+/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
+export function isSettled(saga: { status: SagaStatus; errorCode: string | null }): boolean {
+  return isTerminal(saga.status) && saga.errorCode !== COMPENSATION_FAILED;
+}
+
+/** isSettled as a condition on saga_states (aliased `alias`), for the statements that select by it. */
+export function settledCondition(alias: string): string {
+  const terminal = TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ');
+  return `(${alias}.status IN (${terminal}) AND ${alias}.error_code IS DISTINCT FROM '${COMPENSATION_FAILED}')`;
+}
 
 export const STEP_NAMES = ['user_validation', 'item_grant', 'log_record', 'notification'] as const;
 export type StepName = (typeof STEP_NAMES)[number];
@@ -27,15 +62,25 @@ export interface SagaError {
   message: string;
 }
 
-/** A saga as its engine holds it while driving it. */
+/** A saga as an engine holds it while driving it: a value, replaced (never changed) at each step. */
 export interface SagaRecord {
-  context: SagaContext;
-  status: SagaStatus;
-  version: number;
-  startedAt: Date;
+  readonly context: SagaContext;
+  readonly status: SagaStatus;
+  readonly version: number;
+  readonly startedAt: Date;
   /** Forward steps committed, in order. */
-  completed: StepName[];
+  readonly completed: readonly StepName[];
   /** Steps whose compensation committed. */
-  compensated: StepName[];
-  error: SagaError | null;
+  readonly compensated: readonly StepName[];
+  readonly error: SagaError | null;
+}
+
+/** Steps still to undo, newest first. */
+export function remainingToCompensate(saga: Pick<SagaRecord, 'completed' | 'compensated'>): StepName[] {
+  return saga.completed.filter((name) => !saga.compensated.includes(name)).reverse();
+}
+
+/** Where a refused or failed forward step leaves a saga: undone if anything committed, else failed. */
+export function statusAfterFailure(saga: Pick<SagaRecord, 'completed'>): SagaStatus {
+  return saga.completed.length === 0 ? 'failed' : 'compensating';
 }

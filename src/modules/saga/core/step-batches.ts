@@ -1,23 +1,19 @@
-import { Injectable } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { BatchOutcome, BatchQueue } from '../../../common/batch-queue';
-import type { AppConfig, SagaConfig } from '../../../config/configuration';
-import { InstanceIdentity } from './instance-identity';
+import { DomainError } from '../../../common/errors/domain-error';
 import { TransactionHost } from '../../../database/transaction-host';
-import type { SagaStatus } from './saga-state.entity';
+import type { SagaRecord, SagaStatus, StepData } from './saga';
 import { SagaRepository } from './saga.repository';
-import type { SagaRecord, StepData } from './saga';
 import type { SagaStep } from './steps/saga-step';
-import { SagaSteps } from './steps/saga-steps';
+import type { SagaSteps } from './steps/saga-steps';
 import {
   committedTransition,
   fencedTransition,
-  HookedTransition,
-  runHooks,
-  StaleSagaError,
+  writeRaised,
+  type AfterCommit,
+  type Lease,
+  type Raise,
   type StepChange,
   type StepRecord,
-  type TransitionHook,
 } from './transition';
 
 /** The most sagas one batch takes through a step. */
@@ -29,40 +25,46 @@ export interface ForwardRequest {
   step: SagaStep;
   /** The saga's status once the step commits. */
   status: SagaStatus;
-  hook?: TransitionHook;
+  raise?: Raise;
   startedAt: number;
 }
 
-/** A forward step that committed: the saga as it now stands and what the step recorded. */
-export interface CommittedStep {
-  after: SagaRecord;
-  data: StepData;
-  durationMs: number;
-}
+/** How a forward step went for one saga: as data, whatever happened. */
+export type ForwardOutcome =
+  | {
+      kind: 'done';
+      /** The saga as it now stands. */
+      saga: SagaRecord;
+      data: StepData;
+      durationMs: number;
+      afterCommit: AfterCommit;
+    }
+  /** A business rule said no: not retried. */
+  | { kind: 'refused'; error: DomainError }
+  /** Something else went wrong: worth another attempt. */
+  | { kind: 'failed'; error: unknown }
+  /** Another driver moved the saga on first: this one must let it be. */
+  | { kind: 'stale' };
 
 /**
- * Group commit for saga steps: the forward steps of concurrent sagas share transactions. While
- * a batch commits, the sagas arriving at their next step (whichever it is) wait, and the next
- * batch takes them all. A batch is one transaction of a few statements whatever its size: the
- * sagas' rows are fenced on their versions and locked, each step present runs its effect for all
- * of its sagas in one go (decided in order, as if one after the other; the steps' statements
- * leave together), then every transition and result row is written in one statement, sent
- * together with what the patterns' hooks write. Each saga still gets its own outcome: a refused
- * or failed saga does not hold the others back.
+ * Group commit for saga steps, behind SagaStore: the forward steps of concurrent sagas share
+ * transactions. While a batch commits, the sagas arriving at their next step (whichever it is)
+ * wait, and the next batch takes them all. A batch is one transaction of a few statements
+ * whatever its size: the sagas' rows are fenced on their versions and locked, each step present
+ * runs its effect for all of its sagas in one go (decided in order, as if one after the other;
+ * the steps' statements leave together), then every transition and result row is written in one
+ * statement, sent together with what the patterns' writers raise. Each saga still gets its own
+ * outcome: a refused or failed saga does not hold the others back.
  */
-@Injectable()
 export class StepBatches {
-  private readonly config: SagaConfig;
-  private readonly queue: BatchQueue<ForwardRequest, CommittedStep>;
+  private readonly queue: BatchQueue<ForwardRequest, ForwardOutcome>;
 
   constructor(
     private readonly sagas: SagaRepository,
     private readonly tx: TransactionHost,
     private readonly steps: SagaSteps,
-    private readonly identity: InstanceIdentity,
-    config: ConfigService<AppConfig, true>,
+    private readonly lease: () => Lease,
   ) {
-    this.config = config.get('saga', { infer: true });
     this.queue = new BatchQueue((requests) => this.flush(requests), {
       maxBatch: MAX_BATCH,
       // Two batches at once keep the database busy while one waits for its commit; more would
@@ -71,13 +73,15 @@ export class StepBatches {
     });
   }
 
-  /** Resolves once the step committed for this saga; rejects with its refusal or failure. */
-  forward(request: ForwardRequest): Promise<CommittedStep> {
+  /** Resolves with the step's outcome for this saga; rejects only when its batch failed whole. */
+  forward(request: ForwardRequest): Promise<ForwardOutcome> {
     return this.queue.submit(request);
   }
 
-  private async flush(requests: ForwardRequest[]): Promise<BatchOutcome<CommittedStep>[]> {
-    const outcomes: BatchOutcome<CommittedStep>[] = requests.map(() => ({ kind: 'requeue' }));
+  private async flush(requests: ForwardRequest[]): Promise<BatchOutcome<ForwardOutcome>[]> {
+    const outcomes: BatchOutcome<ForwardOutcome>[] = requests.map(() => ({ kind: 'requeue' }));
+    const settle = (index: number, outcome: ForwardOutcome) =>
+      (outcomes[index] = { kind: 'value', value: outcome });
     // A saga twice in one batch (a duplicate event): the first goes, the other waits its turn
     // (and then finds itself stale).
     const firsts = new Map<string, number>();
@@ -94,9 +98,8 @@ export class StepBatches {
         })),
       );
       const runnable = candidates.filter((index) => {
-        const id = requests[index].saga.context.transactionId;
-        if (live.has(id)) return true;
-        outcomes[index] = { kind: 'error', error: new StaleSagaError(id) };
+        if (live.has(requests[index].saga.context.transactionId)) return true;
+        settle(index, { kind: 'stale' });
         return false;
       });
 
@@ -106,64 +109,68 @@ export class StepBatches {
         const mine = runnable.filter((index) => requests[index].step.name === step.name);
         if (mine.length === 0) return [];
         const contexts = mine.map((index) => requests[index].saga.context);
-        return [{ step, mine, attempts: requests[mine[0]].step.execute(contexts) }];
+        return [{ step, mine, attempts: step.execute(contexts) }];
       });
       const settled = await Promise.all(attempted.map(({ attempts }) => attempts));
       const finishedAt = Date.now();
-      const done: { index: number; data: StepData; record: StepRecord }[] = [];
+      const done: { index: number; record: StepRecord & { data: StepData } }[] = [];
       attempted.forEach(({ step, mine }, position) => {
         settled[position].forEach((attempt, at) => {
           const index = mine[at];
-          if (attempt.kind !== 'value') {
-            outcomes[index] = attempt;
+          if (attempt.kind === 'requeue') return;
+          if (attempt.kind === 'error') {
+            const { error } = attempt;
+            settle(
+              index,
+              error instanceof DomainError ? { kind: 'refused', error } : { kind: 'failed', error },
+            );
             return;
           }
-          const record: StepRecord = {
-            kind: 'forward',
-            step: step.name,
-            outcome: 'success',
-            data: attempt.value,
-            durationMs: finishedAt - requests[index].startedAt,
-          };
-          done.push({ index, data: attempt.value, record });
+          done.push({
+            index,
+            record: {
+              kind: 'forward',
+              step: step.name,
+              outcome: 'success',
+              data: attempt.value,
+              durationMs: finishedAt - requests[index].startedAt,
+            },
+          });
         });
       });
       if (done.length === 0) return outcomes;
 
       // The rows were locked at their versions above: each transition takes its saga one
-      // version on, so what it raises (the hooks) is written in the same round trip, and the
-      // COMMIT follows them there (a transition that did not apply fails its statement, and
-      // the server then rolls the whole batch back).
-      const changes = done.map(({ index, data, record }) => {
-        const { saga, step, status, hook } = requests[index];
-        const change: StepChange = { status, currentStep: step.name };
+      // version on, so what it raises is written in the same round trip, and the COMMIT follows
+      // them there (a transition that did not apply fails its statement, and the server then
+      // rolls the whole batch back).
+      const lease = this.lease();
+      const changes = done.map(({ index, record }) => {
+        const { saga, status, raise } = requests[index];
+        const change: StepChange = { status, currentStep: record.step };
         return {
           index,
-          data,
           record,
-          fenced: fencedTransition(saga, change, record, {
-            owner: this.identity.id,
-            ms: this.config.leaseMs,
-          }),
+          raise,
+          fenced: fencedTransition(saga, change, record, lease),
           transition: committedTransition(saga, saga.version + 1, change, record),
-          hook,
         };
       });
-      const hooked = changes.flatMap(({ transition, hook }): HookedTransition[] =>
-        hook === undefined ? [] : [{ transition, hook }],
-      );
       const applied = this.sagas.applyTransitions(
         changes.map(({ fenced }) => fenced),
         { locked: true },
       );
-      const hooks = runHooks(hooked);
-      await Promise.all([applied, hooks, this.tx.commit()]);
-      for (const { index, data, record, transition } of changes) {
-        outcomes[index] = {
-          kind: 'value',
-          value: { after: transition.saga, data, durationMs: record.durationMs },
-        };
-      }
+      const raised = writeRaised(changes);
+      const [, afterCommit] = await Promise.all([applied, raised, this.tx.commit()]);
+      changes.forEach(({ index, record, transition }, at) =>
+        settle(index, {
+          kind: 'done',
+          saga: transition.saga,
+          data: record.data,
+          durationMs: record.durationMs,
+          afterCommit: afterCommit[at],
+        }),
+      );
       return outcomes;
     });
   }

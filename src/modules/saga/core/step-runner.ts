@@ -1,48 +1,45 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { DomainError } from '../../../common/errors/domain-error';
-import { isUniqueViolation } from '../../../common/errors/database-errors';
+import { errorMessage } from '../../../common/errors/error-message';
 import type { AppConfig, SagaConfig } from '../../../config/configuration';
-import { TransactionHost } from '../../../database/transaction-host';
-import type { SagaStatus } from './saga-state.entity';
-import type { StepKind } from './saga-step-result.entity';
-import { SAGA_CHANGED, SAGA_SETTLED, SagaChangedEvent } from './saga-changed.event';
-import { isTerminal } from '../read-model/saga.mapper';
-import { SagaRepository } from './saga.repository';
-import type { SagaError, SagaRecord, StepData, StepName } from './saga';
+import { FaultInjector } from './fault-injector';
+import { backoffDelay, sleep } from './retry';
+import {
+  COMPENSATION_FAILED,
+  isTerminal,
+  remainingToCompensate,
+  statusAfterFailure,
+  type SagaError,
+  type SagaRecord,
+  type SagaStatus,
+} from './saga';
+import {
+  SAGA_CHANGED,
+  SAGA_SETTLED,
+  sagaChanged,
+  type SagaChangeCause,
+} from './saga-changed.event';
+import { SagaStore, type ForwardOutcome, type TransitionOutcome } from './saga-store';
 import type { SagaStep } from './steps/saga-step';
 import { SagaSteps } from './steps/saga-steps';
-import { FaultInjector } from './fault-injector';
-import { InstanceIdentity } from './instance-identity';
-import { backoffDelay, sleep } from './retry';
-import { StepBatches } from './step-batches';
-import {
-  committedTransition,
-  fencedTransition,
-  runHooks,
-  StaleSagaError,
-  type StepChange,
-  type StepRecord,
-  type TransitionHook,
-} from './transition';
-import { errorMessage } from '../../../common/errors/error-message';
-
-export type StepOutcome =
-  | { kind: 'done'; data: StepData }
-  | { kind: 'refused'; error: SagaError }
-  | { kind: 'failed'; error: SagaError };
-
-/** The result row of a step or compensation that did not happen. */
-function failedRow(kind: StepKind, step: StepName, error: SagaError) {
-  return { kind, step, outcome: 'failed' as const, data: null, durationMs: 0, error };
-}
+import type { AfterCommit, Raise, StepChange, StepRecord } from './transition';
 
 /**
- * Executes one step or one compensation of a saga as one local transaction: the saga row is
- * fenced on its version (and locked), the step's effect runs, its result row is written, and the
- * saga's status moves, all committing or rolling back together. Infrastructure errors are retried
- * with backoff; refusals are not. Both patterns drive sagas only through this class.
+ * What driving a saga one move gave: the saga as it now stands and what its pattern does once
+ * that committed; or `stale` when another driver had moved it first (this one lets it be).
+ */
+export type Move = { kind: 'moved'; saga: SagaRecord; afterCommit: AfterCommit } | { kind: 'stale' };
+
+/** An attempt's outcome, for the retry loop: `failed` is retried, the rest is final. */
+type Attempt = ForwardOutcome | TransitionOutcome;
+
+/**
+ * Drives a saga one move at a time, the same way for both patterns: the next forward step, or
+ * the next undo. It decides what a refusal or a failure means for the saga (compensate before
+ * the pivot, give up after it), retries infrastructure errors with backoff, enforces
+ * SAGA_TIMEOUT_MS, hits the injected faults, and tells observers what committed. The store does
+ * the transactions.
  */
 @Injectable()
 export class StepRunner {
@@ -50,131 +47,82 @@ export class StepRunner {
   private readonly saga: SagaConfig;
 
   constructor(
-    private readonly sagas: SagaRepository,
-    private readonly tx: TransactionHost,
-    private readonly faults: FaultInjector,
+    private readonly store: SagaStore,
     private readonly steps: SagaSteps,
-    private readonly batches: StepBatches,
+    private readonly faults: FaultInjector,
     private readonly events: EventEmitter2,
-    private readonly identity: InstanceIdentity,
     config: ConfigService<AppConfig, true>,
   ) {
     this.saga = config.get('saga', { infer: true });
   }
 
-  /** Runs a forward step; on success the saga moves on (to `completed` after its last step). */
-  async forward(
-    saga: SagaRecord,
-    step: SagaStep,
-    isLast: boolean,
-    hook?: TransitionHook,
-  ): Promise<StepOutcome> {
+  /**
+   * Runs `step` forward. Done: the saga moves on (to `completed` after the last step). Refused,
+   * or failing after its retries: before the pivot the saga ends `failed` if nothing committed
+   * yet, else starts compensating; past the pivot the step gives up and the purchase completes.
+   */
+  async advance(saga: SagaRecord, step: SagaStep, raise?: Raise): Promise<Move> {
+    const pastPivot = this.steps.isPastPivot(step.name);
     const age = Date.now() - saga.startedAt.getTime();
-    if (!this.steps.isPastPivot(step.name) && age > this.saga.timeoutMs) {
+    if (!pastPivot && age > this.saga.timeoutMs) {
       // Too late to go on: a saga that outlived SAGA_TIMEOUT_MS before its pivot is undone.
-      return {
-        kind: 'failed',
-        error: {
-          step: step.name,
-          code: 'SAGA_TIMEOUT',
-          message: `The saga ran ${age} ms, beyond SAGA_TIMEOUT_MS (${this.saga.timeoutMs} ms), before its pivot`,
-        },
-      };
+      return this.fail(saga, step, raise, {
+        step: step.name,
+        code: 'SAGA_TIMEOUT',
+        message: `The saga ran ${age} ms, beyond SAGA_TIMEOUT_MS (${this.saga.timeoutMs} ms), before its pivot`,
+      });
     }
     this.faults.beforeStep(step.name);
-    const status: SagaStatus = isLast ? 'completed' : 'in_progress';
-    const result = await this.withRetries(saga, async () => {
-      await this.faults.inStep(step.name);
-      const committed = await this.batches.forward({
-        saga,
-        step,
-        status,
-        hook,
-        startedAt: Date.now(),
-      });
-      const previous = saga.status;
-      Object.assign(saga, committed.after);
-      await this.changed(saga, previous, {
-        step: step.name,
-        kind: 'forward',
-        outcome: 'success',
-        durationMs: committed.durationMs,
-      });
-      return committed.data;
+    const status: SagaStatus = this.steps.isLast(step.name) ? 'completed' : 'in_progress';
+    const outcome = await this.withRetries(async (): Promise<ForwardOutcome> => {
+      try {
+        await this.faults.inStep(step.name);
+      } catch (error) {
+        return { kind: 'failed', error };
+      }
+      return this.store.forward(saga, step, status, raise);
     });
-    if (result.kind !== 'done') {
-      return result.kind === 'refused'
-        ? {
-            kind: 'refused',
-            error: { step: step.name, code: result.error.code, message: result.error.message },
-          }
-        : {
-            kind: 'failed',
-            error: {
-              step: step.name,
-              code: 'STEP_FAILED',
-              message: `Step ${step.name} failed: ${result.message}`,
-            },
-          };
+    switch (outcome.kind) {
+      case 'stale':
+        return outcome;
+      case 'done':
+        await this.changed(outcome.saga, saga.status, {
+          step: step.name,
+          kind: 'forward',
+          outcome: 'success',
+          durationMs: outcome.durationMs,
+        });
+        this.faults.afterStep(step.name);
+        return { kind: 'moved', saga: outcome.saga, afterCommit: outcome.afterCommit };
+      case 'refused':
+        return this.fail(saga, step, raise, {
+          step: step.name,
+          code: outcome.error.code,
+          message: outcome.error.message,
+        });
+      case 'failed':
+        return this.fail(saga, step, raise, {
+          step: step.name,
+          code: 'STEP_FAILED',
+          message: `Step ${step.name} failed: ${errorMessage(outcome.error)}`,
+        });
     }
-    this.faults.afterStep(step.name);
-    return { kind: 'done', data: result.data };
   }
 
   /**
-   * Records a step's refusal or exhausted retries: the saga ends `failed` when nothing was done
-   * yet, else starts `compensating`.
+   * Undoes `step`, the newest committed step not yet undone. The saga ends `compensated` after
+   * the last undo, or `failed` with COMPENSATION_FAILED when an undo keeps failing (an admin can
+   * re-drive it).
    */
-  async recordFailure(
-    saga: SagaRecord,
-    step: SagaStep,
-    error: SagaError,
-    hook?: TransitionHook,
-  ): Promise<void> {
-    const status: SagaStatus = saga.completed.length === 0 ? 'failed' : 'compensating';
-    await this.transition(
-      saga,
-      { status, currentStep: step.name, error },
-      () => Promise.resolve(failedRow('forward', step.name, error)),
-      hook,
-    );
-  }
-
-  /** Past the pivot: the step gave up after its retries; the purchase completes regardless. */
-  async giveUp(
-    saga: SagaRecord,
-    step: SagaStep,
-    error: SagaError,
-    hook?: TransitionHook,
-  ): Promise<void> {
-    await this.transition(
-      saga,
-      { status: 'completed', currentStep: step.name },
-      async () => {
-        const data = (await step.giveUp?.(saga.context, error.message)) ?? null;
-        return { kind: 'forward', step: step.name, outcome: 'failed', data, durationMs: 0, error };
-      },
-      hook,
-    );
-  }
-
-  /**
-   * Undoes one committed step. The saga ends `compensated` after the last undo, or `failed` with
-   * COMPENSATION_FAILED when an undo keeps failing (an admin can re-drive it).
-   */
-  async compensate(
-    saga: SagaRecord,
-    step: SagaStep,
-    isLast: boolean,
-    hook?: TransitionHook,
-  ): Promise<'done' | 'failed'> {
-    const target = `compensation:${step.name}`;
+  async undo(saga: SagaRecord, step: SagaStep, raise?: Raise): Promise<Move> {
     const compensate = step.compensate?.bind(step);
     if (compensate === undefined) throw new Error(`Step ${step.name} cannot be compensated`);
+    const target = `compensation:${step.name}`;
+    const isLast = remainingToCompensate(saga).length === 1;
     this.faults.beforeStep(target);
-    const result = await this.withRetries(saga, async () => {
+    const outcome = await this.withRetries(() => {
       const started = Date.now();
-      return this.transition(
+      return this.store.record(
         saga,
         { status: isLast ? 'compensated' : 'compensating', currentStep: step.name },
         async () => {
@@ -188,53 +136,112 @@ export class StepRunner {
             durationMs: Date.now() - started,
           };
         },
-        hook,
+        raise,
       );
     });
-    if (result.kind === 'done') {
+    if (outcome.kind === 'done') {
       this.faults.afterStep(target);
-      return 'done';
+      return this.committed(saga, outcome);
     }
+    if (outcome.kind === 'stale') return outcome;
+    const reason = outcome.kind === 'refused' ? outcome.error.message : errorMessage(outcome.error);
     const error: SagaError = {
       step: step.name,
-      code: 'COMPENSATION_FAILED',
-      message: `Compensation of ${step.name} failed: ${result.kind === 'refused' ? result.error.message : result.message}`,
+      code: COMPENSATION_FAILED,
+      message: `Compensation of ${step.name} failed: ${reason}`,
     };
-    await this.transition(
-      saga,
-      { status: 'failed', currentStep: step.name, error },
-      () => Promise.resolve(failedRow('compensation', step.name, error)),
-      hook,
-    );
-    return 'failed';
+    return this.recordOnly(saga, { status: 'failed', currentStep: step.name, error }, raise, {
+      kind: 'compensation',
+      step: step.name,
+      outcome: 'failed',
+      data: null,
+      durationMs: 0,
+      error,
+    });
   }
 
   /**
    * Takes a saga over to compensate it (admin): `compensating` when something committed, else
-   * `failed`. Its previous driver is fenced out.
+   * `failed`. Its previous driver is fenced out; `raise` writes what the take-over starts.
    */
-  async abort(
+  async takeOver(
     saga: SagaRecord,
     error: SagaError,
-    within?: (after: SagaRecord) => Promise<void>,
-  ): Promise<void> {
-    const status: SagaStatus = saga.completed.length === 0 ? 'failed' : 'compensating';
-    const id = saga.context.transactionId;
-    const after = await this.tx.run(async () => {
-      const version = await this.sagas.transition(id, saga.version, {
-        status,
+    raise?: (after: SagaRecord) => Promise<AfterCommit>,
+  ): Promise<Move> {
+    const outcome = await this.store.takeOver(saga, statusAfterFailure(saga), error, raise);
+    if (outcome.kind === 'stale') return outcome;
+    await this.changed(outcome.saga, saga.status, null);
+    return { kind: 'moved', saga: outcome.saga, afterCommit: outcome.afterCommit };
+  }
+
+  /** A forward step that will not happen: the saga fails, compensates, or completes past the pivot. */
+  private async fail(
+    saga: SagaRecord,
+    step: SagaStep,
+    raise: Raise | undefined,
+    error: SagaError,
+  ): Promise<Move> {
+    if (!this.steps.isPastPivot(step.name)) {
+      return this.recordOnly(
+        saga,
+        { status: statusAfterFailure(saga), currentStep: step.name, error },
+        raise,
+        { kind: 'forward', step: step.name, outcome: 'failed', data: null, durationMs: 0, error },
+      );
+    }
+    // Past the pivot: the step gave up after its retries; the purchase completes regardless.
+    const outcome = await this.store.record(
+      saga,
+      { status: 'completed', currentStep: step.name },
+      async () => ({
+        kind: 'forward',
+        step: step.name,
+        outcome: 'failed',
+        data: (await step.giveUp?.(saga.context, error.message)) ?? null,
+        durationMs: 0,
         error,
-        leaseOwner: this.identity.id,
-        leaseMs: this.saga.leaseMs,
-      });
-      if (version === undefined) throw new StaleSagaError(id);
-      const next: SagaRecord = { ...saga, version, status, error };
-      await within?.(next);
-      return next;
+      }),
+      raise,
+    );
+    return this.final(saga, outcome);
+  }
+
+  /** A transition with a result row and no effect. */
+  private async recordOnly(
+    saga: SagaRecord,
+    change: StepChange,
+    raise: Raise | undefined,
+    record: StepRecord,
+  ): Promise<Move> {
+    return this.final(saga, await this.store.record(saga, change, () => Promise.resolve(record), raise));
+  }
+
+  /** A transition that had to commit: a refusal or failure there is an error of the service. */
+  private final(saga: SagaRecord, outcome: TransitionOutcome): Promise<Move> | Move {
+    switch (outcome.kind) {
+      case 'done':
+        return this.committed(saga, outcome);
+      case 'stale':
+        return outcome;
+      case 'refused':
+      case 'failed':
+        throw outcome.error;
+    }
+  }
+
+  private async committed(
+    before: SagaRecord,
+    outcome: Extract<TransitionOutcome, { kind: 'done' }>,
+  ): Promise<Move> {
+    const { record } = outcome;
+    await this.changed(outcome.saga, before.status, {
+      step: record.step,
+      kind: record.kind,
+      outcome: record.outcome,
+      durationMs: record.durationMs,
     });
-    const previous = saga.status;
-    Object.assign(saga, after);
-    await this.changed(saga, previous, null);
+    return { kind: 'moved', saga: outcome.saga, afterCommit: outcome.afterCommit };
   }
 
   /**
@@ -246,26 +253,13 @@ export class StepRunner {
   private async changed(
     saga: SagaRecord,
     previousStatus: SagaStatus,
-    cause: {
-      step: StepName;
-      kind: StepKind;
-      outcome: 'success' | 'failed';
-      durationMs: number;
-    } | null,
+    cause: SagaChangeCause | null,
   ): Promise<void> {
-    const event: SagaChangedEvent = {
-      transactionId: saga.context.transactionId,
-      pattern: saga.context.pattern,
+    const event = sagaChanged(
+      { ...saga.context, status: saga.status, version: saga.version, startedAt: saga.startedAt },
       previousStatus,
-      status: saga.status,
-      version: saga.version,
-      step: cause?.step ?? null,
-      kind: cause?.kind ?? null,
-      outcome: cause?.outcome ?? null,
-      durationMs: cause?.durationMs ?? null,
-      sagaAgeMs: isTerminal(saga.status) ? Date.now() - saga.startedAt.getTime() : null,
-      at: new Date(),
-    };
+      cause,
+    );
     const observed = this.events.emitAsync(SAGA_CHANGED, event);
     if (isTerminal(saga.status)) {
       await observed;
@@ -277,57 +271,12 @@ export class StepRunner {
     );
   }
 
-  /** One transaction: do the work, fence the saga and write the result row, run the hook. */
-  private async transition(
-    saga: SagaRecord,
-    change: StepChange,
-    work: () => Promise<StepRecord>,
-    hook?: TransitionHook,
-  ): Promise<StepData | null> {
-    const id = saga.context.transactionId;
-    const { after, done } = await this.tx.run(async () => {
-      // The effect first, then the fence: the saga row stays locked only for the end of the
-      // transaction, and a driver that lost the saga rolls its effect back.
-      const done = await work();
-      let version: number | undefined;
-      try {
-        [version] = await this.sagas.applyTransitions([
-          fencedTransition(saga, change, done, { owner: this.identity.id, ms: this.saga.leaseMs }),
-        ]);
-      } catch (error) {
-        // The step already succeeded once: another driver got here first.
-        if (isUniqueViolation(error, 'uq_saga_step_results_success')) throw new StaleSagaError(id);
-        throw error;
-      }
-      if (version === undefined) throw new StaleSagaError(id);
-      const transition = committedTransition(saga, version, change, done);
-      if (hook !== undefined) await runHooks([{ transition, hook }]);
-      return { after: transition.saga, done };
-    });
-    const previous = saga.status;
-    Object.assign(saga, after);
-    await this.changed(saga, previous, done);
-    return done.data;
-  }
-
-  /** Retries infrastructure errors with backoff; refusals and lost fencing are not retried. */
-  private async withRetries(
-    saga: SagaRecord,
-    attempt: () => Promise<StepData | null>,
-  ): Promise<
-    | { kind: 'done'; data: StepData }
-    | { kind: 'refused'; error: DomainError }
-    | { kind: 'failed'; message: string }
-  > {
+  /** Retries failed attempts with backoff; the other outcomes are final. */
+  private async withRetries<T extends Attempt>(attempt: () => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
-      try {
-        return { kind: 'done', data: (await attempt()) ?? {} };
-      } catch (error) {
-        if (error instanceof StaleSagaError) throw error;
-        if (error instanceof DomainError) return { kind: 'refused', error };
-        if (n >= this.saga.stepMaxAttempts) return { kind: 'failed', message: errorMessage(error) };
-        await sleep(backoffDelay(n, this.saga.stepRetryBaseMs, this.saga.stepRetryMaxMs));
-      }
+      const outcome = await attempt();
+      if (outcome.kind !== 'failed' || n >= this.saga.stepMaxAttempts) return outcome;
+      await sleep(backoffDelay(n, this.saga.stepRetryBaseMs, this.saga.stepRetryMaxMs));
     }
   }
 }

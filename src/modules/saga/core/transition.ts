@@ -1,15 +1,6 @@
-import type { SagaStatus } from './saga-state.entity';
 import type { StepKind } from './saga-step-result.entity';
 import type { FencedTransition } from './saga.repository';
-import type { SagaError, SagaRecord, StepData, StepName } from './saga';
-
-/** Another driver advanced the saga first: this one must stop touching it. */
-export class StaleSagaError extends Error {
-  constructor(transactionId: string) {
-    super(`Saga ${transactionId} was advanced by another driver`);
-    this.name = 'StaleSagaError';
-  }
-}
+import type { SagaError, SagaRecord, SagaStatus, StepData, StepName } from './saga';
 
 /** What a transition committed, for a pattern to act on inside the same transaction. */
 export interface Transition {
@@ -23,36 +14,59 @@ export interface Transition {
   error: SagaError | null;
 }
 
-/**
- * Writes, inside the transaction of one or more transitions, what they raise (choreography: its
- * outbox events). One writer serves all the hooks of a pattern, so the transitions of a batch
- * cost it one call. It issues its statements before its first await: a step batch sends its
- * COMMIT right behind them.
- */
-export type TransitionWriter = (transitions: readonly HookedTransition[]) => Promise<void>;
+/** What a pattern does once the transitions it wrote for have committed (choreography: publish). */
+export type AfterCommit = () => void;
 
-/** Handed to the runner by a pattern that writes something with each of a saga's transitions. */
-export interface TransitionHook {
-  readonly write: TransitionWriter;
+export const NOTHING_AFTER_COMMIT: AfterCommit = () => undefined;
+
+/**
+ * A pattern's writer: inside the transaction of transitions committing together, it writes what
+ * they raise (choreography: their outbox events) and answers, per transition, what to do once
+ * they have committed. One writer serves a whole pattern, so a step batch costs it one call; it
+ * issues its statements before its first await, and the batch sends its COMMIT right behind them.
+ */
+export interface TransitionWriter {
+  write(transitions: readonly RaisedTransition[]): Promise<AfterCommit[]>;
 }
 
-export interface HookedTransition {
+/** Who writes what a saga's transitions raise, and the cause to record with it (an event id). */
+export interface Raise {
+  readonly writer: TransitionWriter;
+  readonly cause: string | null;
+}
+
+export interface RaisedTransition {
   transition: Transition;
-  hook: TransitionHook;
+  cause: string | null;
 }
 
 /**
- * Runs the hooks of transitions committing together: one call per writer, all issued at once (a
- * writer sends its statements before its first await, so they leave together).
+ * Writes what transitions committing together raise: one call per writer, all issued at once.
+ * Answers, per transition, what to do once they have committed.
  */
-export async function runHooks(hooked: readonly HookedTransition[]): Promise<void> {
-  const byWriter = new Map<TransitionWriter, HookedTransition[]>();
-  for (const item of hooked) {
-    const group = byWriter.get(item.hook.write);
-    if (group === undefined) byWriter.set(item.hook.write, [item]);
-    else group.push(item);
-  }
-  await Promise.all([...byWriter].map(([write, group]) => write(group)));
+export async function writeRaised(
+  items: readonly { transition: Transition; raise: Raise | undefined }[],
+): Promise<AfterCommit[]> {
+  const after: AfterCommit[] = items.map(() => NOTHING_AFTER_COMMIT);
+  const byWriter = new Map<TransitionWriter, number[]>();
+  items.forEach(({ raise }, index) => {
+    if (raise === undefined) return;
+    const group = byWriter.get(raise.writer);
+    if (group === undefined) byWriter.set(raise.writer, [index]);
+    else group.push(index);
+  });
+  await Promise.all(
+    [...byWriter].map(async ([writer, indexes]) => {
+      const written = await writer.write(
+        indexes.map((index) => ({
+          transition: items[index].transition,
+          cause: items[index].raise?.cause ?? null,
+        })),
+      );
+      indexes.forEach((index, at) => (after[index] = written[at]));
+    }),
+  );
+  return after;
 }
 
 /** What a step or compensation recorded: the content of its result row. */

@@ -2,15 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { moneyToJson } from '../../../common/money';
 import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../../config/configuration';
-import type { SagaStatus } from '../core/saga-state.entity';
 import {
   SagaListFilter,
   SagaReportsRepository,
   SagaSummaryRow,
-  StatusCountsRow,
 } from './saga-reports.repository';
 import type { SagaError } from '../core/saga';
-import type { SagaStatistics } from './saga.service';
+import { statisticsOf, type PatternStatistics, type SagaStatistics } from './saga-statistics';
+import { type SagaStatus } from '../core/saga';
 
 /** Window of the duration percentiles. */
 export const LATENCY_WINDOW_MS = 15 * 60_000;
@@ -54,42 +53,6 @@ export interface SagaPage {
   page: number;
   limit: number;
   totalPages: number;
-}
-
-function emptyStatistics(): SagaStatistics {
-  return {
-    total: 0,
-    pending: 0,
-    inProgress: 0,
-    completed: 0,
-    failed: 0,
-    compensating: 0,
-    compensated: 0,
-  };
-}
-
-function toStatistics(row: StatusCountsRow): SagaStatistics {
-  return {
-    total: Number(row.total),
-    pending: Number(row.pending),
-    inProgress: Number(row.inProgress),
-    completed: Number(row.completed),
-    failed: Number(row.failed),
-    compensating: Number(row.compensating),
-    compensated: Number(row.compensated),
-  };
-}
-
-function addStatistics(a: SagaStatistics, b: SagaStatistics): SagaStatistics {
-  return {
-    total: a.total + b.total,
-    pending: a.pending + b.pending,
-    inProgress: a.inProgress + b.inProgress,
-    completed: a.completed + b.completed,
-    failed: a.failed + b.failed,
-    compensating: a.compensating + b.compensating,
-    compensated: a.compensated + b.compensated,
-  };
 }
 
 function rounded(value: number | null): number | null {
@@ -136,16 +99,16 @@ export class SagaReportsService {
       stuckAfterMs: this.stuckAfterMs,
     });
     const byPattern = Object.fromEntries(
-      SAGA_PATTERNS.map((pattern) => {
-        const row = counts.find((r) => r.pattern === pattern);
-        return [pattern, row === undefined ? emptyStatistics() : toStatistics(row)];
-      }),
+      SAGA_PATTERNS.map((pattern) => [
+        pattern,
+        statisticsOf(counts.filter((row) => row.pattern === pattern)),
+      ]),
     ) as Record<SagaPattern, SagaStatistics>;
     const finished = Number(recent.finishedLastMinute);
     const running = Number(recent.stuckRunning);
     const compensationFailed = Number(recent.compensationFailed);
     return {
-      statistics: Object.values(byPattern).reduce(addStatistics, emptyStatistics()),
+      statistics: statisticsOf(counts),
       byPattern,
       stuck: {
         running,
@@ -166,6 +129,32 @@ export class SagaReportsService {
       },
       generatedAt: new Date(),
     };
+  }
+
+  /** Sagas per status (GET /sagas/stats). */
+  async statistics(): Promise<SagaStatistics> {
+    return statisticsOf(await this.reports.countsByPattern());
+  }
+
+  /** Sagas per status and mean duration, per pattern (the patterns' comparison). */
+  async patternStatistics(): Promise<Record<SagaPattern, PatternStatistics>> {
+    const rows = await this.reports.countsWithDurations();
+    const result = {} as Record<SagaPattern, PatternStatistics>;
+    for (const pattern of SAGA_PATTERNS) {
+      const mine = rows.filter((row) => row.pattern === pattern);
+      let weighted = 0;
+      let finished = 0;
+      for (const row of mine) {
+        if (row.avg_ms === null) continue;
+        weighted += Number(row.avg_ms) * Number(row.count);
+        finished += Number(row.count);
+      }
+      result[pattern] = {
+        ...statisticsOf(mine),
+        averageDurationMs: finished === 0 ? null : Math.round(weighted / finished),
+      };
+    }
+    return result;
   }
 
   async list(filter: SagaListFilter, page: number, limit: number): Promise<SagaPage> {

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
-import { SAGA_STATUSES } from '../core/saga-state.entity';
 import type { SagaView } from './saga.mapper';
+import { SAGA_STATUSES } from '../core/saga';
 
 export function encodeSagaView(view: SagaView): string {
   return JSON.stringify(view);

@@ -1,17 +1,21 @@
-import { Controller, Get, HttpCode, Post, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, Res } from '@nestjs/common';
 import { IdParam } from '../../../common/http/dto-validators';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { AdminGuard } from '../../../common/auth/admin.guard';
 import { NotFoundError } from '../../../common/errors/domain-error';
 import { toErrorBody } from '../../../common/http/all-exceptions.filter';
 import { SagaView } from './saga.mapper';
-import { SagaService, SagaStatistics } from './saga.service';
+import { SagaReportsService } from './saga-reports.service';
+import type { SagaStatistics } from './saga-statistics';
+import { SagaService } from './saga.service';
 
 @ApiTags('sagas')
 @Controller()
 export class SagaController {
-  constructor(private readonly sagas: SagaService) {}
+  constructor(
+    private readonly sagas: SagaService,
+    private readonly reports: SagaReportsService,
+  ) {}
 
   @Get('saga/:transactionId')
   @ApiOperation({ summary: 'A saga with its steps and compensations, in order' })
@@ -34,24 +38,6 @@ export class SagaController {
   @Get('sagas/stats')
   @ApiOperation({ summary: 'Sagas per status' })
   async stats(): Promise<{ success: true; statistics: SagaStatistics }> {
-    return { success: true, statistics: await this.sagas.statistics() };
-  }
-
-  @Post('compensate/:transactionId')
-  @HttpCode(200)
-  @UseGuards(AdminGuard)
-  @ApiBearerAuth()
-  @ApiOperation({ summary: 'Compensate a saga by hand, or re-drive a failed compensation (admin)' })
-  async compensate(
-    @IdParam('transactionId', 'transaction') transactionId: string,
-  ): Promise<{ success: boolean; message: string; saga: SagaView }> {
-    const { view, changed } = await this.sagas.compensate(transactionId);
-    return {
-      success: view.status === 'compensated' || (view.status === 'failed' && !changed),
-      message: changed
-        ? `Compensation run; saga is ${view.status}`
-        : `Nothing to compensate; saga is ${view.status}`,
-      saga: view,
-    };
+    return { success: true, statistics: await this.reports.statistics() };
   }
 }

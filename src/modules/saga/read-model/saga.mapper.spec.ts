@@ -1,5 +1,6 @@
 import type { SagaRow, StepRow } from '../core/saga.repository';
-import { purchaseHttpStatus, toPurchaseResult, toRecord, toSagaView } from './saga.mapper';
+import { purchaseHttpStatus, toPurchaseResult, toSagaView } from './saga.mapper';
+import { toRecord } from '../core/saga-record';
 
 const at = new Date('2030-01-01T00:00:00.000Z');
 

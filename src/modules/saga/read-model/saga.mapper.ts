@@ -1,16 +1,9 @@
 import { httpStatusOf, type ErrorCode, ERROR_HTTP_STATUS } from '../../../common/errors/error-codes';
 import { moneyToJson } from '../../../common/money';
 import type { SagaPattern } from '../../../config/configuration';
-import type { SagaStatus } from '../core/saga-state.entity';
 import type { SagaRow, StepRow } from '../core/saga.repository';
-import {
-  isStepName,
-  type SagaContext,
-  type SagaError,
-  type SagaRecord,
-  type StepData,
-  type StepName,
-} from '../core/saga';
+import { isTerminal, type SagaError, type SagaStatus, type StepData, type StepName } from '../core/saga';
+import { sagaErrorOf, succeeded } from '../core/saga-record';
 
 export interface PurchaseResult {
   success: boolean;
@@ -63,62 +56,6 @@ export interface SagaView {
   error?: SagaError;
 }
 
-export const TERMINAL: readonly SagaStatus[] = ['completed', 'compensated', 'failed'];
-
-export function isTerminal(status: SagaStatus): boolean {
-  return TERMINAL.includes(status);
-}
-
-/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
-export function isSettled(row: Pick<SagaRow, 'status' | 'error_code'>): boolean {
-  return isTerminal(row.status) && row.error_code !== 'COMPENSATION_FAILED';
-}
-
-/** isSettled as a condition on saga_states (aliased `alias`), for the statements that select by it. */
-export function settledCondition(alias: string): string {
-  return `(${alias}.status IN (${TERMINAL.map((status) => `'${status}'`).join(', ')}) AND ${alias}.error_code IS DISTINCT FROM 'COMPENSATION_FAILED')`;
-}
-
-function sagaError(row: SagaRow): SagaError | undefined {
-  if (row.error_code === null) return undefined;
-  return { step: row.error_step, code: row.error_code, message: row.error_message ?? '' };
-}
-
-/** The steps (or compensations) that committed, in order. */
-export function succeeded(steps: StepRow[], kind: 'forward' | 'compensation'): StepName[] {
-  return steps
-    .filter((s) => s.kind === kind && s.status === 'success' && isStepName(s.step))
-    .map((s) => s.step as StepName);
-}
-
-/** What every step needs of a stored saga: the purchase, fixed when it was recorded. */
-export function contextOf(
-  row: Pick<SagaRow, 'transaction_id' | 'pattern' | 'user_id' | 'item_id' | 'quantity' | 'price'>,
-): SagaContext {
-  if (row.price === null) throw new Error(`Saga ${row.transaction_id} has no price and cannot run`);
-  return {
-    transactionId: row.transaction_id,
-    pattern: row.pattern,
-    userId: row.user_id,
-    itemId: row.item_id,
-    quantity: row.quantity,
-    total: row.price,
-  };
-}
-
-/** The engine's view of a stored saga: what committed, so it can go on from there. */
-export function toRecord(row: SagaRow, steps: StepRow[]): SagaRecord {
-  return {
-    context: contextOf(row),
-    status: row.status,
-    version: row.version,
-    startedAt: row.created_at,
-    completed: succeeded(steps, 'forward'),
-    compensated: succeeded(steps, 'compensation'),
-    error: sagaError(row) ?? null,
-  };
-}
-
 export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
   const errorOf = (s: StepRow) =>
     s.error_code === null ? {} : { error: { code: s.error_code, message: s.error_message ?? '' } };
@@ -157,8 +94,8 @@ export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
   };
   if (row.completed_at !== null) view.completedAt = row.completed_at;
   if (row.failed_at !== null) view.failedAt = row.failed_at;
-  const error = sagaError(row);
-  if (error !== undefined) view.error = error;
+  const error = sagaErrorOf(row);
+  if (error !== null) view.error = error;
   return view;
 }
 
@@ -176,7 +113,7 @@ export function toPurchaseResult(row: SagaRow, steps: StepRow[]): PurchaseResult
     steps.find((s) => s.kind === 'forward' && s.step === name && s.status === 'success')?.data ??
     null;
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
-  const error = sagaError(row);
+  const error = sagaErrorOf(row);
   const result: PurchaseResult = {
     success: row.status === 'completed',
     transactionId: row.transaction_id,
@@ -184,7 +121,7 @@ export function toPurchaseResult(row: SagaRow, steps: StepRow[]): PurchaseResult
     pattern: row.pattern,
     completedSteps: succeeded(steps, 'forward'),
     message:
-      error === undefined ? MESSAGES[row.status] : `${MESSAGES[row.status]}: ${error.message}`,
+      error === null ? MESSAGES[row.status] : `${MESSAGES[row.status]}: ${error.message}`,
     data: {
       userId: row.user_id,
       itemId: row.item_id,
@@ -195,7 +132,7 @@ export function toPurchaseResult(row: SagaRow, steps: StepRow[]): PurchaseResult
       notificationId: text(forward('notification')?.notificationId),
     },
   };
-  if (error !== undefined && row.status !== 'completed') result.error = error;
+  if (error !== null && row.status !== 'completed') result.error = error;
   return result;
 }
 

@@ -4,7 +4,8 @@ import { AdminGuard } from '../../../common/auth/admin.guard';
 import { SAGA_PATTERNS, type SagaPattern } from '../../../config/configuration';
 import { SagaModeDto } from './dto/saga-mode.dto';
 import { PatternControl } from './pattern-control';
-import { PatternStatistics, SagaService } from '../read-model/saga.service';
+import { SagaReportsService } from '../read-model/saga-reports.service';
+import type { PatternStatistics } from '../read-model/saga-statistics';
 
 interface SagaModeView {
   success: true;
@@ -18,7 +19,7 @@ interface SagaModeView {
 export class PatternController {
   constructor(
     private readonly patterns: PatternControl,
-    private readonly sagas: SagaService,
+    private readonly reports: SagaReportsService,
   ) {}
 
   @Get('config/saga-mode')
@@ -53,7 +54,7 @@ export class PatternController {
     statisticsEndpoints: Record<SagaPattern, string>;
     configEndpoints: Record<string, string>;
   }> {
-    const stats = await this.sagas.patternStatistics();
+    const stats = await this.reports.patternStatistics();
     const current = this.patterns.current;
     const entry = (pattern: SagaPattern) => ({
       ...DESCRIPTIONS[pattern],

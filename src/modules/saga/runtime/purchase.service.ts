@@ -15,10 +15,11 @@ import { InstanceIdentity } from '../core/instance-identity';
 import { SagaWaiters } from '../core/saga-waiters';
 import { InitiatedSaga, SagaEngines } from './saga-engines';
 import { PatternControl } from './pattern-control';
-import { SAGA_CHANGED, SagaChangedEvent } from '../core/saga-changed.event';
-import { isTerminal, PurchaseResult, toPurchaseResult } from '../read-model/saga.mapper';
+import { SAGA_CHANGED, sagaChanged } from '../core/saga-changed.event';
+import { PurchaseResult, toPurchaseResult } from '../read-model/saga.mapper';
 import { SagaRepository, type SagaRow } from '../core/saga.repository';
 import type { SagaError } from '../core/saga';
+import { isTerminal } from '../core/saga';
 
 export interface PurchaseOptions {
   idempotencyKey?: string;
@@ -118,25 +119,24 @@ export class PurchaseService {
 
     // Only a purchase with an idempotency key can find its saga recorded already.
     if (row === undefined) return this.replay(key ?? '', hash ?? '');
-    const created: SagaChangedEvent = {
-      transactionId: row.transaction_id,
-      pattern: row.pattern,
-      previousStatus: null,
-      status: row.status,
-      version: row.version,
-      step: null,
-      kind: null,
-      outcome: null,
-      durationMs: null,
-      sagaAgeMs: isTerminal(row.status) ? 0 : null,
-      at: row.created_at,
-    };
+    const created = sagaChanged(
+      {
+        transactionId: row.transaction_id,
+        pattern: row.pattern,
+        status: row.status,
+        version: row.version,
+        startedAt: row.created_at,
+      },
+      null,
+      null,
+      row.created_at,
+    );
     await this.events.emitAsync(SAGA_CHANGED, created);
     if (initiated === undefined) return toPurchaseResult(row, []);
 
     const waitMs = options.respondAsync === true ? 0 : this.config.purchaseWaitMs;
     try {
-      await this.engines.start(initiated, waitMs);
+      await initiated.start(waitMs);
       return await this.result(row.transaction_id);
     } catch (failure) {
       if (failure instanceof DomainError || !isDatabaseUnavailable(failure)) throw failure;

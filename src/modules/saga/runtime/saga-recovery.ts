@@ -3,6 +3,7 @@ import {
   Injectable,
   Logger,
   OnApplicationBootstrap,
+  OnModuleInit,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
@@ -10,7 +11,7 @@ import type { AppConfig } from '../../../config/configuration';
 import { PeriodicTask } from '../../../common/periodic-task';
 import { SAGA_RECOVERED, SagaRecoveredEvent } from '../core/saga-changed.event';
 import { SagaRepository } from '../core/saga.repository';
-import { OutboxDispatcher } from '../choreography/outbox-dispatcher';
+import { OutboxRepository } from '../choreography/outbox.repository';
 import { InstanceIdentity } from '../core/instance-identity';
 import { SagaEngines } from './saga-engines';
 
@@ -19,13 +20,14 @@ const BATCH = 50;
 /**
  * Finds sagas that nobody is driving any more — their driver crashed or hung and its lease
  * expired, or it let go of them — and hands them back to their own pattern's engine: on start
- * (with what this instance's previous run left, see InstanceIdentity), on a schedule, and at once
- * when another instance says it let go. Each instance claims different sagas (SKIP LOCKED), and a
- * claim fences out the previous driver. On shutdown it does the reverse: the steps and events in
- * flight here finish, no next one starts, and this instance's leases are let go for the others.
+ * (at once for what this instance's previous run left, see InstanceIdentity), on a schedule, and
+ * at once when another instance says it let go. Each instance claims different sagas (SKIP
+ * LOCKED), and a claim fences out the previous driver. On shutdown it does the reverse: the steps
+ * and events in flight here finish, no next one starts, and this instance's leases on sagas and
+ * outbox writes are let go for the others.
  */
 @Injectable()
-export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class SagaRecovery implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SagaRecovery.name);
   private readonly leaseMs: number;
   private readonly task: PeriodicTask;
@@ -33,7 +35,7 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
   constructor(
     private readonly sagas: SagaRepository,
     private readonly engines: SagaEngines,
-    private readonly dispatcher: OutboxDispatcher,
+    private readonly outbox: OutboxRepository,
     private readonly identity: InstanceIdentity,
     private readonly events: EventEmitter2,
     config: ConfigService<AppConfig, true>,
@@ -41,6 +43,20 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
     const saga = config.get('saga', { infer: true });
     this.leaseMs = saga.leaseMs;
     this.task = new PeriodicTask(() => this.recover(), saga.recoveryPollMs);
+  }
+
+  /**
+   * Before anything here runs (recovery's first pass, the outbox sweep): what this instance's
+   * previous run left leased is ours to finish, at once.
+   */
+  async onModuleInit(): Promise<void> {
+    if (!this.identity.inheritsLeases) return;
+    const left = await this.expireOwnLeases();
+    if (left.sagas + left.outbox > 0) {
+      this.logger.warn(
+        `Taking back ${left.sagas} saga(s) and ${left.outbox} outbox write(s) left by the previous run of ${this.identity.id}`,
+      );
+    }
   }
 
   onApplicationBootstrap(): void {
@@ -52,9 +68,9 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
   async beforeApplicationShutdown(): Promise<void> {
     this.identity.startDraining();
     await this.task.stop();
-    await Promise.all([this.engines.drain(), this.dispatcher.drain()]);
+    await this.engines.drain();
     try {
-      await this.identity.releaseLeases();
+      await this.releaseLeases();
     } catch (error) {
       this.logger.warn(`Letting go of this instance's leases failed: ${String(error)}`);
     }
@@ -94,5 +110,26 @@ export class SagaRecovery implements OnApplicationBootstrap, BeforeApplicationSh
       this.logger.error(`Recovery pass failed: ${String(error)}`);
     }
     return total;
+  }
+
+  /**
+   * Lets go of every lease this instance holds on open sagas and pending outbox writes, and tells
+   * the other instances to claim them now. A saga still moving here is fenced out by their claim.
+   */
+  private async releaseLeases(): Promise<void> {
+    const released = await this.expireOwnLeases();
+    if (released.sagas + released.outbox === 0) return;
+    this.logger.log(
+      `Handed over ${released.sagas} saga(s) and ${released.outbox} outbox write(s) to the other instances`,
+    );
+    await this.identity.announceReleased();
+  }
+
+  private async expireOwnLeases(): Promise<{ sagas: number; outbox: number }> {
+    const [sagas, outbox] = await Promise.all([
+      this.sagas.expireLeasesOf(this.identity.id),
+      this.outbox.expireLeasesOf(this.identity.id),
+    ]);
+    return { sagas, outbox };
   }
 }

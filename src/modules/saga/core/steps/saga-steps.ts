@@ -37,7 +37,17 @@ export class SagaSteps {
     return name === null ? this.ordered[0] : this.ordered[this.indexOf(name) + 1];
   }
 
+  /** The step comes after the pivot: it is retried, never undone, and the purchase stands. */
   isPastPivot(name: StepName): boolean {
     return this.indexOf(name) > this.pivotIndex;
+  }
+
+  /** The purchase stands: the pivot (or a step after it) has committed. */
+  pivotCommitted(completed: readonly StepName[]): boolean {
+    return completed.some((name) => this.indexOf(name) >= this.pivotIndex);
+  }
+
+  isLast(name: StepName): boolean {
+    return this.indexOf(name) === this.ordered.length - 1;
   }
 }

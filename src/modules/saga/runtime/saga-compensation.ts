@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../../../common/errors/domain-error';
+import { remainingToCompensate } from '../core/saga';
+import { toRecord } from '../core/saga-record';
+import { SagaRepository } from '../core/saga.repository';
+import { SagaSteps } from '../core/steps/saga-steps';
+import { SagaService, sagaNotFound } from '../read-model/saga.service';
+import { toSagaView, type SagaView } from '../read-model/saga.mapper';
+import { SagaEngines } from './saga-engines';
+
+/**
+ * The admin's hand on a saga: compensates it by hand, re-driving a failed compensation or
+ * undoing a saga stuck before its pivot. A completed purchase (past its pivot) cannot be undone.
+ */
+@Injectable()
+export class SagaCompensation {
+  constructor(
+    private readonly sagas: SagaRepository,
+    private readonly steps: SagaSteps,
+    private readonly engines: SagaEngines,
+    private readonly views: SagaService,
+  ) {}
+
+  async compensate(transactionId: string): Promise<{ view: SagaView; changed: boolean }> {
+    const found = await this.sagas.findWithSteps(transactionId);
+    if (found === undefined) throw sagaNotFound(transactionId);
+    const { row, steps } = found;
+    const saga = toRecord(row, steps);
+    if (row.status === 'completed' || this.steps.pivotCommitted(saga.completed)) {
+      throw new DomainError(
+        'SAGA_NOT_COMPENSABLE',
+        `Saga ${transactionId} is past its pivot (the purchase is logged) and cannot be compensated`,
+      );
+    }
+    const undone = remainingToCompensate(saga).length === 0;
+    if (row.status === 'compensated' || (row.status === 'failed' && undone)) {
+      return { view: toSagaView(row, steps), changed: false };
+    }
+    const result = await this.engines.compensate(saga, {
+      step: row.current_step,
+      code: 'MANUAL_COMPENSATION',
+      message: 'Compensated by an administrator',
+    });
+    if (result === 'stale') {
+      throw new DomainError('SAGA_NOT_COMPENSABLE', `Saga ${transactionId} changed meanwhile; try again`);
+    }
+    return { view: await this.views.get(transactionId), changed: true };
+  }
+}
