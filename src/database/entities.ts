@@ -1,7 +1,10 @@
 import { ItemEntity } from '../modules/items/item.entity';
 import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
 import { NotificationEntity } from '../modules/notifications/notification.entity';
-import { OutboxEventEntity, OutboxPendingEntity } from '../modules/saga/choreography/outbox-event.entity';
+import {
+  OutboxEventEntity,
+  OutboxPendingEntity,
+} from '../modules/saga/choreography/outbox-event.entity';
 import {
   RetentionRunEntity,
   SagaPurgedTotalsEntity,

@@ -2,7 +2,11 @@ import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../common/auth/admin.guard';
 import { RetentionService, type RetentionStatus } from '../retention/retention.service';
-import { SagaOverview, SagaPage, SagaReportsService } from '../saga/read-model/saga-reports.service';
+import {
+  SagaOverview,
+  SagaPage,
+  SagaReportsService,
+} from '../saga/read-model/saga-reports.service';
 import { ListSagasQuery } from './dto/list-sagas.query';
 
 @ApiTags('admin')

@@ -1,5 +1,11 @@
 import type { Transition } from '../core/transition';
-import { remainingToCompensate, type SagaContext, type SagaRecord, type StepData, type StepName } from '../core/saga';
+import {
+  remainingToCompensate,
+  type SagaContext,
+  type SagaRecord,
+  type StepData,
+  type StepName,
+} from '../core/saga';
 
 /** The choreography's events, as the contract names them. */
 export const SAGA_EVENTS = [

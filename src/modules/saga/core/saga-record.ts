@@ -1,5 +1,11 @@
 import type { SagaRow, StepRow } from './saga.repository';
-import { isStepName, type SagaContext, type SagaError, type SagaRecord, type StepName } from './saga';
+import {
+  isStepName,
+  type SagaContext,
+  type SagaError,
+  type SagaRecord,
+  type StepName,
+} from './saga';
 
 /** A stored saga's error, if it has one. */
 export function sagaErrorOf(row: SagaRow): SagaError | null {

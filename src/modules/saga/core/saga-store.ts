@@ -127,7 +127,11 @@ export class SagaStore {
     }
   }
 
-  private async applyOne(saga: SagaRecord, change: StepChange, record: StepRecord): Promise<number> {
+  private async applyOne(
+    saga: SagaRecord,
+    change: StepChange,
+    record: StepRecord,
+  ): Promise<number> {
     let version: number | undefined;
     try {
       [version] = await this.sagas.applyTransitions([

@@ -76,7 +76,9 @@ export interface SagaRecord {
 }
 
 /** Steps still to undo, newest first. */
-export function remainingToCompensate(saga: Pick<SagaRecord, 'completed' | 'compensated'>): StepName[] {
+export function remainingToCompensate(
+  saga: Pick<SagaRecord, 'completed' | 'compensated'>,
+): StepName[] {
   return saga.completed.filter((name) => !saga.compensated.includes(name)).reverse();
 }
 

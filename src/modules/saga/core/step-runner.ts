@@ -29,7 +29,8 @@ import type { AfterCommit, Raise, StepChange, StepRecord } from './transition';
  * What driving a saga one move gave: the saga as it now stands and what its pattern does once
  * that committed; or `stale` when another driver had moved it first (this one lets it be).
  */
-export type Move = { kind: 'moved'; saga: SagaRecord; afterCommit: AfterCommit } | { kind: 'stale' };
+export type Move =
+  { kind: 'moved'; saga: SagaRecord; afterCommit: AfterCommit } | { kind: 'stale' };
 
 /** An attempt's outcome, for the retry loop: `failed` is retried, the rest is final. */
 type Attempt = ForwardOutcome | TransitionOutcome;
@@ -214,7 +215,10 @@ export class StepRunner {
     raise: Raise | undefined,
     record: StepRecord,
   ): Promise<Move> {
-    return this.final(saga, await this.store.record(saga, change, () => Promise.resolve(record), raise));
+    return this.final(
+      saga,
+      await this.store.record(saga, change, () => Promise.resolve(record), raise),
+    );
   }
 
   /** A transition that had to commit: a refusal or failure there is an error of the service. */

@@ -2,11 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { moneyToJson } from '../../../common/money';
 import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../../config/configuration';
-import {
-  SagaListFilter,
-  SagaReportsRepository,
-  SagaSummaryRow,
-} from './saga-reports.repository';
+import { SagaListFilter, SagaReportsRepository, SagaSummaryRow } from './saga-reports.repository';
 import type { SagaError } from '../core/saga';
 import { statisticsOf, type PatternStatistics, type SagaStatistics } from './saga-statistics';
 import { type SagaStatus } from '../core/saga';

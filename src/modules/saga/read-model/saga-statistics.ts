@@ -17,7 +17,9 @@ export interface PatternStatistics extends SagaStatistics {
 }
 
 /** The one way counts per status become statistics: from rows of (status, count). */
-export function statisticsOf(rows: readonly { status: SagaStatus; count: number | string }[]): SagaStatistics {
+export function statisticsOf(
+  rows: readonly { status: SagaStatus; count: number | string }[],
+): SagaStatistics {
   const counts = Object.fromEntries(SAGA_STATUSES.map((status) => [status, 0])) as Record<
     SagaStatus,
     number

@@ -1,8 +1,18 @@
-import { httpStatusOf, type ErrorCode, ERROR_HTTP_STATUS } from '../../../common/errors/error-codes';
+import {
+  httpStatusOf,
+  type ErrorCode,
+  ERROR_HTTP_STATUS,
+} from '../../../common/errors/error-codes';
 import { moneyToJson } from '../../../common/money';
 import type { SagaPattern } from '../../../config/configuration';
 import type { SagaRow, StepRow } from '../core/saga.repository';
-import { isTerminal, type SagaError, type SagaStatus, type StepData, type StepName } from '../core/saga';
+import {
+  isTerminal,
+  type SagaError,
+  type SagaStatus,
+  type StepData,
+  type StepName,
+} from '../core/saga';
 import { sagaErrorOf, succeeded } from '../core/saga-record';
 
 export interface PurchaseResult {
@@ -120,8 +130,7 @@ export function toPurchaseResult(row: SagaRow, steps: StepRow[]): PurchaseResult
     status: row.status,
     pattern: row.pattern,
     completedSteps: succeeded(steps, 'forward'),
-    message:
-      error === null ? MESSAGES[row.status] : `${MESSAGES[row.status]}: ${error.message}`,
+    message: error === null ? MESSAGES[row.status] : `${MESSAGES[row.status]}: ${error.message}`,
     data: {
       userId: row.user_id,
       itemId: row.item_id,

@@ -60,7 +60,11 @@ export class SagaService {
     const found = await this.sagas.findWithSteps(transactionId);
     if (found === undefined) return undefined;
     const { row, steps } = found;
-    return { version: row.version, view: toSagaView(row, steps), settled: isSettled({ status: row.status, errorCode: row.error_code }) };
+    return {
+      version: row.version,
+      view: toSagaView(row, steps),
+      settled: isSettled({ status: row.status, errorCode: row.error_code }),
+    };
   }
 
   async history(userId: string, pattern: SagaPattern): Promise<SagaHistoryEntry[]> {

@@ -42,7 +42,10 @@ export class SagaCompensation {
       message: 'Compensated by an administrator',
     });
     if (result === 'stale') {
-      throw new DomainError('SAGA_NOT_COMPENSABLE', `Saga ${transactionId} changed meanwhile; try again`);
+      throw new DomainError(
+        'SAGA_NOT_COMPENSABLE',
+        `Saga ${transactionId} changed meanwhile; try again`,
+      );
     }
     return { view: await this.views.get(transactionId), changed: true };
   }

@@ -40,7 +40,8 @@ export class SagaEngines {
     }
     return sagas.map((saga) => {
       const one = initiated.get(saga.context.transactionId);
-      if (one === undefined) throw new Error(`No engine started saga ${saga.context.transactionId}`);
+      if (one === undefined)
+        throw new Error(`No engine started saga ${saga.context.transactionId}`);
       return one;
     });
   }

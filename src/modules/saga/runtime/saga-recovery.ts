@@ -27,7 +27,9 @@ const BATCH = 50;
  * outbox writes are let go for the others.
  */
 @Injectable()
-export class SagaRecovery implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
+export class SagaRecovery
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
   private readonly logger = new Logger(SagaRecovery.name);
   private readonly leaseMs: number;
   private readonly task: PeriodicTask;
