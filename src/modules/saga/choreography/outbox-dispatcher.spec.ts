@@ -1,15 +1,10 @@
 import { Logger } from '@nestjs/common';
-import type { ConfigService } from '@nestjs/config';
+import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { AppConfig } from '../../../config/configuration';
 import { testIdentity } from '../core/instance-identity.fixture';
 import { ACK_LINGER_MS, OutboxDispatcher } from './outbox-dispatcher';
-import type {
-  ClaimedEvent,
-  OutboxRepository,
-  PendingBatch,
-  PendingEvent,
-} from './outbox.repository';
+import type { ClaimedEvent, PendingBatch, PendingEvent } from './outbox.repository';
 import type { SagaEventEnvelope } from './saga-events';
 
 /** The pending row of a write of `size` events. */
@@ -95,16 +90,11 @@ function setup(
     claimStale: jest.fn(() => Promise.resolve(left.splice(0))),
     countPending: jest.fn(() => Promise.resolve(0)),
   };
-  const config = {
-    get: () => ({ outboxLeaseMs: 30_000, outboxPollMs: 1000 }),
-  } as unknown as ConfigService<AppConfig, true>;
+  const config = new ConfigService<AppConfig, true>({
+    saga: { outboxLeaseMs: 30_000, outboxPollMs: 1000 },
+  });
   const identity = testIdentity();
-  const dispatcher = new OutboxDispatcher(
-    outbox as unknown as OutboxRepository,
-    bus,
-    identity,
-    config,
-  );
+  const dispatcher = new OutboxDispatcher(outbox, bus, identity, config);
   return { dispatcher, bus, outbox, handled, acks, identity };
 }
 

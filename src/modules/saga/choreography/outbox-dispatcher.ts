@@ -1,5 +1,6 @@
 import {
   BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   OnApplicationBootstrap,
@@ -66,7 +67,11 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
   private readonly progress = new WeakMap<PendingBatch, Progress>();
 
   constructor(
-    private readonly outbox: OutboxRepository,
+    @Inject(OutboxRepository)
+    private readonly outbox: Pick<
+      OutboxRepository,
+      'claimStale' | 'countPending' | 'markDispatched' | 'release'
+    >,
     private readonly bus: EventEmitter2,
     private readonly identity: InstanceIdentity,
     config: ConfigService<AppConfig, true>,

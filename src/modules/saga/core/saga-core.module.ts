@@ -12,7 +12,7 @@ import { StepRunner } from './step-runner';
 import { ItemGrantStep } from './steps/item-grant.step';
 import { LogRecordStep } from './steps/log-record.step';
 import { NotificationStep } from './steps/notification.step';
-import { SagaSteps } from './steps/saga-steps';
+import { SAGA_STEPS_PROVIDER, SagaSteps } from './steps/saga-steps';
 import { UserValidationStep } from './steps/user-validation.step';
 
 /**
@@ -26,7 +26,7 @@ import { UserValidationStep } from './steps/user-validation.step';
     ItemGrantStep,
     LogRecordStep,
     NotificationStep,
-    SagaSteps,
+    SAGA_STEPS_PROVIDER,
     SagaRepository,
     SagaStore,
     FaultInjector,

@@ -15,7 +15,7 @@ describe('SagaWaiters', () => {
 
   beforeEach(() => {
     findStatus = jest.fn().mockResolvedValue({ status: 'in_progress', version: 1 });
-    waiters = new SagaWaiters({ findStatus } as unknown as SagaRepository);
+    waiters = new SagaWaiters({ findStatus });
   });
 
   afterEach(() => jest.useRealTimers());

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { SAGA_SETTLED, SagaChangedEvent } from './saga-changed.event';
 import { SagaRepository } from './saga.repository';
@@ -16,7 +16,7 @@ const POLL_MS = 1000;
 export class SagaWaiters {
   private readonly waiting = new Map<string, Set<(version: number) => void>>();
 
-  constructor(private readonly sagas: SagaRepository) {}
+  constructor(@Inject(SagaRepository) private readonly sagas: Pick<SagaRepository, 'findStatus'>) {}
 
   @OnEvent(SAGA_SETTLED)
   onSettled(event: SagaChangedEvent): void {

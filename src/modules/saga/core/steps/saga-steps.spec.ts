@@ -1,21 +1,17 @@
 import type { StepName } from '../saga';
-import type { ItemGrantStep } from './item-grant.step';
-import type { LogRecordStep } from './log-record.step';
-import type { NotificationStep } from './notification.step';
 import type { SagaStep } from './saga-step';
 import { SagaSteps } from './saga-steps';
-import type { UserValidationStep } from './user-validation.step';
 
 function fake(name: StepName, pivot = false): SagaStep {
   return { name, pivot, execute: () => Promise.resolve([]) };
 }
 
-const steps = new SagaSteps(
-  fake('user_validation') as unknown as UserValidationStep,
-  fake('item_grant') as unknown as ItemGrantStep,
-  fake('log_record', true) as unknown as LogRecordStep,
-  fake('notification') as unknown as NotificationStep,
-);
+const steps = new SagaSteps([
+  fake('user_validation'),
+  fake('item_grant'),
+  fake('log_record', true),
+  fake('notification'),
+]);
 
 describe('SagaSteps', () => {
   it('walks the steps in order, from the start to past the last', () => {
@@ -30,6 +26,14 @@ describe('SagaSteps', () => {
     expect(steps.isPastPivot('item_grant')).toBe(false);
     expect(steps.isPastPivot('log_record')).toBe(false);
     expect(steps.isPastPivot('notification')).toBe(true);
+  });
+
+  it('says the purchase stands once the pivot or a step after it committed', () => {
+    expect(steps.pivotCommitted([])).toBe(false);
+    expect(steps.pivotCommitted(['user_validation', 'item_grant'])).toBe(false);
+    expect(steps.pivotCommitted(['user_validation', 'item_grant', 'log_record'])).toBe(true);
+    expect(steps.isLast('notification')).toBe(true);
+    expect(steps.isLast('log_record')).toBe(false);
   });
 
   it('finds a step by name and refuses an unknown one', () => {

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import type { Provider } from '@nestjs/common';
 import type { StepName } from '../saga';
 import { ItemGrantStep } from './item-grant.step';
 import { LogRecordStep } from './log-record.step';
@@ -6,19 +6,11 @@ import { NotificationStep } from './notification.step';
 import type { SagaStep } from './saga-step';
 import { UserValidationStep } from './user-validation.step';
 
-/** The purchase saga's steps, in order. */
-@Injectable()
+/** The purchase saga's steps, in order, and the rules that follow from their order. */
 export class SagaSteps {
-  readonly ordered: readonly SagaStep[];
   readonly pivotIndex: number;
 
-  constructor(
-    userValidation: UserValidationStep,
-    itemGrant: ItemGrantStep,
-    logRecord: LogRecordStep,
-    notification: NotificationStep,
-  ) {
-    this.ordered = [userValidation, itemGrant, logRecord, notification];
+  constructor(readonly ordered: readonly SagaStep[]) {
     this.pivotIndex = this.ordered.findIndex((step) => step.pivot === true);
   }
 
@@ -51,3 +43,10 @@ export class SagaSteps {
     return this.indexOf(name) === this.ordered.length - 1;
   }
 }
+
+/** The purchase saga: its four steps in the contract's order. */
+export const SAGA_STEPS_PROVIDER: Provider = {
+  provide: SagaSteps,
+  useFactory: (...steps: SagaStep[]) => new SagaSteps(steps),
+  inject: [UserValidationStep, ItemGrantStep, LogRecordStep, NotificationStep],
+};
