@@ -1,5 +1,5 @@
 import type { SagaRow, StepRow } from '../core/saga.repository';
-import { purchaseHttpStatus, toPurchaseResult, toSagaView } from './saga.mapper';
+import { toSagaView } from './saga.mapper';
 import { toRecord } from '../core/saga-record';
 
 const at = new Date('2030-01-01T00:00:00.000Z');
@@ -115,33 +115,5 @@ describe('saga mapper', () => {
     expect(view.failedAt).toBe(at);
     expect(view.completedAt).toBeUndefined();
     expect(view.error).toEqual({ step: null, code: 'COMPENSATION_FAILED', message: 'boom' });
-  });
-
-  it('answers each outcome of a purchase with its HTTP status', () => {
-    const result = (overrides: Partial<SagaRow>) => toPurchaseResult(sagaRow(overrides), []);
-
-    expect(purchaseHttpStatus(result({ status: 'completed' }))).toBe(200);
-    expect(purchaseHttpStatus(result({ status: 'in_progress' }))).toBe(202);
-    expect(
-      purchaseHttpStatus(
-        result({ status: 'failed', error_code: 'SERVICE_UNAVAILABLE', error_message: 'down' }),
-      ),
-    ).toBe(503);
-    expect(
-      purchaseHttpStatus(
-        result({
-          status: 'compensated',
-          error_code: 'INSUFFICIENT_STOCK',
-          error_message: 'Sold out',
-        }),
-      ),
-    ).toBe(409);
-    // A code the contract does not know, or no code at all, is the server's fault.
-    expect(
-      purchaseHttpStatus(
-        result({ status: 'failed', error_code: 'RETIRED_CODE', error_message: 'broke' }),
-      ),
-    ).toBe(500);
-    expect(purchaseHttpStatus(result({ status: 'failed' }))).toBe(500);
   });
 });

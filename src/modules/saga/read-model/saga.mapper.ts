@@ -1,18 +1,7 @@
-import {
-  httpStatusOf,
-  type ErrorCode,
-  ERROR_HTTP_STATUS,
-} from '../../../common/errors/error-codes';
 import { moneyToJson } from '../../../common/money';
 import type { SagaPattern } from '../../../config/configuration';
 import type { SagaRow, StepRow } from '../core/saga.repository';
-import {
-  isTerminal,
-  type SagaError,
-  type SagaStatus,
-  type StepData,
-  type StepName,
-} from '../core/saga';
+import { type SagaError, type SagaStatus, type StepData, type StepName } from '../core/saga';
 import { sagaErrorOf, succeeded } from '../core/saga-record';
 
 export interface PurchaseResult {
@@ -143,16 +132,4 @@ export function toPurchaseResult(row: SagaRow, steps: StepRow[]): PurchaseResult
   };
   if (error !== null && row.status !== 'completed') result.error = error;
   return result;
-}
-
-/**
- * The HTTP status of a purchase's answer: 200 done, 202 still running, 503 when the database went
- * away after the saga was recorded, else its error's.
- */
-export function purchaseHttpStatus(result: PurchaseResult): number {
-  if (result.error?.code === 'SERVICE_UNAVAILABLE') return 503;
-  if (result.status === 'completed') return 200;
-  if (!isTerminal(result.status)) return 202;
-  const code = result.error?.code;
-  return code !== undefined && code in ERROR_HTTP_STATUS ? httpStatusOf(code as ErrorCode) : 500;
 }

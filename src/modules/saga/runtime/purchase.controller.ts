@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { DomainError } from '../../../common/errors/domain-error';
 import { PurchaseDto } from './dto/purchase.dto';
 import { PurchaseService } from './purchase.service';
-import { PurchaseResult, purchaseHttpStatus } from '../read-model/saga.mapper';
+import type { PurchaseResult } from '../read-model/saga.mapper';
+import { purchaseHttpStatus } from './purchase-http-status';
 
 type PurchaseAnswer = PurchaseResult & { statusCode?: number; errorCode?: string };
 
