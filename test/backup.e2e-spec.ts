@@ -79,7 +79,7 @@ describe('backup and restore (db:backup, db:restore)', () => {
     expect(before.steps.length).toBeGreaterThan(8);
 
     const file = join(dir, 'nested', 'saga.dump');
-    const backup = await runCli('database/backup.js', ['--out', file], {
+    const backup = await runCli('cli/backup.js', ['--out', file], {
       DATABASE_URL: t.databaseUrl,
     });
     expect(backup.stderr).toBe('');
@@ -90,13 +90,13 @@ describe('backup and restore (db:backup, db:restore)', () => {
 
     await t.database.drop();
 
-    const restore = await runCli('database/restore.js', [file], { DATABASE_URL: restoredUrl });
+    const restore = await runCli('cli/restore.js', [file], { DATABASE_URL: restoredUrl });
     expect(restore.stderr).toBe('');
     expect(restore.code).toBe(0);
     expect(restore.stdout).toContain(`into the new database "${restoredName}"`);
     expect(await snapshot(restoredUrl)).toEqual(before);
 
-    const verify = await runCli('database/verify.js', [], { DATABASE_URL: restoredUrl });
+    const verify = await runCli('cli/verify.js', [], { DATABASE_URL: restoredUrl });
     expect(verify.stdout).toMatch(/clean/);
     expect(verify.code).toBe(0);
 
@@ -116,13 +116,13 @@ describe('backup and restore (db:backup, db:restore)', () => {
 
   it('refuses a database that is not empty unless forced, then replaces its content', async () => {
     const file = join(dir, 'nested', 'saga.dump');
-    const refused = await runCli('database/restore.js', [file], { DATABASE_URL: restoredUrl });
+    const refused = await runCli('cli/restore.js', [file], { DATABASE_URL: restoredUrl });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/is not empty .*pass --force/s);
     const afterPurchase = await snapshot(restoredUrl);
     expect(afterPurchase.sagas).toHaveLength(5);
 
-    const forced = await runCli('database/restore.js', [file, '--force'], {
+    const forced = await runCli('cli/restore.js', [file, '--force'], {
       DATABASE_URL: restoredUrl,
     });
     expect(forced.stderr).toBe('');
@@ -132,13 +132,13 @@ describe('backup and restore (db:backup, db:restore)', () => {
   });
 
   it('refuses a file that is not a backup, and says what is wrong', async () => {
-    const result = await runCli('database/restore.js', [__filename], { DATABASE_URL: restoredUrl });
+    const result = await runCli('cli/restore.js', [__filename], { DATABASE_URL: restoredUrl });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/not a pg_dump custom-format archive/);
   });
 
   it('says how to install pg_dump when it cannot find it', async () => {
-    const result = await runCli('database/backup.js', [], {
+    const result = await runCli('cli/backup.js', [], {
       DATABASE_URL: restoredUrl,
       PATH: '/nonexistent',
       PG_BIN_DIR: dir,
@@ -152,7 +152,7 @@ describe('backup and restore (db:backup, db:restore)', () => {
     writeFileSync(join(bin, 'pg_dump'), '#!/bin/sh\necho "pg_dump (PostgreSQL) 9.6.24"\n');
     chmodSync(join(bin, 'pg_dump'), 0o755);
     const out = join(dir, 'old.dump');
-    const result = await runCli('database/backup.js', ['--out', out], {
+    const result = await runCli('cli/backup.js', ['--out', out], {
       DATABASE_URL: restoredUrl,
       PG_BIN_DIR: bin,
     });

@@ -116,7 +116,7 @@ describe('integrity verification (admin route, metric, verify command)', () => {
     const lastRun = register.getSingleMetric('saga_integrity_last_run_timestamp_seconds');
     expect((await lastRun?.get())?.values[0]?.value).toBeGreaterThan(0);
 
-    const cli = await runCli('database/verify.js', [], { DATABASE_URL: t.databaseUrl });
+    const cli = await runCli('cli/verify.js', [], { DATABASE_URL: t.databaseUrl });
     expect(cli.stderr).toBe('');
     expect(cli.stdout).toMatch(/clean \(8 checks/);
     expect(cli.code).toBe(0);
@@ -195,20 +195,20 @@ describe('integrity verification (admin route, metric, verify command)', () => {
       negative_amount: 0,
     });
 
-    const cli = await runCli('database/verify.js', [], { DATABASE_URL: t.databaseUrl });
+    const cli = await runCli('cli/verify.js', [], { DATABASE_URL: t.databaseUrl });
     expect(cli.code).toBe(1);
     expect(cli.stdout).toMatch(/7 violation\(s\)/);
     expect(cli.stdout).toMatch(/User user-456: balance 80\.50, expected 75\.50/);
     expect(cli.stdout).toContain(completedSword);
     expect(cli.stdout).toContain('TXN_STUCK_test');
 
-    const json = await runCli('database/verify.js', ['--json'], { DATABASE_URL: t.databaseUrl });
+    const json = await runCli('cli/verify.js', ['--json'], { DATABASE_URL: t.databaseUrl });
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ clean: false, violations: 7 });
   });
 
   it('exits 2 when it cannot run', async () => {
-    const cli = await runCli('database/verify.js', ['--bogus'], { DATABASE_URL: t.databaseUrl });
+    const cli = await runCli('cli/verify.js', ['--bogus'], { DATABASE_URL: t.databaseUrl });
     expect(cli.code).toBe(2);
     expect(cli.stderr).toMatch(/Unknown option --bogus/);
   });

@@ -84,7 +84,7 @@ describe('Retention', () => {
     CACHE_KEY_PREFIX: prefix,
   };
   const cli = (args: string[]) =>
-    runCli('database/purge.js', args, { ...policy, DATABASE_URL: t.databaseUrl });
+    runCli('cli/purge.js', args, { ...policy, DATABASE_URL: t.databaseUrl });
 
   beforeAll(async () => {
     t = await startTestApp(policy);
@@ -263,7 +263,7 @@ describe('Retention', () => {
 
     // The archive gives back what was removed.
     const read = await runCli(
-      'database/archive-read.js',
+      'cli/archive-read.js',
       [archiveDir, '--transaction', oldDone[1].transactionId],
       {},
     );
@@ -277,9 +277,9 @@ describe('Retention', () => {
       events: undefined,
     });
     expect(archived.events).toHaveLength(rowsBefore.outbox_events);
-    const all = await runCli('database/archive-read.js', [archiveDir], {});
+    const all = await runCli('cli/archive-read.js', [archiveDir], {});
     expect(all.stdout.trim().split('\n')).toHaveLength(5);
-    const byUser = await runCli('database/archive-read.js', [archiveDir, '--user', 'user-456'], {});
+    const byUser = await runCli('cli/archive-read.js', [archiveDir, '--user', 'user-456'], {});
     expect(
       byUser.stdout
         .trim()
@@ -308,10 +308,10 @@ describe('Retention', () => {
     ]);
     await t.db.query('DELETE FROM saga_states WHERE transaction_id = $1', [open]);
     await t.db.query('DELETE FROM outbox_pending WHERE id = $1', [events[0].id]);
-    const clean = await runCli('database/verify.js', ['--json'], { DATABASE_URL: t.databaseUrl });
+    const clean = await runCli('cli/verify.js', ['--json'], { DATABASE_URL: t.databaseUrl });
     expect(JSON.parse(clean.stdout)).toMatchObject({ clean: true, violations: 0 });
     await t.db.query("UPDATE users SET balance = balance + 7 WHERE user_id = 'user-123'");
-    const caught = await runCli('database/verify.js', [], { DATABASE_URL: t.databaseUrl });
+    const caught = await runCli('cli/verify.js', [], { DATABASE_URL: t.databaseUrl });
     expect(caught.code).toBe(1);
     expect(caught.stdout).toMatch(/User user-123: balance/);
     await t.db.query("UPDATE users SET balance = balance - 7 WHERE user_id = 'user-123'");
@@ -479,7 +479,7 @@ describe('Retention and the space it frees', () => {
       const metrics = await t.http.get('/metrics').expect(200);
       expect(metrics.text).toMatch(/retention_vacuums_total\{table="saga_states"\} [1-9]/);
       // Read back through a pipe, more than a pipe's buffer holds: every line arrives.
-      const read = await runCli('database/archive-read.js', [archiveDir], {});
+      const read = await runCli('cli/archive-read.js', [archiveDir], {});
       expect(read.stderr).toBe('');
       expect(read.stdout.length).toBeGreaterThan(65_536);
       const ids = read.stdout

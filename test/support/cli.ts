@@ -9,7 +9,7 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A command-line entry point of the transpiled service (database/verify.js...). */
+/** A command-line entry point of the transpiled service (cli/verify.js...). */
 export function cliPath(relative: string): string {
   const main = process.env.TEST_SERVICE_MAIN;
   if (main === undefined)

@@ -3,13 +3,11 @@ import {
   Column,
   CreateDateColumn,
   Entity,
+  ForeignKey,
   Index,
-  JoinColumn,
-  ManyToOne,
   PrimaryColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { SagaStateEntity } from '../saga/core/saga-state.entity';
 
 export type TransactionLogStatus = 'completed' | 'compensated';
 
@@ -22,6 +20,8 @@ export class TransactionLogEntity {
 
   /** One log per saga. */
   @Column({ name: 'transaction_id', type: 'varchar', length: 64, unique: true })
+  // By table name: the saga module depends on this one, not the reverse.
+  @ForeignKey('saga_states', { onDelete: 'RESTRICT' })
   transactionId!: string;
 
   @Column({ name: 'user_id', type: 'varchar', length: 50 })
@@ -47,8 +47,4 @@ export class TransactionLogEntity {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
-
-  @ManyToOne(() => SagaStateEntity, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'transaction_id' })
-  saga?: SagaStateEntity;
 }

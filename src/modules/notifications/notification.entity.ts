@@ -1,14 +1,4 @@
-import {
-  Check,
-  Column,
-  CreateDateColumn,
-  Entity,
-  Index,
-  JoinColumn,
-  ManyToOne,
-  PrimaryColumn,
-} from 'typeorm';
-import { SagaStateEntity } from '../saga/core/saga-state.entity';
+import { Check, Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
 
 export type NotificationStatus = 'pending' | 'sent' | 'failed';
 
@@ -21,6 +11,8 @@ export class NotificationEntity {
   notificationId!: string;
 
   @Column({ name: 'transaction_id', type: 'varchar', length: 64 })
+  // By table name: the saga module depends on this one, not the reverse.
+  @ForeignKey('saga_states', { onDelete: 'RESTRICT' })
   transactionId!: string;
 
   @Column({ name: 'user_id', type: 'varchar', length: 50 })
@@ -49,8 +41,4 @@ export class NotificationEntity {
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
-
-  @ManyToOne(() => SagaStateEntity, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'transaction_id' })
-  saga?: SagaStateEntity;
 }

@@ -2,12 +2,12 @@ import {
   Check,
   Column,
   Entity,
+  ForeignKey,
   JoinColumn,
   ManyToOne,
   PrimaryColumn,
   UpdateDateColumn,
 } from 'typeorm';
-import { ItemEntity } from '../items/item.entity';
 import { UserEntity } from './user.entity';
 
 @Entity('user_inventory')
@@ -17,6 +17,8 @@ export class UserInventoryEntity {
   userId!: string;
 
   @PrimaryColumn({ name: 'item_id', type: 'varchar', length: 50 })
+  // By table name: the items module's entity stays its own.
+  @ForeignKey('items', { onDelete: 'RESTRICT' })
   itemId!: string;
 
   @Column({ type: 'int' })
@@ -28,8 +30,4 @@ export class UserInventoryEntity {
   @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id' })
   user?: UserEntity;
-
-  @ManyToOne(() => ItemEntity, { onDelete: 'RESTRICT' })
-  @JoinColumn({ name: 'item_id' })
-  item?: ItemEntity;
 }

@@ -1,7 +1,5 @@
 import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-
-export type UserStatus = 'active' | 'suspended' | 'closed';
-export const USER_STATUSES: readonly UserStatus[] = ['active', 'suspended', 'closed'];
+import type { UserStatus } from './user-status';
 
 @Entity('users')
 @Check('chk_users_balance_non_negative', '"balance" >= 0')

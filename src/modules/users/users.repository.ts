@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
-import type { UserStatus } from './user.entity';
+import type { UserStatus } from './user-status';
 
 export interface UserRow {
   user_id: string;

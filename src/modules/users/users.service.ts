@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { BatchOutcome } from '../../common/batch-queue';
 import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import { moneyToJson, toCents } from '../../common/money';
-import type { UserStatus } from './user.entity';
+import type { UserStatus } from './user-status';
 import { DebitDecision, UserRow, UsersRepository } from './users.repository';
 
 export interface UserView {

@@ -7,7 +7,7 @@ import {
   IsMoneyAmount,
   IsPlainText,
 } from '../../../common/http/dto-validators';
-import { USER_STATUSES, type UserStatus } from '../../users/user.entity';
+import { USER_STATUSES, type UserStatus } from '../../users/user-status';
 
 const MAX_MONEY = 1_000_000_000;
 const MAX_STOCK = 1_000_000_000;

@@ -9,6 +9,10 @@ import { hostname } from 'node:os';
 import { DataSource } from 'typeorm';
 import { errorMessage } from '../common/errors/error-message';
 import { buildConfig, type AppConfig } from '../config/configuration';
+import { dataSourceOptions } from '../database/data-source-options';
+import { resolveDatabase } from '../database/database-connection';
+import { parseArgs } from '../database/pg-tools';
+import { TransactionHost } from '../database/transaction-host';
 import { createVersionedCache } from '../modules/cache/create-versioned-cache';
 import { RetentionRepository } from '../modules/retention/retention.repository';
 import {
@@ -17,10 +21,6 @@ import {
   type RetentionOutcome,
 } from '../modules/retention/retention.service';
 import { SagaViewCache } from '../modules/saga/read-model/saga-view.cache';
-import { resolveDatabase } from './database-connection';
-import { dataSourceOptions } from './data-source-options';
-import { parseArgs } from './pg-tools';
-import { TransactionHost } from './transaction-host';
 
 function describe(outcome: RetentionOutcome): string {
   switch (outcome.kind) {

@@ -7,13 +7,13 @@ import { existsSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { errorMessage } from '../common/errors/error-message';
 import { buildConfig, type AppConfig } from '../config/configuration';
+import { dataSourceOptions } from '../database/data-source-options';
+import { resolveDatabase } from '../database/database-connection';
+import { connectionOf, describeConnection, parseArgs } from '../database/pg-tools';
+import { TransactionHost } from '../database/transaction-host';
 import { formatIntegrityReport } from '../modules/integrity/integrity-report';
 import { IntegrityRepository } from '../modules/integrity/integrity.repository';
 import { IntegrityService } from '../modules/integrity/integrity.service';
-import { resolveDatabase } from './database-connection';
-import { dataSourceOptions } from './data-source-options';
-import { connectionOf, describeConnection, parseArgs } from './pg-tools';
-import { TransactionHost } from './transaction-host';
 
 async function main(argv: string[]): Promise<number> {
   if (existsSync('.env')) process.loadEnvFile('.env');

@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { errorMessage } from '../common/errors/error-message';
 import { buildConfig } from '../config/configuration';
-import { serverMajorVersion } from './database-admin';
-import { resolveDatabase } from './database-connection';
+import { serverMajorVersion } from '../database/database-admin';
+import { resolveDatabase } from '../database/database-connection';
 import {
   assertToolCanServe,
   connectionOf,
@@ -18,7 +18,7 @@ import {
   pgEnvironment,
   runTool,
   toolMajorVersion,
-} from './pg-tools';
+} from '../database/pg-tools';
 
 const DEFAULT_DIR = 'backups';
 

@@ -2,10 +2,10 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { buildConfig } from '../config/configuration';
-import { resolveDatabase } from './database-connection';
-import { dataSourceOptions } from './data-source-options';
-import { migrateWithLock } from './migrate';
-import { seedDemoData } from './seed';
+import { resolveDatabase } from '../database/database-connection';
+import { dataSourceOptions } from '../database/data-source-options';
+import { migrateWithLock } from '../database/migrate';
+import { seedDemoData } from '../database/seed';
 
 async function main(command: string | undefined): Promise<void> {
   if (command !== 'migrate' && command !== 'revert' && command !== 'seed') {

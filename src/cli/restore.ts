@@ -4,8 +4,8 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { errorMessage } from '../common/errors/error-message';
 import { buildConfig } from '../config/configuration';
-import { dropPublicSchema, ensureDatabase, listTables } from './database-admin';
-import { resolveDatabase } from './database-connection';
+import { dropPublicSchema, ensureDatabase, listTables } from '../database/database-admin';
+import { resolveDatabase } from '../database/database-connection';
 import {
   connectionOf,
   describeConnection,
@@ -14,7 +14,7 @@ import {
   parseArgs,
   pgEnvironment,
   runTool,
-} from './pg-tools';
+} from '../database/pg-tools';
 
 /** pg_dump's custom-format archives start with these bytes. */
 function isCustomArchive(file: string): boolean {

@@ -2,8 +2,8 @@
 // of a retention archive (ARCHIVE_DIR), one JSON object a line, the last copy of each only.
 import { once } from 'node:events';
 import { errorMessage } from '../common/errors/error-message';
+import { parseArgs } from '../database/pg-tools';
 import { archiveFiles, readArchive } from '../modules/retention/saga-archive';
-import { parseArgs } from './pg-tools';
 
 interface ArchivedSaga {
   saga: { transaction_id: string; user_id: string };

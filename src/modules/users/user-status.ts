@@ -1,0 +1,2 @@
+export type UserStatus = 'active' | 'suspended' | 'closed';
+export const USER_STATUSES: readonly UserStatus[] = ['active', 'suspended', 'closed'];
