@@ -70,12 +70,19 @@ export class FaultInjector {
     );
   }
 
-  /** Before the step's transaction opens. */
+  /**
+   * Once, before the step's first attempt: before a forward step is submitted to its batch, or
+   * before a compensation's transaction opens.
+   */
   beforeStep(target: string): void {
     if (this.hits('crash-before', target) !== undefined) this.crash(`before ${target}`);
   }
 
-  /** Inside the step's transaction, before its effect. */
+  /**
+   * At every attempt, before the effect. For a compensation it runs inside the compensation's
+   * transaction; for a forward step it runs just before the step is submitted to its batch,
+   * outside any transaction (a delay holds no transaction open, and a failure writes nothing).
+   */
   async inStep(target: string): Promise<void> {
     const delay = this.hits('delay', target);
     if (delay !== undefined) await new Promise((resolve) => setTimeout(resolve, delay.delayMs));
@@ -84,7 +91,10 @@ export class FaultInjector {
     }
   }
 
-  /** Right after the step's transaction committed. */
+  /**
+   * Once the step's transaction has committed, before the saga's next move (in choreography,
+   * before the events it raised are published).
+   */
   afterStep(target: string): void {
     if (this.hits('crash-after', target) !== undefined) this.crash(`after ${target}`);
   }

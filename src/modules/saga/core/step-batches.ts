@@ -52,8 +52,9 @@ export type ForwardOutcome =
  * wait, and the next batch takes them all. A batch is one transaction of a few statements
  * whatever its size: the sagas' rows are fenced on their versions and locked, each step present
  * runs its effect for all of its sagas in one go (decided in order, as if one after the other;
- * the steps' statements leave together), then every transition and result row is written in one
- * statement, sent together with what the patterns' writers raise. Each saga still gets its own
+ * the steps' statements leave together, item_grant's inventory statement once its reservation
+ * is answered), then every transition and result row is written in one statement, sent
+ * together with what the patterns' writers raise and the COMMIT. Each saga still gets its own
  * outcome: a refused or failed saga does not hold the others back.
  */
 export class StepBatches {
@@ -104,7 +105,8 @@ export class StepBatches {
       });
 
       // Each step's effect for its sagas, steps in saga order (the order rows are locked in).
-      // They are issued together: their statements share a round trip and run in that order.
+      // They are issued together: their statements share a round trip and run in that order
+      // (item_grant's inventory statement waits for the stock it reserved: one round trip more).
       const attempted = this.steps.ordered.flatMap((step) => {
         const mine = runnable.filter((index) => requests[index].step.name === step.name);
         if (mine.length === 0) return [];

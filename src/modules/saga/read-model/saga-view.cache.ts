@@ -35,9 +35,13 @@ const keyOf = (transactionId: string) => `saga:${transactionId}`;
 
 /**
  * Read-through cache of saga views. An entry carries the saga row's version and is never
- * replaced by an older one; every committed change leaves a version floor (SAGA_CHANGED), so a
- * reader that loaded the previous state cannot put it back. A read that turns out older than a
- * version already known is read again, so no client reads an older state than one it was shown.
+ * replaced by an older one; once a committed change's invalidation (SAGA_CHANGED) has reached
+ * the cache, the entry below its version is gone and a floor keeps a reader that loaded the
+ * previous state from putting it back. A read whose store is refused because a newer version is
+ * held reads the database again (up to MAX_LOADS times, then answers what it read). Until that
+ * invalidation lands, a hit may still serve the previous state: the invalidation of a change
+ * that does not end the saga is not awaited (that of the final change is, before the purchase
+ * is answered), and an in-process cache only hears of the changes made in its own process.
  * The cache only serves the read API: no decision of the saga is ever made from it.
  */
 @Injectable()
@@ -137,7 +141,8 @@ export class SagaViewCache {
       } catch {
         return text;
       }
-      // A newer version committed while this one was read: read again rather than answer it.
+      // A newer version committed while this one was read: read again rather than answer it
+      // (after MAX_LOADS reads, a saga changing that fast is answered as last read).
       if (held <= loaded.version || n >= MAX_LOADS) return text;
     }
   }
