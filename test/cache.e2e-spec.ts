@@ -329,8 +329,15 @@ describe.each([
     const id = res.body.transactionId as string;
     const repository = t.app.get(SagaRepository, { strict: false });
     const findWithSteps = repository.findWithSteps.bind(repository);
+    const misses = await cacheRequests('miss');
+    // The load is held until every read has missed the cache (each miss joins the running load
+    // in the same turn), so all 20 are waiting on the database at once.
     const spy = jest.spyOn(repository, 'findWithSteps').mockImplementation(async (txn: string) => {
-      await sleep(150);
+      await until(
+        () => cacheRequests('miss'),
+        (n) => n >= misses + 20,
+        'every read to miss the cache',
+      );
       return findWithSteps(txn);
     });
     try {
@@ -535,28 +542,55 @@ describe('Redis frozen under the cache adapter', () => {
   });
 
   it('fails each unanswered command once its own deadline, counted from its call, has passed', async () => {
-    redis.signal('SIGSTOP');
-    const timed = async (call: Promise<unknown>) => {
-      const started = Date.now();
-      const error = await call.then(
-        () => undefined,
-        (reason: unknown) => reason,
-      );
-      return { error, ms: Date.now() - started };
-    };
-    const first = timed(cache.get('a'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const second = timed(cache.invalidate('b', 1));
-    const [a, b] = await Promise.all([first, second]);
-    for (const { error, ms } of [a, b]) {
-      expect(String(error)).toContain('Command timed out');
-      // The adapter's timeout is 1,000 ms: neither answer may come before its own deadline.
-      expect(ms).toBeGreaterThanOrEqual(995);
-      expect(ms).toBeLessThan(5000);
+    // A controllable clock: each deadline is checked to the millisecond, before and at it, whatever
+    // the machine's load. Redis, frozen, really never answers; the socket and I/O stay real.
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask'],
+    });
+    try {
+      redis.signal('SIGSTOP');
+      const outcome = (call: Promise<unknown>) => {
+        const seen: { error?: unknown; answered: boolean } = { answered: false };
+        call.then(
+          () => (seen.answered = true),
+          (error: unknown) => (seen.error = error),
+        );
+        return seen;
+      };
+      // Lets the commands be written (ioredis pipelines on setImmediate) and their outcomes land.
+      const settle = async () => {
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      };
+      const pending = (seen: { error?: unknown; answered: boolean }) =>
+        !seen.answered && seen.error === undefined;
+      const timedOut = (seen: { error?: unknown; answered: boolean }) =>
+        String(seen.error).includes('Command timed out');
+
+      const a = outcome(cache.get('a'));
+      await settle();
+      await jest.advanceTimersByTimeAsync(300);
+      const b = outcome(cache.invalidate('b', 1));
+      await settle();
+      // The adapter's timeout is 1,000 ms: neither fails before its own deadline.
+      await jest.advanceTimersByTimeAsync(699);
+      await settle();
+      expect(pending(a)).toBe(true);
+      expect(pending(b)).toBe(true);
+      await jest.advanceTimersByTimeAsync(1);
+      await settle();
+      expect(timedOut(a)).toBe(true);
+      expect(pending(b)).toBe(true);
+      await jest.advanceTimersByTimeAsync(299);
+      await settle();
+      expect(pending(b)).toBe(true);
+      // The second is written only once the first is answered (auto-pipelining), so ioredis's own
+      // timeout would fail it 1,000 ms after that; its deadline, 1,000 ms after its call, is now.
+      await jest.advanceTimersByTimeAsync(1);
+      await settle();
+      expect(timedOut(b)).toBe(true);
+    } finally {
+      jest.useRealTimers();
     }
-    // The second is written only once the first is answered (auto-pipelining), so ioredis's own
-    // timeout would fail it about 1,700 ms after its call; its deadline here says 1,000.
-    expect(b.ms).toBeLessThan(1500);
   });
 });
 
