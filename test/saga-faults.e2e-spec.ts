@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import type { Response } from 'supertest';
+import { FaultInjector } from '../src/modules/saga/engine/fault-injector';
 import { balanceOf, countRows, expectConservation, ownedOf, stockOf } from './support/db-state';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
 import { eventually } from './support/wait';
@@ -198,7 +200,6 @@ describe('The database lost in the middle of a saga', () => {
   beforeAll(async () => {
     t = await startTestApp({
       ...FAST_RETRIES,
-      SAGA_FAULTS: 'delay-400:item_grant',
       SAGA_LEASE_MS: '500',
       RECOVERY_POLL_MS: '100',
     });
@@ -210,14 +211,38 @@ describe('The database lost in the middle of a saga', () => {
   });
 
   it('answers 503 with the recorded saga and its Location; recovery settles it once the database is back', async () => {
-    // (supertest sends on then(): start the request now)
-    const pending = t.http
-      .post('/purchase')
-      .send(sword)
-      .then((r) => r);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await setConnectable(t.databaseUrl, false);
-    const res = await pending;
+    // The saga is held as it enters item_grant (user_validation committed) until the database
+    // is cut; only the first entry is held, so recovery runs the step freely.
+    const faults = t.app.get(FaultInjector, { strict: false });
+    const inStep = faults.inStep.bind(faults);
+    let entered!: () => void;
+    const enteredItemGrant = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = false;
+    const spy = jest.spyOn(faults, 'inStep').mockImplementation(async (target: string) => {
+      if (target === 'item_grant' && !held) {
+        held = true;
+        entered();
+        await released;
+      }
+      return inStep(target);
+    });
+    let res: Response;
+    try {
+      // (supertest sends on then(): start the request now)
+      const pending = t.http
+        .post('/purchase')
+        .send(sword)
+        .then((r) => r);
+      await enteredItemGrant;
+      await setConnectable(t.databaseUrl, false);
+      release();
+      res = await pending;
+    } finally {
+      release();
+      spy.mockRestore();
+    }
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ statusCode: 503, errorCode: 'SERVICE_UNAVAILABLE' });
     expect(res.body.transactionId).toMatch(/^TXN_/);
