@@ -1,8 +1,8 @@
 import { Client } from 'pg';
 import type { Response } from 'supertest';
-import { FaultInjector } from '../src/modules/saga/engine/fault-injector';
 import { balanceOf, countRows, expectConservation, ownedOf, stockOf } from './support/db-state';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
+import { holdStep } from './support/hold-step';
 import { eventually } from './support/wait';
 
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '3', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
@@ -213,21 +213,7 @@ describe('The database lost in the middle of a saga', () => {
   it('answers 503 with the recorded saga and its Location; recovery settles it once the database is back', async () => {
     // The saga is held as it enters item_grant (user_validation committed) until the database
     // is cut; only the first entry is held, so recovery runs the step freely.
-    const faults = t.app.get(FaultInjector, { strict: false });
-    const inStep = faults.inStep.bind(faults);
-    let entered!: () => void;
-    const enteredItemGrant = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let held = false;
-    const spy = jest.spyOn(faults, 'inStep').mockImplementation(async (target: string) => {
-      if (target === 'item_grant' && !held) {
-        held = true;
-        entered();
-        await released;
-      }
-      return inStep(target);
-    });
+    const hold = holdStep(t, 'item_grant');
     let res: Response;
     try {
       // (supertest sends on then(): start the request now)
@@ -235,13 +221,12 @@ describe('The database lost in the middle of a saga', () => {
         .post('/purchase')
         .send(sword)
         .then((r) => r);
-      await enteredItemGrant;
+      await hold.reached;
       await setConnectable(t.databaseUrl, false);
-      release();
+      hold.release();
       res = await pending;
     } finally {
-      release();
-      spy.mockRestore();
+      hold.restore();
     }
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ statusCode: 503, errorCode: 'SERVICE_UNAVAILABLE' });
