@@ -168,11 +168,7 @@ describe.each(['orchestration', 'choreography'])('%s', (pattern) => {
     let t: TestApp;
 
     beforeAll(async () => {
-      t = await startTestApp({
-        SAGA_PATTERN_MODE: pattern,
-        PURCHASE_WAIT_MS: '50',
-        SAGA_FAULTS: 'delay-400:item_grant',
-      });
+      t = await startTestApp({ SAGA_PATTERN_MODE: pattern, PURCHASE_WAIT_MS: '50' });
     });
 
     afterAll(async () => {
@@ -180,14 +176,24 @@ describe.each(['orchestration', 'choreography'])('%s', (pattern) => {
     });
 
     it('answers 202 with a Location, and the saga completes in the background', async () => {
-      const res = await t.http.post('/purchase').send(sword).expect(202);
+      // item_grant is held until the answer is in: the purchase outlasts PURCHASE_WAIT_MS.
+      const hold = holdStep(t, 'item_grant');
+      let res: Response;
+      try {
+        res = await t.http.post('/purchase').send(sword).expect(202);
+      } finally {
+        hold.restore();
+      }
       expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
       expect(res.body.status).toBe('in_progress');
-      let saga = (await t.http.get(res.headers.location).expect(200)).body.saga;
-      for (let i = 0; i < 100 && saga.status !== 'completed'; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        saga = (await t.http.get(res.headers.location).expect(200)).body.saga;
-      }
+      const saga = await eventually(
+        async () => {
+          const view = (await t.http.get(res.headers.location).expect(200)).body.saga;
+          return view.status === 'completed' ? (view as { status: string }) : undefined;
+        },
+        10_000,
+        'the saga to complete in the background',
+      );
       expect(saga.status).toBe('completed');
       expect(await balanceOf(t.db, 'user-123')).toBe('900.00');
     });
