@@ -176,16 +176,19 @@ describe.each(['orchestration', 'choreography'])('%s', (pattern) => {
     });
 
     it('answers 202 with a Location, and the saga completes in the background', async () => {
-      // item_grant is held until the answer is in: the purchase outlasts PURCHASE_WAIT_MS.
-      const hold = holdStep(t, 'item_grant');
+      // Its first step is held until the answer is in: the purchase outlasts PURCHASE_WAIT_MS,
+      // and the answer shows the saga as it stands, recorded but not yet started.
+      const hold = holdStep(t, 'user_validation');
       let res: Response;
       try {
         res = await t.http.post('/purchase').send(sword).expect(202);
+        expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
+        expect(res.body.status).toBe('pending');
+        const held = (await t.http.get(res.headers.location).expect(200)).body.saga;
+        expect(held).toMatchObject({ status: 'pending', steps: [] });
       } finally {
         hold.restore();
       }
-      expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
-      expect(res.body.status).toBe('in_progress');
       const saga = await eventually(
         async () => {
           const view = (await t.http.get(res.headers.location).expect(200)).body.saga;
