@@ -7,6 +7,7 @@ import { MemoryVersionedCache } from '../src/modules/cache/memory-versioned-cach
 import { RedisVersionedCache } from '../src/modules/cache/redis-versioned-cache';
 import type { VersionedCache } from '../src/modules/cache/versioned-cache';
 import { SagaRepository } from '../src/modules/saga/core/saga.repository';
+import { holdStep } from './support/hold-step';
 import { freePort, RedisServer } from './support/redis-server';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -164,13 +165,19 @@ const RANK: Record<string, number> = {
   failed: 3,
 };
 
-/** Polls GET /saga/:id until `final`, returning what each read showed. */
-async function pollSaga(t: TestApp, id: string, final: string): Promise<Snapshot[]> {
+/** Polls GET /saga/:id until `final`, returning what each read showed (each also to `onRead`). */
+async function pollSaga(
+  t: TestApp,
+  id: string,
+  final: string,
+  onRead: (seen: Snapshot[]) => void = () => undefined,
+): Promise<Snapshot[]> {
   const seen: Snapshot[] = [];
   for (let i = 0; i < 400; i++) {
     const res = await t.http.get(`/saga/${id}`).expect(200);
     const saga = res.body.saga;
     seen.push({ status: saga.status, recorded: saga.steps.length + saga.compensations.length });
+    onRead(seen);
     if (saga.status === final) return seen;
     await sleep(5);
   }
@@ -209,7 +216,6 @@ describe.each([
       SAGA_PATTERN_MODE: pattern,
       // In-flight states stay cached long here: only invalidation can make a new state visible.
       CACHE_INFLIGHT_TTL_MS: '60000',
-      SAGA_FAULTS: 'delay-200:item_grant,delay-200:compensation:user_validation',
     });
     if (adapter === 'redis') {
       admin = new Redis(SHARED_REDIS);
@@ -240,13 +246,23 @@ describe.each([
 
   it('polling an async purchase shows every transition, never an older state, and ends completed', async () => {
     const hits = await cacheRequests('hit');
-    const res = await t.http
-      .post('/purchase')
-      .set('Prefer', 'respond-async')
-      .send(sword)
-      .expect(202);
-    const id = res.body.transactionId as string;
-    const seen = await pollSaga(t, id, 'completed');
+    // item_grant is held until the in-flight state has been read twice.
+    const hold = holdStep(t, 'item_grant');
+    let seen: Snapshot[];
+    let id: string;
+    try {
+      const res = await t.http
+        .post('/purchase')
+        .set('Prefer', 'respond-async')
+        .send(sword)
+        .expect(202);
+      id = res.body.transactionId as string;
+      seen = await pollSaga(t, id, 'completed', (reads) => {
+        if (reads.filter((s) => s.status === 'in_progress').length === 2) hold.release();
+      });
+    } finally {
+      hold.restore();
+    }
     expectNeverBackwards(seen);
     expect(seen.some((s) => s.status === 'in_progress')).toBe(true);
     // The in-flight state was served from the cache while the slow step ran.
@@ -263,17 +279,21 @@ describe.each([
   });
 
   it('an in-flight state read just before the saga completes is not served afterwards', async () => {
-    const res = await t.http
-      .post('/purchase')
-      .set('Prefer', 'respond-async')
-      .send(sword)
-      .expect(202);
-    const id = res.body.transactionId as string;
-    await until(
-      () => t.http.get(`/saga/${id}`).then((r) => r.body.saga.status as string),
-      (s) => s === 'in_progress',
-      'in_progress',
-    );
+    const hold = holdStep(t, 'item_grant');
+    let id: string;
+    try {
+      const res = await t.http
+        .post('/purchase')
+        .set('Prefer', 'respond-async')
+        .send(sword)
+        .expect(202);
+      id = res.body.transactionId as string;
+      await hold.reached;
+      // Read (and cached) while the saga is held in flight.
+      expect((await t.http.get(`/saga/${id}`).expect(200)).body.saga.status).toBe('in_progress');
+    } finally {
+      hold.restore();
+    }
     await until(
       () => dbStatus(t, id),
       (s) => s === 'completed',
@@ -285,13 +305,23 @@ describe.each([
   });
 
   it('a compensated saga: reads follow the compensation and end compensated', async () => {
-    const res = await t.http
-      .post('/purchase')
-      .set('Prefer', 'respond-async')
-      .send(outOfStock)
-      .expect(202);
-    const id = res.body.transactionId as string;
-    const seen = await pollSaga(t, id, 'compensated');
+    // The compensation is held until a read has shown it under way.
+    const hold = holdStep(t, 'compensation:user_validation');
+    let seen: Snapshot[];
+    let id: string;
+    try {
+      const res = await t.http
+        .post('/purchase')
+        .set('Prefer', 'respond-async')
+        .send(outOfStock)
+        .expect(202);
+      id = res.body.transactionId as string;
+      seen = await pollSaga(t, id, 'compensated', (reads) => {
+        if (reads.at(-1)?.status === 'compensating') hold.release();
+      });
+    } finally {
+      hold.restore();
+    }
     expectNeverBackwards(seen);
     expect(seen.some((s) => s.status === 'compensating')).toBe(true);
     const after = await t.http.get(`/saga/${id}`).expect(200);
@@ -329,8 +359,15 @@ describe.each([
     const id = res.body.transactionId as string;
     const repository = t.app.get(SagaRepository, { strict: false });
     const findWithSteps = repository.findWithSteps.bind(repository);
+    const misses = await cacheRequests('miss');
+    // The load is held until every read has missed the cache (each miss joins the running load
+    // in the same turn), so all 20 are waiting on the database at once.
     const spy = jest.spyOn(repository, 'findWithSteps').mockImplementation(async (txn: string) => {
-      await sleep(150);
+      await until(
+        () => cacheRequests('miss'),
+        (n) => n >= misses + 20,
+        'every read to miss the cache',
+      );
       return findWithSteps(txn);
     });
     try {
@@ -535,28 +572,55 @@ describe('Redis frozen under the cache adapter', () => {
   });
 
   it('fails each unanswered command once its own deadline, counted from its call, has passed', async () => {
-    redis.signal('SIGSTOP');
-    const timed = async (call: Promise<unknown>) => {
-      const started = Date.now();
-      const error = await call.then(
-        () => undefined,
-        (reason: unknown) => reason,
-      );
-      return { error, ms: Date.now() - started };
-    };
-    const first = timed(cache.get('a'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const second = timed(cache.invalidate('b', 1));
-    const [a, b] = await Promise.all([first, second]);
-    for (const { error, ms } of [a, b]) {
-      expect(String(error)).toContain('Command timed out');
-      // The adapter's timeout is 1,000 ms: neither answer may come before its own deadline.
-      expect(ms).toBeGreaterThanOrEqual(995);
-      expect(ms).toBeLessThan(5000);
+    // A controllable clock: each deadline is checked to the millisecond, before and at it, whatever
+    // the machine's load. Redis, frozen, really never answers; the socket and I/O stay real.
+    jest.useFakeTimers({
+      doNotFake: ['nextTick', 'setImmediate', 'clearImmediate', 'queueMicrotask'],
+    });
+    try {
+      redis.signal('SIGSTOP');
+      const outcome = (call: Promise<unknown>) => {
+        const seen: { error?: unknown; answered: boolean } = { answered: false };
+        call.then(
+          () => (seen.answered = true),
+          (error: unknown) => (seen.error = error),
+        );
+        return seen;
+      };
+      // Lets the commands be written (ioredis pipelines on setImmediate) and their outcomes land.
+      const settle = async () => {
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      };
+      const pending = (seen: { error?: unknown; answered: boolean }) =>
+        !seen.answered && seen.error === undefined;
+      const timedOut = (seen: { error?: unknown; answered: boolean }) =>
+        String(seen.error).includes('Command timed out');
+
+      const a = outcome(cache.get('a'));
+      await settle();
+      await jest.advanceTimersByTimeAsync(300);
+      const b = outcome(cache.invalidate('b', 1));
+      await settle();
+      // The adapter's timeout is 1,000 ms: neither fails before its own deadline.
+      await jest.advanceTimersByTimeAsync(699);
+      await settle();
+      expect(pending(a)).toBe(true);
+      expect(pending(b)).toBe(true);
+      await jest.advanceTimersByTimeAsync(1);
+      await settle();
+      expect(timedOut(a)).toBe(true);
+      expect(pending(b)).toBe(true);
+      await jest.advanceTimersByTimeAsync(299);
+      await settle();
+      expect(pending(b)).toBe(true);
+      // The second is written only once the first is answered (auto-pipelining), so ioredis's own
+      // timeout would fail it 1,000 ms after that; its deadline, 1,000 ms after its call, is now.
+      await jest.advanceTimersByTimeAsync(1);
+      await settle();
+      expect(timedOut(b)).toBe(true);
+    } finally {
+      jest.useRealTimers();
     }
-    // The second is written only once the first is answered (auto-pipelining), so ioredis's own
-    // timeout would fail it about 1,700 ms after its call; its deadline here says 1,000.
-    expect(b.ms).toBeLessThan(1500);
   });
 });
 

@@ -3,6 +3,7 @@ import { TransactionHost } from '../src/database/transaction-host';
 import { ItemsService } from '../src/modules/items/items.service';
 import { UsersService } from '../src/modules/users/users.service';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
+import { eventually } from './support/wait';
 
 const buy = (t: TestApp, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   t.http.post('/purchase').set(headers).send(body);
@@ -270,11 +271,14 @@ describe('POST /purchase (orchestration) on the demo data', () => {
     ).expect(202);
     expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
     expect(['pending', 'in_progress', 'completed']).toContain(res.body.status);
-    let status = res.body.status as string;
-    for (let i = 0; i < 100 && status !== 'completed'; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      status = (await t.http.get(res.headers.location).expect(200)).body.saga.status as string;
-    }
+    const status = await eventually(
+      async () => {
+        const saga = (await t.http.get(res.headers.location).expect(200)).body.saga;
+        return saga.status === 'completed' ? (saga.status as string) : undefined;
+      },
+      10_000,
+      'the saga to complete',
+    );
     expect(status).toBe('completed');
   });
 });

@@ -1,6 +1,8 @@
 import { Client } from 'pg';
+import type { Response } from 'supertest';
 import { balanceOf, countRows, expectConservation, ownedOf, stockOf } from './support/db-state';
 import { ADMIN, setConnectable, startTestApp, TestApp } from './support/test-app';
+import { holdStep } from './support/hold-step';
 import { eventually } from './support/wait';
 
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '3', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
@@ -166,11 +168,7 @@ describe.each(['orchestration', 'choreography'])('%s', (pattern) => {
     let t: TestApp;
 
     beforeAll(async () => {
-      t = await startTestApp({
-        SAGA_PATTERN_MODE: pattern,
-        PURCHASE_WAIT_MS: '50',
-        SAGA_FAULTS: 'delay-400:item_grant',
-      });
+      t = await startTestApp({ SAGA_PATTERN_MODE: pattern, PURCHASE_WAIT_MS: '50' });
     });
 
     afterAll(async () => {
@@ -178,14 +176,27 @@ describe.each(['orchestration', 'choreography'])('%s', (pattern) => {
     });
 
     it('answers 202 with a Location, and the saga completes in the background', async () => {
-      const res = await t.http.post('/purchase').send(sword).expect(202);
-      expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
-      expect(res.body.status).toBe('in_progress');
-      let saga = (await t.http.get(res.headers.location).expect(200)).body.saga;
-      for (let i = 0; i < 100 && saga.status !== 'completed'; i++) {
-        await new Promise((r) => setTimeout(r, 20));
-        saga = (await t.http.get(res.headers.location).expect(200)).body.saga;
+      // Its first step is held until the answer is in: the purchase outlasts PURCHASE_WAIT_MS,
+      // and the answer shows the saga as it stands, recorded but not yet started.
+      const hold = holdStep(t, 'user_validation');
+      let res: Response;
+      try {
+        res = await t.http.post('/purchase').send(sword).expect(202);
+        expect(res.headers.location).toBe(`/saga/${res.body.transactionId}`);
+        expect(res.body.status).toBe('pending');
+        const held = (await t.http.get(res.headers.location).expect(200)).body.saga;
+        expect(held).toMatchObject({ status: 'pending', steps: [] });
+      } finally {
+        hold.restore();
       }
+      const saga = await eventually(
+        async () => {
+          const view = (await t.http.get(res.headers.location).expect(200)).body.saga;
+          return view.status === 'completed' ? (view as { status: string }) : undefined;
+        },
+        10_000,
+        'the saga to complete in the background',
+      );
       expect(saga.status).toBe('completed');
       expect(await balanceOf(t.db, 'user-123')).toBe('900.00');
     });
@@ -198,7 +209,6 @@ describe('The database lost in the middle of a saga', () => {
   beforeAll(async () => {
     t = await startTestApp({
       ...FAST_RETRIES,
-      SAGA_FAULTS: 'delay-400:item_grant',
       SAGA_LEASE_MS: '500',
       RECOVERY_POLL_MS: '100',
     });
@@ -210,14 +220,23 @@ describe('The database lost in the middle of a saga', () => {
   });
 
   it('answers 503 with the recorded saga and its Location; recovery settles it once the database is back', async () => {
-    // (supertest sends on then(): start the request now)
-    const pending = t.http
-      .post('/purchase')
-      .send(sword)
-      .then((r) => r);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-    await setConnectable(t.databaseUrl, false);
-    const res = await pending;
+    // The saga is held as it enters item_grant (user_validation committed) until the database
+    // is cut; only the first entry is held, so recovery runs the step freely.
+    const hold = holdStep(t, 'item_grant');
+    let res: Response;
+    try {
+      // (supertest sends on then(): start the request now)
+      const pending = t.http
+        .post('/purchase')
+        .send(sword)
+        .then((r) => r);
+      await hold.reached;
+      await setConnectable(t.databaseUrl, false);
+      hold.release();
+      res = await pending;
+    } finally {
+      hold.restore();
+    }
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ statusCode: 503, errorCode: 'SERVICE_UNAVAILABLE' });
     expect(res.body.transactionId).toMatch(/^TXN_/);

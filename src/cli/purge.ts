@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     }
     await cache.probe();
     const settings = new ConfigService<AppConfig, true>(resolved);
-    const tx = new TransactionHost(dataSource);
+    const tx = TransactionHost.of(dataSource);
     const retention = new RetentionService(
       new RetentionRepository(tx),
       tx,

@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
       throw new Error('The database has migrations pending: run `npm run migration:run` first');
     }
     const integrity = new IntegrityService(
-      new IntegrityRepository(new TransactionHost(dataSource)),
+      new IntegrityRepository(TransactionHost.of(dataSource)),
       new ConfigService<AppConfig, true>(config),
     );
     const report = await integrity.verify();

@@ -30,7 +30,11 @@ export const DATABASE_URL = 'DATABASE_URL';
     }),
   ],
   providers: [
-    TransactionHost,
+    {
+      provide: TransactionHost,
+      inject: [DataSource],
+      useFactory: (dataSource: DataSource) => TransactionHost.of(dataSource),
+    },
     {
       provide: 'DEMO_DATA_SEEDER',
       inject: [DataSource, ConfigService],

@@ -1,62 +1,16 @@
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { answerOk as ok, FakePgDatabase } from './pg-pool.fixture';
 import {
   StatementAfterCommitError,
   TransactionHost,
   TransactionRolledBackError,
+  typeormDatabase,
 } from './transaction-host';
-
-type Statement = string | { name: string; text: string; values: unknown[] };
-type Answer = { command: string; rows: unknown[] };
-
-const textOf = (statement: Statement): string =>
-  typeof statement === 'string' ? statement : statement.text;
-
-function fakeDataSource(answer: (sql: string) => Promise<Answer>) {
-  const statements: Statement[] = [];
-  const logQueryError = jest.fn();
-  const release = jest.fn();
-  const errorListeners = new Set<(error: Error) => void>();
-  const query = (statement: Statement): Promise<Answer> => {
-    statements.push(statement);
-    return answer(textOf(statement));
-  };
-  const client = {
-    query,
-    release,
-    on: (_event: 'error', listener: (error: Error) => void) => errorListeners.add(listener),
-    removeListener: (_event: 'error', listener: (error: Error) => void) =>
-      errorListeners.delete(listener),
-  };
-  const connect = jest.fn(() => Promise.resolve(client));
-  const dataSource = {
-    options: {},
-    logger: { logQueryError, logQuerySlow: jest.fn() },
-    driver: { master: { query, connect } },
-  };
-  return {
-    dataSource: dataSource as unknown as DataSource,
-    statements,
-    texts: () => statements.map(textOf),
-    logQueryError,
-    connect,
-    release,
-    failConnection: (error: Error) => errorListeners.forEach((listener) => listener(error)),
-    listeners: () => errorListeners.size,
-  };
-}
-
-const ok = (sql: string): Promise<Answer> =>
-  Promise.resolve({ command: sql.split(' ')[0], rows: [] });
-
-/** Some drivers reject with plain strings rather than Errors. */
-function plainReason(reason: string): Error {
-  return reason as unknown as Error;
-}
 
 describe('TransactionHost', () => {
   it('runs nested work inside the transaction already open, on one client', async () => {
-    const { dataSource, connect, texts, release } = fakeDataSource(ok);
-    const tx = new TransactionHost(dataSource);
+    const db = new FakePgDatabase(ok);
+    const tx = new TransactionHost(db);
 
     const result = await tx.run(async () => {
       expect(tx.inTransaction).toBe(true);
@@ -67,45 +21,45 @@ describe('TransactionHost', () => {
     });
 
     expect(result).toBe('inner');
-    expect(connect).toHaveBeenCalledTimes(1);
-    expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'COMMIT']);
-    expect(release).toHaveBeenCalledWith(undefined);
+    expect(db.connects).toBe(1);
+    expect(db.texts()).toEqual(['BEGIN', 'SELECT 1', 'COMMIT']);
+    expect(db.released).toEqual([undefined]);
     expect(tx.inTransaction).toBe(false);
   });
 
   it('sends each statement when it is asked for, so that unawaited ones leave together in order', async () => {
     const pending: (() => void)[] = [];
-    const { dataSource, texts } = fakeDataSource((sql) =>
+    const db = new FakePgDatabase((sql) =>
       sql === 'BEGIN' || sql === 'COMMIT'
         ? ok(sql)
         : new Promise((resolve) => pending.push(() => resolve({ command: 'SELECT', rows: [] }))),
     );
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
 
     await tx.run(async () => {
       const first = tx.query('SELECT 1');
       const second = tx.query('SELECT 2');
       // Both are on the wire behind BEGIN before either is answered.
-      expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2']);
+      expect(db.texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2']);
       pending.forEach((answer) => answer());
       await Promise.all([first, second]);
     });
-    expect(texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2', 'COMMIT']);
+    expect(db.texts()).toEqual(['BEGIN', 'SELECT 1', 'SELECT 2', 'COMMIT']);
   });
 
   it('sends COMMIT behind the statements issued, before they are answered, and only once', async () => {
     const pending: (() => void)[] = [];
-    const { dataSource, texts, release } = fakeDataSource((sql) =>
+    const db = new FakePgDatabase((sql) =>
       sql === 'BEGIN' || sql === 'COMMIT'
         ? ok(sql)
         : new Promise((resolve) => pending.push(() => resolve({ command: 'UPDATE', rows: [] }))),
     );
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
 
     const result = await tx.run(async () => {
       const write = tx.query('UPDATE t SET x = 1');
       const committed = tx.commit();
-      expect(texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
+      expect(db.texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
       // Later statements are refused without being sent: they would run outside the transaction.
       await expect(tx.query('UPDATE t SET x = 2')).rejects.toBeInstanceOf(
         StatementAfterCommitError,
@@ -116,27 +70,24 @@ describe('TransactionHost', () => {
     });
 
     expect(result).toBe('done');
-    expect(texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
-    expect(release).toHaveBeenCalledWith(undefined);
+    expect(db.texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'COMMIT']);
+    expect(db.released).toEqual([undefined]);
     await expect(tx.commit()).rejects.toThrow('commit() outside a transaction');
   });
 
   it("holds the socket's writes back while a tick issues statements, then sends them as one", async () => {
-    const { dataSource, texts } = fakeDataSource(ok);
+    const db = new FakePgDatabase(ok);
     const stream = { corked: 0, flushes: [] as number[] };
-    const client = (await (
-      dataSource.driver as unknown as { master: { connect(): Promise<object> } }
-    ).master.connect()) as { connection?: object };
-    client.connection = {
+    db.client.connection = {
       stream: {
         cork: () => stream.corked++,
         uncork: () => {
           stream.corked--;
-          stream.flushes.push(texts().length);
+          stream.flushes.push(db.texts().length);
         },
       },
     };
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
 
     const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
     await tx.run(async () => {
@@ -158,14 +109,14 @@ describe('TransactionHost', () => {
 
   it('fails the early commit, and the transaction, when the server rolls back instead', async () => {
     const failure = new Error('duplicate key');
-    const { dataSource, texts } = fakeDataSource((sql) =>
+    const db = new FakePgDatabase((sql) =>
       sql === 'COMMIT'
         ? Promise.resolve({ command: 'ROLLBACK', rows: [] })
         : sql === 'INSERT'
           ? Promise.reject(failure)
           : ok(sql),
     );
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
     let early: unknown;
 
     await expect(
@@ -179,12 +130,12 @@ describe('TransactionHost', () => {
     ).rejects.toBe(failure);
 
     expect(early).toBeInstanceOf(TransactionRolledBackError);
-    expect(texts()).toEqual(['BEGIN', 'INSERT', 'COMMIT', 'ROLLBACK']);
+    expect(db.texts()).toEqual(['BEGIN', 'INSERT', 'COMMIT', 'ROLLBACK']);
   });
 
   it('rolls back and rethrows when the work fails, and returns the client', async () => {
-    const { dataSource, texts, release, listeners } = fakeDataSource(ok);
-    const tx = new TransactionHost(dataSource);
+    const db = new FakePgDatabase(ok);
+    const tx = new TransactionHost(db);
 
     await expect(
       tx.run(async () => {
@@ -193,50 +144,48 @@ describe('TransactionHost', () => {
       }),
     ).rejects.toThrow('refused');
 
-    expect(texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'ROLLBACK']);
-    expect(release).toHaveBeenCalledWith(undefined);
-    expect(listeners()).toBe(0);
+    expect(db.texts()).toEqual(['BEGIN', 'UPDATE t SET x = 1', 'ROLLBACK']);
+    expect(db.released).toEqual([undefined]);
+    expect(db.listeners).toBe(0);
   });
 
   it('fails when the server ends the transaction with ROLLBACK instead of COMMIT', async () => {
-    const { dataSource, release } = fakeDataSource((sql) =>
+    const db = new FakePgDatabase((sql) =>
       sql === 'COMMIT' ? Promise.resolve({ command: 'ROLLBACK', rows: [] }) : ok(sql),
     );
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
 
     await expect(tx.run(() => tx.query('SELECT 1'))).rejects.toBeInstanceOf(
       TransactionRolledBackError,
     );
-    expect(release).toHaveBeenCalledTimes(1);
+    expect(db.released).toHaveLength(1);
   });
 
   it('discards a client whose connection failed during the transaction', async () => {
     const lost = new Error('connection terminated');
-    const { dataSource, release, failConnection } = fakeDataSource((sql) =>
+    const db = new FakePgDatabase((sql) =>
       sql === 'SELECT 1' || sql === 'ROLLBACK' ? Promise.reject(lost) : ok(sql),
     );
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
 
     await expect(
       tx.run(async () => {
-        failConnection(lost);
+        db.failConnection(lost);
         await tx.query('SELECT 1');
       }),
     ).rejects.toBe(lost);
-    expect(release).toHaveBeenCalledWith(lost);
+    expect(db.released).toEqual([lost]);
   });
 
   it('names each distinct statement once and passes its values', async () => {
-    const { dataSource, statements } = fakeDataSource(() =>
-      Promise.resolve({ command: 'SELECT', rows: [{ n: 1 }] }),
-    );
-    const tx = new TransactionHost(dataSource);
+    const db = new FakePgDatabase(() => Promise.resolve({ command: 'SELECT', rows: [{ n: 1 }] }));
+    const tx = new TransactionHost(db);
 
     expect(await tx.one('SELECT $1::int AS n', [1])).toEqual({ n: 1 });
     await tx.query('SELECT $1::int AS n', [2]);
     await tx.query('SELECT 2');
 
-    const named = statements.filter((statement) => typeof statement !== 'string');
+    const named = db.statements.filter((statement) => typeof statement !== 'string');
     expect(named).toHaveLength(3);
     expect(named[0].name).toMatch(/^s_[0-9a-f]{20}$/);
     expect(named[1].name).toBe(named[0].name);
@@ -245,12 +194,24 @@ describe('TransactionHost', () => {
   });
 
   it('logs and rethrows a failed statement, whatever was thrown', async () => {
-    const { dataSource, logQueryError } = fakeDataSource(() =>
-      Promise.reject(plainReason('server gone')),
+    const db = new FakePgDatabase(() =>
+      // Some drivers reject with plain strings rather than Errors.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      Promise.reject('server gone'),
     );
-    const tx = new TransactionHost(dataSource);
+    const tx = new TransactionHost(db);
 
     await expect(tx.query('SELECT 1')).rejects.toBe('server gone');
-    expect(logQueryError).toHaveBeenCalledWith('server gone', 'SELECT 1');
+    expect(db.queryErrors).toEqual([['server gone', 'SELECT 1']]);
+  });
+});
+
+describe('The database of a TypeORM data source', () => {
+  it('has no pool to give before the data source is initialized', () => {
+    const database = typeormDatabase(
+      new DataSource({ type: 'postgres', maxQueryExecutionTime: 250 }),
+    );
+    expect(database.slowMs).toBe(250);
+    expect(() => database.pool()).toThrow('The data source holds no pg pool');
   });
 });

@@ -1,22 +1,24 @@
-import { Injectable } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import type { DataSource, Logger } from 'typeorm';
+import { driverPool } from './pg-pool';
 
 type Row = object;
 
-interface PgResult {
+export interface PgResult {
   command: string;
   rows: unknown[];
 }
 
+export type PgStatement = string | { name: string; text: string; values: unknown[] };
+
 /** What the pg pool and a pg client have in common. */
-interface PgQueryable {
-  query(statement: string | { name: string; text: string; values: unknown[] }): Promise<PgResult>;
+export interface PgQueryable {
+  query(statement: PgStatement): Promise<PgResult>;
 }
 
 /** A pg client checked out of the pool. */
-interface PgClient extends PgQueryable {
+export interface PgClient extends PgQueryable {
   /** pg's connection, whose socket can hold writes back (`cork`) and send them as one. */
   connection?: { stream?: { cork?(): void; uncork?(): void } };
   release(error?: Error): void;
@@ -24,8 +26,42 @@ interface PgClient extends PgQueryable {
   removeListener(event: 'error', listener: (error: Error) => void): void;
 }
 
-interface PgPool extends PgQueryable {
+/** The part of pg's Pool the host uses. */
+export interface PgPool extends PgQueryable {
   connect(): Promise<PgClient>;
+}
+
+/** What the host needs of the database: in the service, TypeORM's pool and query logger. */
+export interface TransactionDatabase {
+  /** The pool, asked for at each use (TypeORM's exists once its data source is initialized). */
+  pool(): PgPool;
+  logger: Pick<Logger, 'logQueryError' | 'logQuerySlow'>;
+  /** Statements slower than this are logged; 0: none. */
+  slowMs: number;
+}
+
+function isPgPool(value: unknown): value is PgPool {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'connect' in value &&
+    typeof value.connect === 'function' &&
+    'query' in value &&
+    typeof value.query === 'function'
+  );
+}
+
+/** The database of a TypeORM data source (PostgreSQL). */
+export function typeormDatabase(dataSource: DataSource): TransactionDatabase {
+  return {
+    pool: () => {
+      const pool = driverPool(dataSource);
+      if (!isPgPool(pool)) throw new Error('The data source holds no pg pool');
+      return pool;
+    },
+    logger: dataSource.logger,
+    slowMs: dataSource.options.maxQueryExecutionTime ?? 0,
+  };
 }
 
 /** An open transaction: its client, and its COMMIT once sent. */
@@ -81,14 +117,15 @@ export class TransactionRolledBackError extends Error {
  * order they were issued. `commit()` sends the COMMIT behind them, so that a transaction's last
  * statements and its commit share a round trip too.
  */
-@Injectable()
 export class TransactionHost {
   private readonly storage = new AsyncLocalStorage<OpenTransaction>();
   private readonly names = new Map<string, string>();
-  private readonly slowMs: number;
 
-  constructor(private readonly dataSource: DataSource) {
-    this.slowMs = dataSource.options.maxQueryExecutionTime ?? 0;
+  constructor(private readonly database: TransactionDatabase) {}
+
+  /** The host of a TypeORM data source (the service's, provided by DatabaseModule). */
+  static of(dataSource: DataSource): TransactionHost {
+    return new TransactionHost(typeormDatabase(dataSource));
   }
 
   get inTransaction(): boolean {
@@ -129,11 +166,11 @@ export class TransactionHost {
     try {
       const result = await target.query({ name: this.nameOf(sql), text: sql, values: [...params] });
       const elapsed = Date.now() - started;
-      if (this.slowMs > 0 && elapsed > this.slowMs)
-        this.dataSource.logger.logQuerySlow(elapsed, sql);
+      const { slowMs } = this.database;
+      if (slowMs > 0 && elapsed > slowMs) this.database.logger.logQuerySlow(elapsed, sql);
       return result.rows as T[];
     } catch (error) {
-      this.dataSource.logger.logQueryError(error instanceof Error ? error : String(error), sql);
+      this.database.logger.logQueryError(error instanceof Error ? error : String(error), sql);
       throw error;
     }
   }
@@ -182,7 +219,7 @@ export class TransactionHost {
   }
 
   private pool(): PgPool {
-    return (this.dataSource.driver as unknown as { master: PgPool }).master;
+    return this.database.pool();
   }
 
   private nameOf(sql: string): string {

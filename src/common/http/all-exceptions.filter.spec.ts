@@ -1,5 +1,6 @@
 import { BadRequestException, HttpException, Logger, NotFoundException } from '@nestjs/common';
 import type { ArgumentsHost } from '@nestjs/common';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { DomainError } from '../errors/domain-error';
 import { AllExceptionsFilter, toErrorBody } from './all-exceptions.filter';
 
@@ -134,9 +135,8 @@ describe('AllExceptionsFilter', () => {
         return this;
       },
     };
-    const argumentsHost = {
-      switchToHttp: () => ({ getResponse: () => reply, getRequest: () => ({ id: 'req-7' }) }),
-    } as unknown as ArgumentsHost;
+    // Nest's own host over an HTTP call's arguments: the request, then the reply.
+    const argumentsHost = new ExecutionContextHost([{ id: 'req-7' }, reply]);
     return { host: argumentsHost, sent, statuses };
   }
 

@@ -4,9 +4,9 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { register } from 'prom-client';
 import { buildConfig, ConfigError, type AppConfig } from '../../config/configuration';
 import { formatIntegrityReport } from './integrity-report';
-import type { IntegrityFindings, IntegrityRepository } from './integrity.repository';
+import type { IntegrityFindings } from './integrity.repository';
 import { IntegrityScheduler } from './integrity.scheduler';
-import { IntegrityService } from './integrity.service';
+import { IntegrityService, type IntegrityFindingsSource } from './integrity.service';
 
 const none = (): IntegrityFindings => ({
   balances: [],
@@ -24,7 +24,7 @@ function service(
   env: Record<string, string> = {},
 ): { integrity: IntegrityService; findAll: jest.Mock } {
   const findAll = jest.fn(findings);
-  const repository = { findAll } as unknown as IntegrityRepository;
+  const repository: IntegrityFindingsSource = { findAll };
   const config = new ConfigService<AppConfig, true>(
     buildConfig({ SAGA_TIMEOUT_MS: '30000', ...env }),
   );

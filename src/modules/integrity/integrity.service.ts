@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { moneyToJson } from '../../common/money';
 import type { AppConfig, IntegrityConfig } from '../../config/configuration';
@@ -153,6 +153,9 @@ function idsOf(violation: IntegrityViolation): string {
  * completed saga, no saga stuck or left half-compensated, no outbox event left undelivered.
  * Used by the scheduled job, the admin route and the `verify` command alike.
  */
+/** What the service reads: the findings of one snapshot (a unit test gives its own). */
+export type IntegrityFindingsSource = Pick<IntegrityRepository, 'findAll'>;
+
 @Injectable()
 export class IntegrityService {
   private readonly logger = new Logger(IntegrityService.name);
@@ -161,7 +164,7 @@ export class IntegrityService {
   private readonly sagaTimeoutMs: number;
 
   constructor(
-    private readonly repository: IntegrityRepository,
+    @Inject(IntegrityRepository) private readonly repository: IntegrityFindingsSource,
     config: ConfigService<AppConfig, true>,
   ) {
     this.settings = config.get('integrity', { infer: true });

@@ -1,4 +1,5 @@
-import type { TransactionHost } from '../../database/transaction-host';
+import { answerOk, FakePgDatabase } from '../../database/pg-pool.fixture';
+import { type PgResult, TransactionHost } from '../../database/transaction-host';
 import { LogRecordStep } from '../saga/core/steps/log-record.step';
 import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
 import { TransactionLogsService } from './transaction-logs.service';
@@ -24,12 +25,15 @@ class FakeTable {
   rows: TransactionLogRow[] = [];
   /** Set to make the row vanish between the conflicting insert and the read after it. */
   vanish = false;
+  readonly database = new FakePgDatabase((sql, values) => this.answer(sql, values));
 
-  query = (sql: string, params: readonly unknown[] = []): Promise<TransactionLogRow[]> => {
+  private answer(sql: string, params: readonly unknown[]): Promise<PgResult> {
+    const rows = (found: unknown[]) => Promise.resolve({ command: 'SELECT', rows: found });
     const [first] = params;
+    if (/^(BEGIN|COMMIT|ROLLBACK)$/.test(sql)) return answerOk(sql);
     if (sql.includes('INSERT INTO transaction_logs')) {
       const logs = JSON.parse(String(first)) as { log_id: string; transaction_id: string }[];
-      return Promise.resolve(
+      return rows(
         logs.map((log) => {
           const existing = this.rows.find((r) => r.transaction_id === log.transaction_id);
           if (existing !== undefined) {
@@ -39,27 +43,25 @@ class FakeTable {
           const inserted = row({ log_id: log.log_id, transaction_id: log.transaction_id });
           this.rows.push(inserted);
           return inserted;
-        }) as unknown as TransactionLogRow[],
+        }),
       );
     }
     if (sql.startsWith('UPDATE')) {
       const found = this.rows.filter((existing) => existing.transaction_id === first);
       for (const existing of found) existing.status = 'compensated';
-      return Promise.resolve(found);
+      return rows(found);
     }
     if (sql.includes('WHERE transaction_id')) {
-      return Promise.resolve(this.rows.filter((existing) => existing.transaction_id === first));
+      return rows(this.rows.filter((existing) => existing.transaction_id === first));
     }
-    return Promise.resolve(this.rows.filter((existing) => existing.user_id === first));
-  };
-
-  one = async (sql: string, params?: readonly unknown[]) => (await this.query(sql, params))[0];
+    return rows(this.rows.filter((existing) => existing.user_id === first));
+  }
 }
 
 function setup() {
   const table = new FakeTable();
   const logs = new TransactionLogsService(
-    new TransactionLogsRepository(table as unknown as TransactionHost),
+    new TransactionLogsRepository(new TransactionHost(table.database)),
   );
   return { table, logs };
 }

@@ -1,70 +1,61 @@
-import type { DataSource } from 'typeorm';
-import type { TransactionHost } from '../../../database/transaction-host';
-import { DbMonitorRepository } from './db-monitor.repository';
+import { DataSource } from 'typeorm';
+import { FakePgDatabase } from '../../../database/pg-pool.fixture';
+import { TransactionHost } from '../../../database/transaction-host';
+import { DbMonitorRepository, poolUsageOf, serviceTablesOf } from './db-monitor.repository';
 
-/** Answers each statement with the rows given for the first fragment it contains. */
-function fakeTx(answers: [fragment: string, rows: object[]][]) {
-  const statements: string[] = [];
-  const query = (sql: string) => {
-    statements.push(sql);
+/** A database answering each statement with the rows given for the first fragment it contains. */
+function fakeDatabase(answers: [fragment: string, rows: object[]][]): FakePgDatabase {
+  return new FakePgDatabase((sql) => {
     const answer = answers.find(([fragment]) => sql.includes(fragment));
-    return Promise.resolve(answer?.[1] ?? []);
-  };
-  const tx = {
-    query,
-    one: async (sql: string) => (await query(sql))[0],
-    run: <T>(work: () => Promise<T>) => work(),
-  };
-  return { tx: tx as unknown as TransactionHost, statements };
+    return Promise.resolve({ command: sql.split(' ')[0], rows: answer?.[1] ?? [] });
+  });
 }
 
-function fakeDataSource(
-  master: unknown,
-  options: { migrationsTableName?: string } = {},
-  tables: string[] = [],
-): DataSource {
-  return {
-    driver: { master },
-    options,
-    entityMetadatas: tables.map((tableName) => ({ tableName })),
-  } as unknown as DataSource;
-}
+/** A PostgreSQL data source, never initialized: it holds no pool and no entities. */
+const dataSource = (options: { migrationsTableName?: string } = {}) =>
+  new DataSource({ type: 'postgres', ...options });
 
-function repository(
-  answers: [string, object[]][] = [],
-  dataSource: DataSource = fakeDataSource(undefined),
-) {
-  const { tx, statements } = fakeTx(answers);
-  return { repo: new DbMonitorRepository(tx, dataSource), statements };
+function repository(answers: [string, object[]][] = [], source: DataSource = dataSource()) {
+  const db = fakeDatabase(answers);
+  return { repo: new DbMonitorRepository(new TransactionHost(db), source), db };
 }
 
 describe('DbMonitorRepository', () => {
   it('lists its own tables and the migrations table, once each and sorted', () => {
-    const { repo } = repository([], fakeDataSource(undefined, {}, ['users', 'items', 'users']));
-    expect(repo.serviceTables()).toEqual(['items', 'migrations', 'users']);
-
-    const named = repository([], fakeDataSource(undefined, { migrationsTableName: 'schema_log' }));
+    expect(serviceTablesOf(['users', 'items', 'users'])).toEqual(['items', 'migrations', 'users']);
+    expect(serviceTablesOf([], 'schema_log')).toEqual(['schema_log']);
+    expect(repository().repo.serviceTables()).toEqual(['migrations']);
+    const named = repository([], dataSource({ migrationsTableName: 'schema_log' }));
     expect(named.repo.serviceTables()).toEqual(['schema_log']);
   });
 
   it('reads the pool only when the driver holds a pg pool', () => {
     const pool = { totalCount: 5, idleCount: 2, waitingCount: 1, options: { max: 20 } };
-    expect(repository([], fakeDataSource(pool)).repo.poolUsage()).toEqual({
-      total: 5,
-      idle: 2,
-      waiting: 1,
-      max: 20,
-    });
+    expect(poolUsageOf(pool)).toEqual({ total: 5, idle: 2, waiting: 1, max: 20 });
     const unbounded = { totalCount: 1, idleCount: 1, waitingCount: 0 };
-    expect(repository([], fakeDataSource(unbounded)).repo.poolUsage()?.max).toBeNull();
-    expect(repository([], fakeDataSource(null)).repo.poolUsage()).toBeNull();
-    expect(repository([], fakeDataSource({ totalCount: '5' })).repo.poolUsage()).toBeNull();
+    expect(poolUsageOf(unbounded)?.max).toBeNull();
+    expect(poolUsageOf(null)).toBeNull();
+    expect(poolUsageOf({ totalCount: '5' })).toBeNull();
+    // A data source not initialized has no pool yet.
+    expect(repository().repo.poolUsage()).toBeNull();
   });
 
   it('sets a short statement timeout for the work it runs', async () => {
-    const { repo, statements } = repository();
-    await expect(repo.run(() => Promise.resolve('done'))).resolves.toBe('done');
-    expect(statements[0]).toContain('statement_timeout');
+    const { repo, db } = repository();
+    await expect(
+      repo.run(async () => {
+        await repo.connectionsByState();
+        return 'done';
+      }),
+    ).resolves.toBe('done');
+    // In the work's own transaction, before its statements.
+    expect(db.texts()).toEqual([
+      'BEGIN',
+      expect.stringContaining("set_config('statement_timeout'"),
+      expect.stringContaining('pg_stat_activity'),
+      'COMMIT',
+    ]);
+    expect(db.statements[1]).toMatchObject({ values: ['5000'] });
   });
 
   it('counts no blocks when the database has no statistics row', async () => {
@@ -145,13 +136,13 @@ describe('DbMonitorRepository', () => {
   });
 
   it('creates the extension and says in which schema', async () => {
-    const { repo, statements } = repository([['e.extname', [{ schema: 'extensions' }]]]);
+    const { repo, db } = repository([['e.extname', [{ schema: 'extensions' }]]]);
     expect(await repo.createStatStatements()).toBe('extensions');
-    expect(statements[0]).toBe('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    expect(db.texts()[0]).toBe('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   });
 
   it('reads slow statements from the quoted view, rounding times', async () => {
-    const { repo, statements } = repository([
+    const { repo, db } = repository([
       [
         'mean_exec_time',
         [
@@ -181,7 +172,7 @@ describe('DbMonitorRepository', () => {
         },
       ],
     });
-    expect(statements[0]).toContain('"my""schema".pg_stat_statements');
+    expect(db.texts()[0]).toContain('"my""schema".pg_stat_statements');
     expect(await repository().repo.slowStatements('public', 200, 10)).toEqual({
       matching: 0,
       statements: [],

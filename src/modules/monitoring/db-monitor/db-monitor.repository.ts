@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { driverPool } from '../../../database/pg-pool';
 import { TransactionHost } from '../../../database/transaction-host';
 import {
   PoolUsage,
@@ -12,21 +13,44 @@ import {
 /** The monitor's statements never hold a connection for long. */
 const STATEMENT_TIMEOUT_MS = 5000;
 
-interface PgPool {
+/** What the monitor reads of a pg pool. */
+interface PgPoolCounts {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
   options?: { max?: number };
 }
 
-function isPgPool(value: unknown): value is PgPool {
-  if (typeof value !== 'object' || value === null) return false;
-  const pool = value as Record<string, unknown>;
+function hasPoolCounts(value: unknown): value is PgPoolCounts {
   return (
-    typeof pool.totalCount === 'number' &&
-    typeof pool.idleCount === 'number' &&
-    typeof pool.waitingCount === 'number'
+    typeof value === 'object' &&
+    value !== null &&
+    'totalCount' in value &&
+    typeof value.totalCount === 'number' &&
+    'idleCount' in value &&
+    typeof value.idleCount === 'number' &&
+    'waitingCount' in value &&
+    typeof value.waitingCount === 'number'
   );
+}
+
+/** The usage of a pg pool; null when `pool` is not one. */
+export function poolUsageOf(pool: unknown): PoolUsage | null {
+  if (!hasPoolCounts(pool)) return null;
+  return {
+    total: pool.totalCount,
+    idle: pool.idleCount,
+    waiting: pool.waitingCount,
+    max: pool.options?.max ?? null,
+  };
+}
+
+/** The tables of the entities and the migrations table, once each and sorted. */
+export function serviceTablesOf(
+  entityTables: readonly string[],
+  migrationsTable = 'migrations',
+): string[] {
+  return [...new Set([...entityTables, migrationsTable])].sort();
 }
 
 /** The DB performance monitor's reads of PostgreSQL's statistics views and of the pool. */
@@ -49,21 +73,15 @@ export class DbMonitorRepository {
 
   /** The tables this service owns (its entities and the migrations table). */
   serviceTables(): string[] {
-    const tables = this.dataSource.entityMetadatas.map((meta) => meta.tableName);
-    const migrations = this.dataSource.options.migrationsTableName ?? 'migrations';
-    return [...new Set([...tables, migrations])].sort();
+    return serviceTablesOf(
+      this.dataSource.entityMetadatas.map((meta) => meta.tableName),
+      this.dataSource.options.migrationsTableName,
+    );
   }
 
   /** The TypeORM pool (pg Pool) of this instance. */
   poolUsage(): PoolUsage | null {
-    const pool = (this.dataSource.driver as unknown as { master?: unknown }).master;
-    if (!isPgPool(pool)) return null;
-    return {
-      total: pool.totalCount,
-      idle: pool.idleCount,
-      waiting: pool.waitingCount,
-      max: pool.options?.max ?? null,
-    };
+    return poolUsageOf(driverPool(this.dataSource));
   }
 
   async connectionsByState(): Promise<Record<string, number>> {

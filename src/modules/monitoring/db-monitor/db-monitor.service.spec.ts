@@ -1,9 +1,8 @@
-import type { ConfigService } from '@nestjs/config';
-import type { SchedulerRegistry } from '@nestjs/schedule';
+import { ConfigService } from '@nestjs/config';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { register } from 'prom-client';
-import type { AppConfig } from '../../../config/configuration';
-import type { DbMonitorRepository } from './db-monitor.repository';
-import { DbMonitorService } from './db-monitor.service';
+import { buildConfig, type AppConfig } from '../../../config/configuration';
+import { DbMonitorService, type DbMonitorReads } from './db-monitor.service';
 import type { PoolUsage, SlowStatement, StatStatementsState } from './db-snapshot';
 
 const installed: StatStatementsState = {
@@ -23,7 +22,7 @@ const slow: SlowStatement = {
 };
 
 /** A repository answering from fixed values; each read can be made to fail. */
-class FakeRepository {
+class FakeRepository implements DbMonitorReads {
   pool: PoolUsage | null = { total: 4, idle: 3, waiting: 0, max: 10 };
   blocks = { hit: 90, read: 10 };
   state: StatStatementsState = installed;
@@ -75,22 +74,11 @@ class FakeRepository {
   }
 }
 
-/** Some drivers reject with plain strings rather than Errors. */
-function plainReason(reason: string): Error {
-  return reason as unknown as Error;
-}
-
 function monitor(repository: FakeRepository): DbMonitorService {
-  const values: Record<string, unknown> = {
-    monitorCron: '0 * * * * *',
-    database: { slowQueryMs: 200 },
-  };
-  const config = { get: (key: string) => values[key] };
-  return new DbMonitorService(
-    repository as unknown as DbMonitorRepository,
-    {} as SchedulerRegistry,
-    config as unknown as ConfigService<AppConfig, true>,
+  const config = new ConfigService<AppConfig, true>(
+    buildConfig({ MONITOR_CRON: '0 * * * * *', SLOW_QUERY_MS: '200' }),
   );
+  return new DbMonitorService(repository, new SchedulerRegistry(), config);
 }
 
 async function gaugeValue(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -206,7 +194,9 @@ describe('DbMonitorService', () => {
     await service.refresh();
     const first = (await service.state()).snapshot;
 
-    repository.connections = () => Promise.reject(plainReason('server closed the connection'));
+    // Some drivers reject with plain strings rather than Errors.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    repository.connections = () => Promise.reject('server closed the connection');
     await expect(service.refresh()).resolves.toBeUndefined();
     const { snapshot, lastFailure } = await service.state();
 

@@ -1,4 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
@@ -7,6 +13,9 @@ import { counter, gauge } from '../metrics/metric-registry';
 import { DbMonitorRepository } from './db-monitor.repository';
 import { cacheHitRatio, DbSnapshot, SlowQueries, statStatementsPlan } from './db-snapshot';
 import { errorMessage } from '../../../common/errors/error-message';
+
+/** What the monitor reads: the repository's methods (a unit test gives its own). */
+export type DbMonitorReads = { [K in keyof DbMonitorRepository]: DbMonitorRepository[K] };
 
 const JOB_NAME = 'db-performance-monitor';
 const SLOW_STATEMENTS_SHOWN = 10;
@@ -80,7 +89,7 @@ export class DbMonitorService implements OnApplicationBootstrap, OnModuleDestroy
   private createFailure: string | null = null;
 
   constructor(
-    private readonly repository: DbMonitorRepository,
+    @Inject(DbMonitorRepository) private readonly repository: DbMonitorReads,
     private readonly scheduler: SchedulerRegistry,
     config: ConfigService<AppConfig, true>,
   ) {

@@ -1,0 +1,42 @@
+import { FaultInjector } from '../../src/modules/saga/core/fault-injector';
+import type { TestApp } from './test-app';
+
+export interface HeldStep {
+  /** Resolves once a saga has reached the step (its previous steps committed). */
+  reached: Promise<void>;
+  /** Lets the saga go on. */
+  release(): void;
+  /** Releases it and stops holding. */
+  restore(): void;
+}
+
+/**
+ * Holds the first saga to enter `target` (a step, or `compensation:<step>`) at the start of the
+ * step, where SAGA_FAULTS would delay it, until the test releases it: a state in the middle of a
+ * saga lasts exactly as long as the test needs, whatever the machine's speed.
+ */
+export function holdStep(t: TestApp, target: string): HeldStep {
+  const faults = t.app.get(FaultInjector, { strict: false });
+  const inStep = faults.inStep.bind(faults);
+  let entered!: () => void;
+  const reached = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
+  const spy = jest.spyOn(faults, 'inStep').mockImplementation(async (name: string) => {
+    if (name === target && !held) {
+      held = true;
+      entered();
+      await released;
+    }
+    return inStep(name);
+  });
+  return {
+    reached,
+    release,
+    restore: () => {
+      release();
+      spy.mockRestore();
+    },
+  };
+}
