@@ -38,7 +38,7 @@ export function findConsoleAssets(from: string = __dirname): string | undefined 
 }
 
 /** Serves the operator console at /console/ (or says how to build it when it is missing). */
-export function serveConsole(app: NestFastifyApplication, root = findConsoleAssets()): void {
+export function serveConsole(app: NestFastifyApplication, root: string | undefined): void {
   if (root === undefined) {
     const fastify = app.getHttpAdapter().getInstance();
     const missing = () =>
