@@ -20,6 +20,7 @@ let detail: DetailState | undefined;
 let overview: OverviewState = {};
 let audit: AuditState = { entries: [], nextBefore: null, loaded: false };
 let pollTimer: number | undefined;
+let lastPoll = 0;
 
 type Route =
   | { name: 'sagas'; query: URLSearchParams }
@@ -200,6 +201,7 @@ async function loadAudit(older: boolean): Promise<void> {
 
 async function pollOverview(): Promise<void> {
   if (document.visibilityState !== 'visible' || route().name !== 'overview') return;
+  lastPoll = Date.now();
   try {
     overview = { overview: await api.overview(), refreshedAt: new Date() };
   } catch (error) {
@@ -254,8 +256,10 @@ window.addEventListener('hashchange', () => {
   void show().then(() => document.getElementById('main')?.focus());
 });
 document.addEventListener('visibilitychange', () => {
-  // Back in view: refresh at once rather than wait for the next tick.
-  if (document.visibilityState === 'visible') void pollOverview();
+  // Back in view: refresh now if the last refresh is older than the polling period.
+  if (document.visibilityState === 'visible' && Date.now() - lastPoll >= OVERVIEW_POLL_MS) {
+    void pollOverview();
+  }
 });
 
 async function start(): Promise<void> {
