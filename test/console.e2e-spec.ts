@@ -1,3 +1,6 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../src/database/data-source-options';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
 
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '2', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
@@ -364,5 +367,48 @@ describe('Operator console API', () => {
       const last = after.points.at(-1);
       expect(last.finished.completed + last.finished.compensated).toBeGreaterThanOrEqual(2);
     });
+  });
+});
+
+describe('The console audit migration', () => {
+  it('comes and goes on a database with sagas, changing none of its rows', async () => {
+    const first = await startTestApp({ SAGA_PATTERN_MODE: 'orchestration' });
+    const { database } = first;
+    const db = new Client({ connectionString: database.url });
+    try {
+      await first.http
+        .post('/purchase')
+        .send({ userId: 'user-123', itemId: 'item-potion', quantity: 1 })
+        .expect(200);
+      await first.stop();
+      await db.connect();
+      const sagas = `SELECT md5(string_agg(t::text, ',' ORDER BY transaction_id)) AS digest
+                       FROM saga_states t`;
+      const audit = `SELECT count(*)::int AS n FROM information_schema.tables
+                      WHERE table_name = 'admin_audit_log'`;
+      const before = (await db.query<{ digest: string }>(sagas)).rows[0].digest;
+
+      const dataSource = new DataSource(
+        dataSourceOptions(database.url, { poolSize: 1, slowQueryMs: 600_000 }),
+      );
+      await dataSource.initialize();
+      await dataSource.undoLastMigration({ transaction: 'each' });
+      await dataSource.destroy();
+      expect((await db.query<{ n: number }>(audit)).rows[0].n).toBe(0);
+      expect((await db.query<{ digest: string }>(sagas)).rows[0].digest).toBe(before);
+
+      const second = await startTestApp({ SAGA_PATTERN_MODE: 'orchestration' }, database);
+      try {
+        expect((await db.query<{ n: number }>(audit)).rows[0].n).toBe(1);
+        expect((await db.query<{ digest: string }>(sagas)).rows[0].digest).toBe(before);
+        const listed = await second.http.get('/admin/sagas?itemId=item-potion').set(ADMIN);
+        expect(listed.body.total).toBe(1);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await db.end().catch(() => undefined);
+      await database.drop();
+    }
   });
 });
