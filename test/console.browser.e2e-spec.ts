@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -17,6 +17,20 @@ const SCREENSHOTS = join(__dirname, '..', 'docs', 'console');
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '2', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
+
+/** axe-core, evaluated in the page (not a script tag, which the console's CSP refuses). */
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** The WCAG 2.1 A and AA rules axe checks (labels, names, contrast of 4.5:1...) all hold. */
+async function expectAccessible(page: Page, view: string): Promise<void> {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate<string[]>(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+       .then((result) => result.violations.map((v) =>
+         v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')))`,
+  );
+  expect({ view, violations }).toEqual({ view, violations: [] });
+}
 
 async function purchase(
   service: ServiceProcess,
@@ -132,6 +146,7 @@ describe('Operator console in a browser', () => {
   it('shows only the login form and refuses a wrong token', async () => {
     await page.goto(`${service.url}/console/#/sagas?status=completed`);
     await page.getByRole('heading', { name: 'Saga console' }).waitFor();
+    await expectAccessible(page, 'sign-in');
     expect(await page.locator('table').count()).toBe(0);
     expect(await page.getByRole('navigation', { name: 'Console' }).count()).toBe(0);
 
@@ -160,6 +175,7 @@ describe('Operator console in a browser', () => {
     expect(await rows.count()).toBe(8);
     expect(await rows.last().textContent()).toContain('TXN_stuck_console');
     await page.screenshot({ path: join(SCREENSHOTS, 'list.png'), fullPage: true });
+    await expectAccessible(page, 'list');
   });
 
   it('filters the list and keeps the filters in the URL', async () => {
@@ -202,6 +218,7 @@ describe('Operator console in a browser', () => {
     // The user's figures now, and a way to their other sagas.
     await page.getByRole('link', { name: 'Other sagas of user-123' }).waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'detail.png'), fullPage: true });
+    await expectAccessible(page, 'detail');
   });
 
   it('shows the outbox events of a choreographed saga', async () => {
@@ -242,6 +259,7 @@ describe('Operator console in a browser', () => {
     const logged = await page.locator('table.audit tbody tr').allTextContents();
     expect(logged[0]).toContain(compensationFailed);
     expect(logged[0]).toContain('Refund fault fixed in the wallet service');
+    await expectAccessible(page, 'audit log');
   });
 
   it('shows the live overview as charts', async () => {
@@ -254,6 +272,7 @@ describe('Operator console in a browser', () => {
       .locator('dd');
     expect(Number(await compensatedFigure.textContent())).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: join(SCREENSHOTS, 'overview.png'), fullPage: true });
+    await expectAccessible(page, 'overview');
   });
 
   it('fits a phone width without the page scrolling sideways', async () => {
@@ -274,6 +293,7 @@ describe('Operator console in a browser', () => {
           .slice(0, 5)`,
       );
       expect({ route, overflow, widest }).toEqual({ route, overflow: 0, widest: [] });
+      await expectAccessible(page, `phone ${route}`);
     }
     await page.goto(`${service.url}/console/#/saga/${compensated}`);
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();

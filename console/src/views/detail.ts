@@ -61,7 +61,7 @@ function waterfall(saga: SagaView, runs: TimelineRun[]): TemplateResult {
   );
   const span = finish - origin;
   const x = (t: number) => ((t - origin) / span) * BAR_WIDTH;
-  return html`<div class="table-wrap">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Timeline table">
       <table class="timeline" aria-describedby="timeline-note">
         <caption>
           Steps and compensations, in the order they ran (${ms(span)} from start to the last)
@@ -116,7 +116,7 @@ function waterfall(saga: SagaView, runs: TimelineRun[]): TemplateResult {
 
 function auditTable(entries: AuditEntry[]): TemplateResult {
   if (entries.length === 0) return html`<p>No operator action on this saga yet.</p>`;
-  return html`<div class="table-wrap">
+  return html`<div class="table-wrap" tabindex="0" role="region" aria-label="Audit entries">
     <table class="audit">
       <thead>
         <tr>
@@ -366,7 +366,12 @@ export function detailView(
             ${
               events.length === 0
                 ? html`<p>No event recorded.</p>`
-                : html`<div class="table-wrap">
+                : html`<div
+                    class="table-wrap"
+                    tabindex="0"
+                    role="region"
+                    aria-label="Outbox events table"
+                  >
                     <table class="events">
                       <thead>
                         <tr>

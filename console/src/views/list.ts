@@ -121,7 +121,7 @@ export function listView(state: ListState, apply: (form: HTMLFormElement) => voi
               ${page.total} saga${page.total === 1 ? '' : 's'} match${page.total === 1 ? 'es' : ''}
               ${query.has('cursor') ? html`(an older page)` : nothing}
             </p>
-            <div class="table-wrap">
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Sagas table">
               <table class="sagas">
                 <thead>
                   <tr>
