@@ -33,7 +33,15 @@ export function lineChart(title: string, series: Series[], summary: string): Tem
       d += `${pen ? 'L' : 'M'}${x(i).toFixed(1)},${y(v).toFixed(1)} `;
       pen = true;
     });
-    return svg`<path class="line ${s.className}" d=${d.trim() === '' ? 'M0,0' : d} />`;
+    // The latest value as a dot, so that a series of one point shows too.
+    const last = s.values.findLastIndex((v) => v !== null);
+    const value = last < 0 ? null : s.values[last];
+    return svg`<path class="line ${s.className}" d=${d.trim() === '' ? 'M0,0' : d} />
+      ${
+        value === null || value === undefined
+          ? ''
+          : svg`<circle class="dot ${s.className}" cx=${x(last).toFixed(1)} cy=${y(value).toFixed(1)} r="2.5" />`
+      }`;
   });
   return html`<figure class="chart">
     <figcaption>${title}</figcaption>
@@ -41,6 +49,7 @@ export function lineChart(title: string, series: Series[], summary: string): Tem
       <line class="axis" x1=${PAD} y1=${HEIGHT - PAD} x2=${WIDTH - PAD} y2=${HEIGHT - PAD} />
       ${paths}
     </svg>
+    <p class="axis-labels" aria-hidden="true"><span>15 min ago</span><span>now</span></p>
     <p class="legend">
       ${series.map((s) => html`<span class="key ${s.className}">${s.label}</span>`)}
       <span class="scale">max ${Math.round(max * 100) / 100}</span>
@@ -76,9 +85,10 @@ export function stackedBars(title: string, series: Series[], summary: string): T
       <line class="axis" x1=${PAD} y1=${HEIGHT - PAD} x2=${WIDTH - PAD} y2=${HEIGHT - PAD} />
       ${bars}
     </svg>
+    <p class="axis-labels" aria-hidden="true"><span>15 min ago</span><span>now</span></p>
     <p class="legend">
       ${series.map((s) => html`<span class="key ${s.className}">${s.label}</span>`)}
-      <span class="scale">max ${max} per ${count > 0 ? 'sample' : ''}</span>
+      <span class="scale">max ${max} per 5 s</span>
     </p>
   </figure>`;
 }

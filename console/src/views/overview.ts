@@ -9,8 +9,16 @@ export interface OverviewState {
   refreshedAt?: Date;
 }
 
+/** The charts span the whole window: the points so far are drawn at its right end. */
+function padded<T>(values: T[], slots: number): (T | null)[] {
+  return [...new Array<null>(Math.max(slots - values.length, 0)).fill(null), ...values];
+}
+
 export function overviewView(state: OverviewState): TemplateResult {
   const o = state.overview;
+  const slots = o === undefined ? 0 : Math.round(o.windowSeconds / o.sampleSeconds);
+  const series = <T>(pick: (p: Overview['points'][number]) => T) =>
+    padded((o?.points ?? []).map(pick), slots);
   return html`<section aria-labelledby="overview-title">
     <h1 id="overview-title">Overview</h1>
     <p class="note">
@@ -63,7 +71,7 @@ export function overviewView(state: OverviewState): TemplateResult {
                 [
                   {
                     label: 'finished / s',
-                    values: o.points.map((p) => p.perSecond),
+                    values: series((p) => p.perSecond),
                     className: 's1',
                   },
                 ],
@@ -72,8 +80,8 @@ export function overviewView(state: OverviewState): TemplateResult {
               ${lineChart(
                 'Duration (ms)',
                 [
-                  { label: 'p50', values: o.points.map((p) => p.p50Ms), className: 's1' },
-                  { label: 'p95', values: o.points.map((p) => p.p95Ms), className: 's2' },
+                  { label: 'p50', values: series((p) => p.p50Ms), className: 's1' },
+                  { label: 'p95', values: series((p) => p.p95Ms), className: 's2' },
                 ],
                 `p50 ${ms(o.window.p50Ms)}, p95 ${ms(o.window.p95Ms)} over the window`,
               )}
@@ -82,17 +90,17 @@ export function overviewView(state: OverviewState): TemplateResult {
                 [
                   {
                     label: 'completed',
-                    values: o.points.map((p) => p.finished.completed),
+                    values: series((p) => p.finished.completed),
                     className: 'completed',
                   },
                   {
                     label: 'compensated',
-                    values: o.points.map((p) => p.finished.compensated),
+                    values: series((p) => p.finished.compensated),
                     className: 'compensated',
                   },
                   {
                     label: 'failed',
-                    values: o.points.map((p) => p.finished.failed),
+                    values: series((p) => p.finished.failed),
                     className: 'failed',
                   },
                 ],
@@ -103,7 +111,7 @@ export function overviewView(state: OverviewState): TemplateResult {
                 [
                   {
                     label: 'compensated / finished',
-                    values: o.points.map((p) => p.compensationRate),
+                    values: series((p) => p.compensationRate),
                     className: 's2',
                   },
                 ],
