@@ -17,6 +17,7 @@ const SAGA_PUBLIC = [
   '^src/modules/saga/core/instance-identity\\.ts$',
   '^src/modules/saga/read-model/saga-reports\\.service\\.ts$',
   '^src/modules/saga/read-model/saga-view\\.cache\\.ts$',
+  '^src/modules/saga/runtime/saga-admin\\.ts$',
 ];
 const SAGA_LAYERS = [
   ['core', '(orchestration|choreography|read-model|runtime)'],

@@ -34,6 +34,11 @@ export default tseslint.config(
     },
   },
   {
+    // The console's front-end runs in the browser.
+    files: ['console/**/*.ts', 'console/**/*.mts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['test/**/*.ts', '**/*.spec.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -10,6 +10,7 @@ import { requestIdOf } from './common/http/request-id';
 import { logRequests } from './common/http/request-log';
 import { createValidationPipe } from './common/http/validation.pipe';
 import type { AppConfig } from './config/configuration';
+import { findConsoleAssets, serveConsole } from './modules/console/console-assets';
 
 /** Builds the HTTP application (not yet listening) for a resolved configuration. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
@@ -50,6 +51,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
+  serveConsole(app, findConsoleAssets());
   await app.init();
   await fastify.ready();
   return app;

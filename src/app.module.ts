@@ -9,6 +9,7 @@ import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
 import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './modules/admin/admin.module';
+import { ConsoleModule } from './modules/console/console.module';
 import { IntegrityModule } from './modules/integrity/integrity.module';
 import { ItemsModule } from './modules/items/items.module';
 import { LogsModule } from './modules/logs/logs.module';
@@ -46,6 +47,7 @@ export class AppModule {
         MonitoringModule,
         IntegrityModule,
         RetentionModule,
+        ConsoleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],
     };

@@ -85,9 +85,38 @@ describe('buildConfig', () => {
     ['RETENTION_OUTBOX', 'off', /RETENTION_OUTBOX must not be longer than RETENTION_SAGAS/],
     ['RETENTION_IDEMPOTENCY', '1y', /RETENTION_IDEMPOTENCY must be a duration/],
     ['RETENTION_SLICE', '0', /RETENTION_SLICE must be between 1 and 100000/],
+    ['CONSOLE_READ_ONLY', 'perhaps', /CONSOLE_READ_ONLY must be true or false/],
+    ['ADMIN_TOKENS', 'no-colon-here-at-all', /ADMIN_TOKENS must be name:token pairs/],
+    ['ADMIN_TOKENS', 'two words:0123456789abcdef', /ADMIN_TOKENS must be name:token pairs/],
+    ['ADMIN_TOKENS', 'ops:short', /ADMIN_TOKENS token of "ops" must be at least 16/],
+    ['ADMIN_TOKENS', 'admin:0123456789abcdef', /ADMIN_TOKENS names a token "admin" twice/],
+    [
+      'ADMIN_TOKENS',
+      'a:0123456789abcdef,b:0123456789abcdef',
+      /ADMIN_TOKENS token of "b" is already used/,
+    ],
   ])('refuses %s=%s naming the variable', (name, value, message) => {
     expect(() => buildConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => buildConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('names ADMIN_TOKEN "admin" and reads further named tokens from ADMIN_TOKENS', () => {
+    const config = buildConfig({
+      ADMIN_TOKEN: 'main-token-0123456789',
+      ADMIN_TOKENS: 'alice:alice-token-0123456789, bob.ops:bob-token-0123456789',
+    });
+    expect(config.adminTokens).toEqual([
+      { name: 'admin', token: 'main-token-0123456789' },
+      { name: 'alice', token: 'alice-token-0123456789' },
+      { name: 'bob.ops', token: 'bob-token-0123456789' },
+    ]);
+    const generated = buildConfig({});
+    expect(generated.adminTokens).toEqual([{ name: 'admin', token: generated.adminToken }]);
+  });
+
+  it('leaves the console able to act unless CONSOLE_READ_ONLY is true', () => {
+    expect(buildConfig({}).console).toEqual({ readOnly: false });
+    expect(buildConfig({ CONSOLE_READ_ONLY: 'true' }).console).toEqual({ readOnly: true });
   });
 
   it('keeps settled sagas 30 days, published events and idempotency keys a day, by default', () => {

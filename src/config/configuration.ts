@@ -100,12 +100,26 @@ export interface AppConfig {
   adminToken: string;
   /** True when ADMIN_TOKEN was unset and a random token was generated for this process. */
   adminTokenGenerated: boolean;
+  /** Every admin token with the name the audit log records for it (ADMIN_TOKEN is "admin"). */
+  adminTokens: NamedToken[];
+  console: ConsoleConfig;
   seedDemoData: boolean;
   saga: SagaConfig;
   notificationFailureRate: number;
   monitorCron: string;
   integrity: IntegrityConfig;
   retention: RetentionConfig;
+}
+
+/** An admin token and who holds it; only the name is ever logged or stored. */
+export interface NamedToken {
+  name: string;
+  token: string;
+}
+
+export interface ConsoleConfig {
+  /** The operator console shows sagas but offers no action, and the server refuses them. */
+  readOnly: boolean;
 }
 
 export class ConfigError extends Error {
@@ -161,6 +175,40 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
+
+/**
+ * ADMIN_TOKENS, `name:token,name:token`: more admin tokens, each named for the audit log. The
+ * names are distinct, "admin" is ADMIN_TOKEN's, and every token is 16+ characters and unique.
+ */
+function namedTokens(env: Env, adminToken: string): NamedToken[] {
+  const tokens: NamedToken[] = [{ name: 'admin', token: adminToken }];
+  const raw = str(env, 'ADMIN_TOKENS');
+  if (raw === undefined) return tokens;
+  for (const entry of raw.split(',')) {
+    const at = entry.indexOf(':');
+    const name = entry.slice(0, Math.max(at, 0)).trim();
+    const token = entry.slice(at + 1).trim();
+    if (at < 0 || !TOKEN_NAME.test(name)) {
+      throw new ConfigError(
+        'ADMIN_TOKENS',
+        'must be name:token pairs separated by commas, names of 1-50 letters, digits, ".", "_" or "-"',
+      );
+    }
+    if (token.length < 16) {
+      throw new ConfigError('ADMIN_TOKENS', `token of "${name}" must be at least 16 characters`);
+    }
+    if (tokens.some((t) => t.name === name)) {
+      throw new ConfigError('ADMIN_TOKENS', `names a token "${name}" twice (or "admin")`);
+    }
+    if (tokens.some((t) => t.token === token)) {
+      throw new ConfigError('ADMIN_TOKENS', `token of "${name}" is already used by another name`);
+    }
+    tokens.push({ name, token });
+  }
+  return tokens;
 }
 
 function databaseUrl(env: Env): string | undefined {
@@ -307,6 +355,7 @@ export function buildConfig(env: Env = process.env): AppConfig {
     throw new ConfigError('STEP_RETRY_MAX_MS', 'must not be below STEP_RETRY_BASE_MS');
   }
   const port = int(env, 'PORT', 3000, 0, 65535);
+  const resolvedAdminToken = adminToken ?? randomBytes(24).toString('base64url');
   return {
     nodeEnv,
     instance: instanceConfig(env, port),
@@ -325,8 +374,10 @@ export function buildConfig(env: Env = process.env): AppConfig {
     },
     redisUrl: redisUrl(env),
     cache: cacheConfig(env),
-    adminToken: adminToken ?? randomBytes(24).toString('base64url'),
+    adminToken: resolvedAdminToken,
     adminTokenGenerated: adminToken === undefined,
+    adminTokens: namedTokens(env, resolvedAdminToken),
+    console: { readOnly: bool(env, 'CONSOLE_READ_ONLY', false) },
     // Demo data goes into the embedded database by default, never silently elsewhere.
     seedDemoData: bool(env, 'SEED_DEMO_DATA', url === undefined),
     saga: {

@@ -1,3 +1,4 @@
+import { AuditEntryEntity } from '../modules/console/audit/audit-entry.entity';
 import { ItemEntity } from '../modules/items/item.entity';
 import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
 import { NotificationEntity } from '../modules/notifications/notification.entity';
@@ -28,4 +29,5 @@ export const ENTITIES = [
   SagaSettingEntity,
   SagaPurgedTotalsEntity,
   RetentionRunEntity,
+  AuditEntryEntity,
 ];

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { transformFile } from '@swc/core';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -42,4 +43,21 @@ export async function buildService(): Promise<string> {
     }),
   );
   return join(SERVICE_BUILD_DIR, 'main.js');
+}
+
+/** Builds the operator console (npm run build:console) into dist/console, which the service serves. */
+export async function buildConsole(): Promise<void> {
+  const root = join(__dirname, '..', '..');
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [vite, 'build', '--config', 'console/vite.config.mts'],
+      { cwd: root, env: { ...process.env, NODE_ENV: 'production' } },
+      (error, stdout, stderr) =>
+        error === null
+          ? resolve()
+          : reject(new Error(`The console build failed:\n${stdout}\n${stderr}`)),
+    );
+  });
 }

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { migrateWithLock } from '../../src/database/migrate';
-import { buildService } from './build-service';
+import { buildConsole, buildService } from './build-service';
 import {
   assertTestDatabase,
   EMBEDDED_TEST_DIR,
@@ -20,6 +20,7 @@ import {
  */
 export default async function globalSetup(): Promise<void> {
   const built = buildService();
+  const consoleBuilt = buildConsole();
   let baseUrl = process.env.DATABASE_URL;
   if (baseUrl === undefined || baseUrl === '') {
     const embedded = await startEmbeddedPostgres({
@@ -49,4 +50,5 @@ export default async function globalSetup(): Promise<void> {
     await dataSource.destroy();
   }
   process.env.TEST_SERVICE_MAIN = await built;
+  await consoleBuilt;
 }

@@ -53,6 +53,25 @@ export function IsEntityId(options: ApiPropertyOptions = {}): PropertyDecorator 
   );
 }
 
+/** An identifier of the given kind (a transaction id...) in a body or a query: see ID_RULES. */
+export function IsIdentifier(kind: IdKind, options: ApiPropertyOptions = {}): PropertyDecorator {
+  return applyDecorators(
+    ApiProperty({
+      minLength: 1,
+      maxLength: ID_RULES[kind].maxLength,
+      pattern: ID_PATTERN.source,
+      example: ID_RULES[kind].example,
+      ...options,
+    }),
+    IsString(),
+    IsNotEmpty(),
+    MaxLength(ID_RULES[kind].maxLength),
+    Matches(ID_PATTERN, {
+      message: (args: ValidationArguments) => `${args.property} must be ${identifierRule(kind)}`,
+    }),
+  );
+}
+
 /** Free text (names, descriptions): a string of at most `maxLength` characters, see isPlainText. */
 export function IsPlainText(
   maxLength: number,

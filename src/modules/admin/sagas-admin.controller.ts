@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../common/auth/admin.guard';
 import { RetentionService, type RetentionStatus } from '../retention/retention.service';
 import {
+  decodeSagaCursor,
   SagaOverview,
   SagaPage,
   SagaReportsService,
@@ -34,19 +35,27 @@ export class SagasAdminController {
 
   @Get('sagas')
   @ApiOperation({
-    summary: 'Sagas, newest first, filtered and paginated (limit above 100 is lowered to 100)',
+    summary:
+      'Sagas, newest first, filtered, paginated by page or by keyset cursor (limit above 100 is lowered to 100)',
   })
   list(@Query() query: ListSagasQuery): Promise<SagaPage> {
+    const { status } = query;
+    const attention = status === 'stuck' || status === 'compensation_failed';
     return this.reports.list(
       {
-        status: query.status,
+        status: attention ? undefined : status,
+        state: attention ? status : undefined,
         pattern: query.pattern,
         userId: query.userId,
+        itemId: query.itemId,
+        transactionId: query.transactionId,
+        idempotencyKey: query.idempotencyKey,
         createdFrom: query.dateFrom === undefined ? undefined : new Date(query.dateFrom),
         createdTo: query.dateTo === undefined ? undefined : new Date(query.dateTo),
       },
       query.page,
       query.limit,
+      query.cursor === undefined ? undefined : decodeSagaCursor(query.cursor),
     );
   }
 }

@@ -7,12 +7,14 @@ import { DbMonitorService } from './db-monitor/db-monitor.service';
 import { HealthController } from './health.controller';
 import { HttpMetrics } from './metrics/http-metrics';
 import { MetricsController } from './metrics/metrics.controller';
+import { OverviewController } from './metrics/overview.controller';
+import { SagaOverviewSampler } from './metrics/saga-overview';
 import { SagaMetrics } from './metrics/saga-metrics';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), CacheModule],
-  controllers: [HealthController, MetricsController, DbMetricsController],
-  providers: [SagaMetrics, HttpMetrics, DbMonitorRepository, DbMonitorService],
+  controllers: [HealthController, MetricsController, DbMetricsController, OverviewController],
+  providers: [SagaMetrics, HttpMetrics, DbMonitorRepository, DbMonitorService, SagaOverviewSampler],
   exports: [SagaMetrics],
 })
 export class MonitoringModule {}

@@ -12,7 +12,7 @@ import { PatternControl } from './runtime/pattern-control';
 import { PatternController } from './runtime/pattern.controller';
 import { PurchaseController } from './runtime/purchase.controller';
 import { PurchaseService } from './runtime/purchase.service';
-import { SagaCompensation } from './runtime/saga-compensation';
+import { SagaAdmin } from './runtime/saga-admin';
 import { SagaEngines } from './runtime/saga-engines';
 import { SagaRecovery } from './runtime/saga-recovery';
 import { SagaSettingsRepository } from './runtime/saga-settings.repository';
@@ -40,10 +40,10 @@ import { SagaSettingsRepository } from './runtime/saga-settings.repository';
     SagaEngines,
     PurchaseService,
     SagaRecovery,
-    SagaCompensation,
+    SagaAdmin,
     SagaSettingsRepository,
     PatternControl,
   ],
-  exports: [SagaCoreModule, SagaReadModelModule, PatternControl],
+  exports: [SagaCoreModule, SagaReadModelModule, PatternControl, SagaAdmin],
 })
 export class SagaModule {}

@@ -1,5 +1,6 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { decodeSagaCursor, encodeSagaCursor } from '../../saga/read-model/saga-reports.service';
 import { clampPageSize, isTimestamp, ListSagasQuery, toInteger } from './list-sagas.query';
 
 function parse(query: Record<string, unknown>): { dto: ListSagasQuery; errors: string[] } {
@@ -89,5 +90,41 @@ describe('query helpers', () => {
     expect(isTimestamp('2025-W01')).toBe(false);
     expect(isTimestamp('20250301')).toBe(false);
     expect(isTimestamp(20250301)).toBe(false);
+  });
+});
+
+describe('ListSagasQuery, console filters', () => {
+  it('takes the attention states, item, lookups and a cursor the service gave out', () => {
+    const cursor = encodeSagaCursor({
+      createdAt: '2026-01-02T03:04:05.123456Z',
+      transactionId: 'TXN_1',
+    });
+    const { dto, errors } = parse({
+      status: 'compensation_failed',
+      itemId: 'item-sword',
+      transactionId: 'TXN_1',
+      idempotencyKey: 'order-1',
+      cursor,
+    });
+    expect(errors).toEqual([]);
+    expect(dto).toMatchObject({ status: 'compensation_failed', itemId: 'item-sword', cursor });
+    expect(decodeSagaCursor(cursor)).toEqual({
+      createdAt: '2026-01-02T03:04:05.123456Z',
+      transactionId: 'TXN_1',
+    });
+    expect(parse({ status: 'stuck' }).errors).toEqual([]);
+  });
+
+  it.each([
+    'x',
+    'not base64url!',
+    Buffer.from('not json').toString('base64url'),
+    Buffer.from('["2026-01-02T03:04:05.123456Z"]').toString('base64url'),
+    Buffer.from('["2026-01-02T03:04:05Z","TXN_1"]').toString('base64url'),
+    Buffer.from('["2026-13-45T03:04:05.123456Z","TXN_1"]').toString('base64url'),
+    Buffer.from('["2026-01-02T03:04:05.123456Z","bad id"]').toString('base64url'),
+    Buffer.from('[1,2]').toString('base64url'),
+  ])('refuses the cursor %s', (cursor) => {
+    expect(parse({ cursor }).errors).toEqual(['cursor must be a nextCursor of an earlier page']);
   });
 });

@@ -11,7 +11,11 @@ import {
   ValidationArguments,
   ValidationOptions,
 } from 'class-validator';
-import { IsEntityId } from '../../../common/http/dto-validators';
+import { IsEntityId, IsIdentifier, IsPlainText } from '../../../common/http/dto-validators';
+import {
+  decodeSagaCursor,
+  type SagaAttentionState,
+} from '../../saga/read-model/saga-reports.service';
 import { SAGA_PATTERNS, type SagaPattern } from '../../../config/configuration';
 import { type SagaStatus, SAGA_STATUSES } from '../../saga/core/saga';
 
@@ -76,6 +80,27 @@ function IsNotAfter(other: string, options?: ValidationOptions): PropertyDecorat
   );
 }
 
+/** The listing's status filter: a saga status, or a state needing an operator's attention. */
+export const LISTING_STATUSES: readonly (SagaStatus | SagaAttentionState)[] = [
+  ...SAGA_STATUSES,
+  'stuck',
+  'compensation_failed',
+];
+
+function IsSagaCursor(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isSagaCursor',
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'string' && decodeSagaCursor(value) !== undefined,
+        defaultMessage: () => 'cursor must be a nextCursor of an earlier page',
+      },
+    },
+    options,
+  );
+}
+
 /** `GET /admin/sagas` query: paging and filters; anything else in the query string is refused. */
 export class ListSagasQuery {
   @ApiPropertyOptional({ minimum: 1, default: 1 })
@@ -97,10 +122,14 @@ export class ListSagasQuery {
   @Min(1)
   limit: number = DEFAULT_PAGE_SIZE;
 
-  @ApiPropertyOptional({ enum: SAGA_STATUSES })
+  @ApiPropertyOptional({
+    enum: LISTING_STATUSES,
+    description:
+      'A status, or `stuck` (open, and past its lease or older than SAGA_TIMEOUT_MS) or `compensation_failed` (failed by a compensation that gave up)',
+  })
   @IsOptional()
-  @IsIn(SAGA_STATUSES)
-  status?: SagaStatus;
+  @IsIn(LISTING_STATUSES)
+  status?: SagaStatus | SagaAttentionState;
 
   @ApiPropertyOptional({ enum: SAGA_PATTERNS })
   @IsOptional()
@@ -110,6 +139,30 @@ export class ListSagasQuery {
   @IsEntityId({ required: false })
   @IsOptional()
   userId?: string;
+
+  @IsEntityId({ required: false, example: 'item-sword' })
+  @IsOptional()
+  itemId?: string;
+
+  @IsIdentifier('transaction', { required: false, description: 'Look one saga up by its id' })
+  @IsOptional()
+  transactionId?: string;
+
+  @IsPlainText(255, {
+    required: false,
+    description: 'Look a saga up by the Idempotency-Key of its purchase',
+    example: 'order-4711',
+  })
+  @IsOptional()
+  idempotencyKey?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Keyset paging: the nextCursor of the previous page; the page after it (then page is not used)',
+  })
+  @IsOptional()
+  @IsSagaCursor()
+  cursor?: string;
 
   @ApiPropertyOptional({
     description: 'Created at or after (YYYY-MM-DD = midnight UTC, or a date-time with offset)',

@@ -12,7 +12,7 @@ import {
 import { counter, gauge, histogram } from './metric-registry';
 import { TERMINAL_STATUSES } from '../../saga/core/saga';
 
-const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 const sagasStarted = counter({
   name: 'saga_started_total',
@@ -51,6 +51,32 @@ for (const pattern of SAGA_PATTERNS) {
   sagasStarted.inc({ pattern }, 0);
   recoveryClaims.inc({ pattern }, 0);
   for (const status of TERMINAL_STATUSES) sagasFinished.inc({ pattern, status }, 0);
+}
+
+/** The saga counters since the process started: finished per status, durations per bucket. */
+export interface SagaTotals {
+  finished: Record<TerminalStatus, number>;
+  /** Cumulative counts per DURATION_BUCKETS bound, then +Inf (all sagas with a duration). */
+  durationBuckets: number[];
+}
+
+export type TerminalStatus = 'completed' | 'compensated' | 'failed';
+
+/** Reads the counters GET /metrics shows (no database, no per-purchase work). */
+export async function readSagaTotals(): Promise<SagaTotals> {
+  const finished: Record<TerminalStatus, number> = { completed: 0, compensated: 0, failed: 0 };
+  for (const { labels, value } of (await sagasFinished.get()).values) {
+    const status = labels.status as TerminalStatus | undefined;
+    if (status !== undefined && status in finished) finished[status] += value;
+  }
+  const bounds = [...DURATION_BUCKETS.map(String), '+Inf'];
+  const durationBuckets = bounds.map(() => 0);
+  for (const { labels, value, metricName } of (await sagaDuration.get()).values) {
+    if (metricName !== 'saga_duration_seconds_bucket') continue;
+    const index = bounds.indexOf(String((labels as Record<string, unknown>).le));
+    if (index >= 0) durationBuckets[index] += value;
+  }
+  return { finished, durationBuckets };
 }
 
 /**

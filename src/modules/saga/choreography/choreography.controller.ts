@@ -9,15 +9,7 @@ import { SagaReportsService } from '../read-model/saga-reports.service';
 import type { SagaStatistics } from '../read-model/saga-statistics';
 import { SagaHistoryEntry, SagaService } from '../read-model/saga.service';
 import { ChoreographyEngine } from './choreography.engine';
-
-export interface SagaEventView {
-  eventId: string;
-  eventType: string;
-  causationId: string | null;
-  occurredAt: string;
-  dispatched: boolean;
-  data: Record<string, unknown>;
-}
+import { toEventView, type SagaEventView } from './saga-events';
 
 @ApiTags('choreography')
 @Controller('choreography')
@@ -36,7 +28,11 @@ export class ChoreographyController {
   ): Promise<{ found: boolean; saga?: SagaView; events?: SagaEventView[] }> {
     try {
       const saga = await this.sagas.get(transactionId);
-      return { found: true, saga, events: await this.events(transactionId) };
+      return {
+        found: true,
+        saga,
+        events: (await this.choreography.events(transactionId)).map(toEventView),
+      };
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
       void reply.status(404);
@@ -86,18 +82,5 @@ export class ChoreographyController {
         ],
       },
     };
-  }
-
-  /** The events a saga raised, in order (none for an orchestrated saga). */
-  private async events(transactionId: string): Promise<SagaEventView[]> {
-    const rows = await this.choreography.events(transactionId);
-    return rows.map((row) => ({
-      eventId: row.event_id,
-      eventType: row.event_type,
-      causationId: row.payload.causationId,
-      occurredAt: row.payload.occurredAt,
-      dispatched: row.dispatched,
-      data: row.payload.data,
-    }));
   }
 }

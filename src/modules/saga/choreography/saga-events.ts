@@ -187,3 +187,32 @@ export function eventsFor(transition: Transition): { type: SagaEventType; data: 
     ? [compensated, { type: 'PurchaseFailed', data: {} }]
     : [compensated];
 }
+
+/** An event as the API shows it: what it carried, and whether it was handled. */
+export interface SagaEventView {
+  eventId: string;
+  eventType: string;
+  causationId: string | null;
+  occurredAt: string;
+  dispatched: boolean;
+  data: Record<string, unknown>;
+}
+
+/** An outbox row as the history reads it: the stored event and whether it was handled. */
+export interface StoredEventRow {
+  event_id: string;
+  event_type: string;
+  dispatched: boolean;
+  payload: Pick<StoredSagaEvent, 'causationId' | 'occurredAt' | 'data'>;
+}
+
+export function toEventView(row: StoredEventRow): SagaEventView {
+  return {
+    eventId: row.event_id,
+    eventType: row.event_type,
+    causationId: row.payload.causationId,
+    occurredAt: row.payload.occurredAt,
+    dispatched: row.dispatched,
+    data: row.payload.data,
+  };
+}

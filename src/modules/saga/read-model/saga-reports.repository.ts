@@ -21,12 +21,31 @@ export interface RecentActivityRow {
   compensationFailed: string;
 }
 
+/**
+ * States an operator looks for beyond a status: `stuck`, open and either past its lease (no
+ * driver renews it) or older than SAGA_TIMEOUT_MS; `compensation_failed`, failed by a
+ * compensation that gave up (to be re-driven).
+ */
+export type SagaAttentionState = 'stuck' | 'compensation_failed';
+
+/** Where a keyset page starts: after this row of the newest-first order (time to the µs). */
+export interface SagaListCursor {
+  createdAt: string;
+  transactionId: string;
+}
+
 export interface SagaListFilter {
   status?: SagaStatus;
   pattern?: SagaPattern;
   userId?: string;
   createdFrom?: Date;
   createdTo?: Date;
+  itemId?: string;
+  transactionId?: string;
+  idempotencyKey?: string;
+  state?: SagaAttentionState;
+  /** `stuck`: open sagas older than this are stuck whatever their lease. */
+  stuckAfterMs?: number;
 }
 
 export type SagaSummaryRow = Pick<
@@ -60,6 +79,25 @@ export function listingWhere(filter: SagaListFilter): { sql: string; params: unk
   if (filter.userId !== undefined) add((p) => `user_id = ${p}`, filter.userId);
   if (filter.createdFrom !== undefined) add((p) => `created_at >= ${p}`, filter.createdFrom);
   if (filter.createdTo !== undefined) add((p) => `created_at <= ${p}`, filter.createdTo);
+  if (filter.itemId !== undefined) add((p) => `item_id = ${p}`, filter.itemId);
+  if (filter.transactionId !== undefined) {
+    add((p) => `transaction_id = ${p}`, filter.transactionId);
+  }
+  if (filter.idempotencyKey !== undefined) {
+    add((p) => `idempotency_key = ${p}`, filter.idempotencyKey);
+  }
+  if (filter.state === 'compensation_failed') {
+    // The words of the partial index idx_saga_states_compensation_failed, so it is used.
+    conditions.push(`status = 'failed' AND error_code = 'COMPENSATION_FAILED'`);
+  }
+  if (filter.state === 'stuck') {
+    // Open sagas (the partial index idx_saga_states_open) no driver holds, or too old.
+    add(
+      (p) =>
+        `status IN ('pending', 'in_progress', 'compensating') AND (lease_expires_at IS NULL OR lease_expires_at < now() OR created_at < now() - ${p}::int * interval '1 millisecond')`,
+      filter.stuckAfterMs ?? 0,
+    );
+  }
   return { sql: conditions.length === 0 ? 'TRUE' : conditions.join(' AND '), params };
 }
 
@@ -134,18 +172,34 @@ export class SagaReportsRepository {
     return row;
   }
 
-  /** A page of sagas, newest first (transaction id breaks ties, so pages never overlap). */
-  page(filter: SagaListFilter, limit: number, offset: number): Promise<SagaSummaryRow[]> {
+  /**
+   * A page of sagas, newest first (transaction id breaks ties, so pages never overlap): after
+   * `cursor` when given (keyset), else from `offset`. Each row carries its own cursor text.
+   */
+  page(
+    filter: SagaListFilter,
+    limit: number,
+    offset: number,
+    cursor?: SagaListCursor,
+  ): Promise<(SagaSummaryRow & { cursor_created_at: string })[]> {
     const where = listingWhere(filter);
-    const limitAt = where.params.length + 1;
-    return this.tx.query<SagaSummaryRow>(
+    const params = [...where.params];
+    let sql = where.sql;
+    if (cursor !== undefined) {
+      params.push(cursor.createdAt, cursor.transactionId);
+      sql += ` AND (created_at, transaction_id) < ($${params.length - 1}::timestamptz, $${params.length}::varchar)`;
+    }
+    const limitAt = params.length + 1;
+    return this.tx.query<SagaSummaryRow & { cursor_created_at: string }>(
       `SELECT transaction_id, status, pattern, user_id, item_id, quantity, price, current_step,
-              error_step, error_code, error_message, created_at, completed_at, failed_at
+              error_step, error_code, error_message, created_at, completed_at, failed_at,
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                AS cursor_created_at
          FROM saga_states
-        WHERE ${where.sql}
+        WHERE ${sql}
         ORDER BY created_at DESC, transaction_id DESC
         LIMIT $${limitAt} OFFSET $${limitAt + 1}`,
-      [...where.params, limit, offset],
+      [...params, limit, offset],
     );
   }
 

@@ -1,11 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { isIdentifier } from '../../../common/identifiers';
 import { moneyToJson } from '../../../common/money';
 import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../../config/configuration';
-import { SagaListFilter, SagaReportsRepository, SagaSummaryRow } from './saga-reports.repository';
-import type { SagaError } from '../core/saga';
+import type { SagaError, SagaStatus } from '../core/saga';
+import {
+  SagaListCursor,
+  SagaListFilter,
+  SagaReportsRepository,
+  SagaSummaryRow,
+} from './saga-reports.repository';
+
+export type { SagaAttentionState } from './saga-reports.repository';
 import { statisticsOf, type PatternStatistics, type SagaStatistics } from './saga-statistics';
-import { type SagaStatus } from '../core/saga';
 
 /** Window of the duration percentiles. */
 export const LATENCY_WINDOW_MS = 15 * 60_000;
@@ -49,6 +56,34 @@ export interface SagaPage {
   page: number;
   limit: number;
   totalPages: number;
+  /** Pass as `cursor` for the next (older) page by keyset; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** A keyset position as the API shows it: opaque base64url text. */
+export function encodeSagaCursor(cursor: SagaListCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.transactionId])).toString(
+    'base64url',
+  );
+}
+
+/** The position in a cursor the API gave out; undefined for anything else. */
+export function decodeSagaCursor(text: string): SagaListCursor | undefined {
+  if (!/^[A-Za-z0-9_-]{1,400}$/.test(text)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2) return undefined;
+  const [createdAt, transactionId] = value as unknown[];
+  if (typeof createdAt !== 'string' || typeof transactionId !== 'string') return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(createdAt)) return undefined;
+  if (Number.isNaN(Date.parse(createdAt)) || !isIdentifier(transactionId, 'transaction')) {
+    return undefined;
+  }
+  return { createdAt, transactionId };
 }
 
 function rounded(value: number | null): number | null {
@@ -153,15 +188,38 @@ export class SagaReportsService {
     return result;
   }
 
-  async list(filter: SagaListFilter, page: number, limit: number): Promise<SagaPage> {
-    const rows = await this.reports.page(filter, limit, (page - 1) * limit);
-    const total = await this.reports.count(filter);
+  /** A page by number, or (given `cursor`) the `limit` sagas after it, with the filter's total. */
+  async list(
+    filter: SagaListFilter,
+    page: number,
+    limit: number,
+    cursor?: SagaListCursor,
+  ): Promise<SagaPage> {
+    const scoped =
+      filter.state === 'stuck' ? { ...filter, stuckAfterMs: this.stuckAfterMs } : filter;
+    // One more than asked tells whether an older page exists.
+    const rows = await this.reports.page(
+      scoped,
+      limit + 1,
+      cursor === undefined ? (page - 1) * limit : 0,
+      cursor,
+    );
+    const total = await this.reports.count(scoped);
+    const shown = rows.slice(0, limit);
+    const last = shown.at(-1);
     return {
-      data: rows.map(toSagaSummary),
+      data: shown.map(toSagaSummary),
       total,
       page,
       limit,
       totalPages: Math.ceil(total / limit),
+      nextCursor:
+        rows.length > limit && last !== undefined
+          ? encodeSagaCursor({
+              createdAt: last.cursor_created_at,
+              transactionId: last.transaction_id,
+            })
+          : null,
     };
   }
 }

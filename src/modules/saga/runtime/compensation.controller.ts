@@ -3,12 +3,12 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../../common/auth/admin.guard';
 import { IdParam } from '../../../common/http/dto-validators';
 import type { SagaView } from '../read-model/saga.mapper';
-import { SagaCompensation } from './saga-compensation';
+import { SagaAdmin } from './saga-admin';
 
 @ApiTags('sagas')
 @Controller()
 export class CompensationController {
-  constructor(private readonly compensation: SagaCompensation) {}
+  constructor(private readonly admin: SagaAdmin) {}
 
   @Post('compensate/:transactionId')
   @HttpCode(200)
@@ -18,7 +18,7 @@ export class CompensationController {
   async compensate(
     @IdParam('transactionId', 'transaction') transactionId: string,
   ): Promise<{ success: boolean; message: string; saga: SagaView }> {
-    const { view, changed } = await this.compensation.compensate(transactionId);
+    const { view, changed } = await this.admin.compensate(transactionId);
     return {
       success: view.status === 'compensated' || (view.status === 'failed' && !changed),
       message: changed

@@ -6,20 +6,37 @@ import { SagaRepository } from '../core/saga.repository';
 import { SagaSteps } from '../core/steps/saga-steps';
 import { SagaService, sagaNotFound } from '../read-model/saga.service';
 import { toSagaView, type SagaView } from '../read-model/saga.mapper';
+import { ChoreographyEngine } from '../choreography/choreography.engine';
+import { toEventView, type SagaEventView } from '../choreography/saga-events';
 import { SagaEngines } from './saga-engines';
 
+export type { SagaEventView } from '../choreography/saga-events';
+export type { SagaView } from '../read-model/saga.mapper';
+
 /**
- * The admin's hand on a saga: compensates it by hand, re-driving a failed compensation or
- * undoing a saga stuck before its pivot. A completed purchase (past its pivot) cannot be undone.
+ * What an administrator sees of one saga and does to it: its view, the events it raised, and
+ * compensation by hand (re-driving a failed compensation, or undoing a saga stuck before its
+ * pivot; a completed purchase, past its pivot, cannot be undone).
  */
 @Injectable()
-export class SagaCompensation {
+export class SagaAdmin {
   constructor(
     private readonly sagas: SagaRepository,
     private readonly steps: SagaSteps,
     private readonly engines: SagaEngines,
     private readonly views: SagaService,
+    private readonly choreography: ChoreographyEngine,
   ) {}
+
+  /** The saga's view, as GET /saga/:id gives it. */
+  view(transactionId: string): Promise<SagaView> {
+    return this.views.get(transactionId);
+  }
+
+  /** The choreography events the saga raised, in order (none for an orchestrated saga). */
+  async events(transactionId: string): Promise<SagaEventView[]> {
+    return (await this.choreography.events(transactionId)).map(toEventView);
+  }
 
   async compensate(transactionId: string): Promise<{ view: SagaView; changed: boolean }> {
     const found = await this.sagas.findWithSteps(transactionId);

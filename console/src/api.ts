@@ -1,0 +1,204 @@
+/** The admin API the console reads and acts through; every call carries the tab's token. */
+
+const TOKEN_KEY = 'saga-console-token';
+
+export type SagaStatus =
+  'pending' | 'in_progress' | 'completed' | 'compensating' | 'compensated' | 'failed';
+
+export interface SagaError {
+  step: string | null;
+  code: string;
+  message: string;
+}
+
+export interface SagaSummary {
+  transactionId: string;
+  status: SagaStatus;
+  pattern: string;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  price: number | null;
+  currentStep: string | null;
+  error: SagaError | null;
+  createdAt: string;
+  completedAt: string | null;
+  failedAt: string | null;
+}
+
+export interface SagaPage {
+  data: SagaSummary[];
+  total: number;
+  page: number;
+  limit: number;
+  totalPages: number;
+  nextCursor: string | null;
+}
+
+export interface StepRun {
+  step: string;
+  status: string;
+  data: Record<string, unknown> | null;
+  executedAt: string;
+  duration?: number;
+  error?: { code: string; message: string };
+}
+
+export interface SagaView {
+  transactionId: string;
+  status: SagaStatus;
+  pattern: string;
+  currentStep: string | null;
+  purchaseData: { userId: string; itemId: string; quantity: number; price: number | null };
+  steps: StepRun[];
+  compensations: StepRun[];
+  startedAt: string;
+  completedAt?: string;
+  failedAt?: string;
+  error?: SagaError;
+}
+
+export interface OutboxEvent {
+  eventId: string;
+  eventType: string;
+  causationId: string | null;
+  occurredAt: string;
+  dispatched: boolean;
+  data: Record<string, unknown>;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  transactionId: string | null;
+  reason: string;
+  outcome: 'succeeded' | 'failed' | 'refused';
+  errorCode: string | null;
+  detail: string | null;
+}
+
+export interface UserProfile {
+  userId: string;
+  name: string;
+  balance: number;
+  status: string;
+  purchaseLimit: number;
+  inventory: { itemId: string; name: string; quantity: number }[];
+}
+
+export interface Item {
+  itemId: string;
+  name: string;
+  price: number;
+  stock: number;
+  isAvailable: boolean;
+}
+
+export interface SagaDetail {
+  saga: SagaView;
+  events: OutboxEvent[];
+  user: UserProfile | null;
+  item: Item | null;
+  audit: AuditEntry[];
+}
+
+export interface OverviewPoint {
+  at: string;
+  seconds: number;
+  finished: { completed: number; compensated: number; failed: number };
+  perSecond: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  compensationRate: number | null;
+}
+
+export interface Overview {
+  scope: string;
+  sampleSeconds: number;
+  windowSeconds: number;
+  points: OverviewPoint[];
+  window: Omit<OverviewPoint, 'at'>;
+  generatedAt: string;
+}
+
+export interface Session {
+  name: string;
+  readOnly: boolean;
+}
+
+export interface ActionResult {
+  success: boolean;
+  message: string;
+  saga: SagaView;
+  audit: AuditEntry;
+}
+
+/** An answer other than 2xx, with the service's errorCode and message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function storedToken(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function storeToken(token: string | null): void {
+  if (token === null) sessionStorage.removeItem(TOKEN_KEY);
+  else sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+async function call<T>(
+  method: 'GET' | 'POST',
+  path: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<T> {
+  const token = options.token ?? storedToken() ?? '';
+  const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, {
+    method,
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    cache: 'no-store',
+  });
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text === '' ? null : JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  if (!response.ok) {
+    const error = (body ?? {}) as { errorCode?: unknown; message?: unknown };
+    throw new ApiError(
+      response.status,
+      typeof error.errorCode === 'string' ? error.errorCode : 'HTTP_' + String(response.status),
+      typeof error.message === 'string' ? error.message : response.statusText,
+    );
+  }
+  return body as T;
+}
+
+export const api = {
+  session: (token?: string) => call<Session>('GET', '/admin/session', { token }),
+  sagas: (query: URLSearchParams) => call<SagaPage>('GET', `/admin/sagas?${query.toString()}`),
+  saga: (id: string) => call<SagaDetail>('GET', `/admin/sagas/${encodeURIComponent(id)}`),
+  compensate: (id: string, reason: string) =>
+    call<ActionResult>('POST', `/admin/sagas/${encodeURIComponent(id)}/compensate`, {
+      body: { reason },
+    }),
+  audit: (before?: string) =>
+    call<{ data: AuditEntry[]; nextBefore: string | null }>(
+      'GET',
+      `/admin/audit?limit=50${before === undefined ? '' : `&before=${encodeURIComponent(before)}`}`,
+    ),
+  overview: () => call<Overview>('GET', '/admin/overview'),
+};

@@ -1,0 +1,331 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { startService, type ServiceProcess } from './support/service-process';
+import { ADMIN, ADMIN_TOKEN, createTestDatabase, type TestDatabase } from './support/test-app';
+
+/**
+ * The operator console driven in a real browser: Debian's chromium (`.ci/run` installs it) run
+ * headless by playwright-core, against the service started as `npm start` would. The
+ * screenshots of the README are written by this test.
+ */
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = join(__dirname, '..', 'docs', 'console');
+const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '2', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+
+/** axe-core, evaluated in the page (not a script tag, which the console's CSP refuses). */
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** The WCAG 2.1 A and AA rules axe checks (labels, names, contrast of 4.5:1...) all hold. */
+async function expectAccessible(page: Page, view: string): Promise<void> {
+  await page.evaluate(AXE);
+  const violations = await page.evaluate<string[]>(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+       .then((result) => result.violations.map((v) =>
+         v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')))`,
+  );
+  expect({ view, violations }).toEqual({ view, violations: [] });
+}
+
+async function purchase(
+  service: ServiceProcess,
+  path: string,
+  body: object,
+  status: number,
+): Promise<string> {
+  const res = await service.http.post(path).send(body).expect(status);
+  return res.body.transactionId as string;
+}
+
+describe('Operator console in a browser', () => {
+  let database: TestDatabase;
+  let db: Client;
+  let service: ServiceProcess;
+  let readOnly: ServiceProcess;
+  let userDataDir: string;
+  let context: BrowserContext;
+  let page: Page;
+  let compensationFailed: string;
+  let compensated: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `No browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium), as .ci/run does`,
+      );
+    }
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    database = await createTestDatabase();
+    db = new Client({ connectionString: database.url });
+    await db.connect();
+
+    // A compensation that gives up: the saga ends failed with COMPENSATION_FAILED.
+    const broken = await startService(database.url, {
+      ...FAST_RETRIES,
+      SAGA_FAULTS: 'fail:compensation:user_validation',
+    });
+    compensationFailed = await purchase(
+      broken,
+      '/purchase',
+      { userId: 'user-123', itemId: 'item-out-of-stock', quantity: 1 },
+      503,
+    );
+    await broken.kill('SIGTERM');
+
+    service = await startService(database.url, FAST_RETRIES);
+    compensated = await purchase(
+      service,
+      '/purchase',
+      { userId: 'user-123', itemId: 'item-out-of-stock', quantity: 1 },
+      409,
+    );
+    for (const itemId of ['item-sword', 'item-potion', 'item-sword']) {
+      await purchase(service, '/purchase', { userId: 'user-123', itemId, quantity: 1 }, 200);
+    }
+    await purchase(
+      service,
+      '/purchase/choreography',
+      { userId: 'user-456', itemId: 'item-potion', quantity: 2 },
+      200,
+    );
+    await purchase(
+      service,
+      '/purchase',
+      { userId: 'user-456', itemId: 'item-sword', quantity: 1 },
+      409,
+    );
+    // Open long past SAGA_TIMEOUT_MS, its lease held elsewhere: stuck, and one to compensate.
+    await db.query(
+      `INSERT INTO saga_states (transaction_id, pattern, status, current_step, user_id, item_id,
+         quantity, price, lease_owner, lease_expires_at, created_at, updated_at)
+       VALUES ('TXN_stuck_console', 'orchestration', 'in_progress', 'user_validation', 'user-456',
+         'item-potion', 1, 20.00, 'another-instance', now() + interval '1 day',
+         now() - interval '1 hour', now() - interval '1 hour')`,
+    );
+    readOnly = await startService(database.url, { ...FAST_RETRIES, CONSOLE_READ_ONLY: 'true' });
+
+    userDataDir = mkdtempSync(join(tmpdir(), 'console-chromium-'));
+    // A fresh profile, so nothing of an earlier run (storage, cache) is reused.
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: DESKTOP,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-quic',
+        '--disable-sync',
+      ],
+    });
+    page = await context.newPage();
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await readOnly?.kill('SIGTERM');
+    await service?.kill('SIGTERM');
+    await db?.end();
+    await database?.drop();
+    if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
+  });
+
+  const signIn = async (target: Page, url: string, token: string): Promise<void> => {
+    await target.goto(`${url}/console/`);
+    await target.getByLabel('Admin token').fill(token);
+    await target.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  it('shows only the login form and refuses a wrong token', async () => {
+    await page.goto(`${service.url}/console/#/sagas?status=completed`);
+    await page.getByRole('heading', { name: 'Saga console' }).waitFor();
+    await expectAccessible(page, 'sign-in');
+    expect(await page.locator('table').count()).toBe(0);
+    expect(await page.getByRole('navigation', { name: 'Console' }).count()).toBe(0);
+
+    // Keyboard: the token field, then the button.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string>('document.activeElement?.id')).toBe('token');
+    await page.keyboard.type('not-the-admin-token-0123');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string>('document.activeElement?.textContent?.trim()')).toBe(
+      'Sign in',
+    );
+    await page.keyboard.press('Enter');
+
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'This token is not valid',
+    );
+    expect(await page.locator('table').count()).toBe(0);
+    expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
+  });
+
+  it('signs in and lists the sagas, newest first', async () => {
+    await signIn(page, service.url, ADMIN_TOKEN);
+    await page.getByRole('heading', { name: 'Sagas' }).waitFor();
+    const rows = page.locator('table.sagas tbody tr');
+    await rows.first().waitFor();
+    expect(await rows.count()).toBe(8);
+    expect(await rows.last().textContent()).toContain('TXN_stuck_console');
+    await page.screenshot({ path: join(SCREENSHOTS, 'list.png'), fullPage: true });
+    await expectAccessible(page, 'list');
+  });
+
+  it('filters the list and keeps the filters in the URL', async () => {
+    await page.getByLabel('Status').selectOption('compensated');
+    await page.getByLabel('User').fill('user-123');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/status=compensated/);
+    expect(page.url()).toContain('userId=user-123');
+    const rows = page.locator('table.sagas tbody tr');
+    await page.getByText('1 saga matches').waitFor();
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain(compensated);
+
+    // The URL alone reproduces the view (in this tab, still signed in).
+    const shared = page.url();
+    await page.goto('about:blank');
+    await page.goto(shared);
+    await page.getByText('1 saga matches').waitFor();
+    expect(await page.getByLabel('Status').inputValue()).toBe('compensated');
+
+    // A filter the API refuses is shown, not a blank page.
+    await page.goto(`${service.url}/console/#/sagas?itemId=bad%20item`);
+    await expect(page.getByRole('alert').textContent()).resolves.toContain(
+      'itemId must be 1-50 letters',
+    );
+  });
+
+  it('opens a compensated saga and shows its timeline, compensations marked', async () => {
+    await page.goto(`${service.url}/console/#/sagas?status=compensated&userId=user-123`);
+    await page.getByRole('link', { name: compensated }).click();
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    const runs = page.locator('table.timeline tbody tr');
+    expect(await runs.count()).toBe(3);
+    const texts = await runs.allTextContents();
+    expect(texts[0]).toMatch(/→ step\s*user_validation[\s\S]*success/);
+    expect(texts[1]).toMatch(/→ step\s*item_grant[\s\S]*failed[\s\S]*INSUFFICIENT_STOCK/);
+    expect(texts[2]).toMatch(/↺ compensation\s*user_validation[\s\S]*success/);
+    expect(await runs.nth(2).getAttribute('class')).toContain('compensation');
+    expect(await page.locator('rect.bar.compensation').count()).toBe(1);
+    // The user's figures now, and a way to their other sagas.
+    await page.getByRole('link', { name: 'Other sagas of user-123' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'detail.png'), fullPage: true });
+    await expectAccessible(page, 'detail');
+  });
+
+  it('shows the outbox events of a choreographed saga', async () => {
+    await page.goto(`${service.url}/console/#/sagas?pattern=choreography`);
+    await page.locator('table.sagas tbody tr a').first().click();
+    await page.getByRole('heading', { name: 'Outbox events' }).waitFor();
+    const events = await page.locator('table.events tbody tr').allTextContents();
+    expect(events[0]).toContain('PurchaseInitiated');
+    expect(events.join(' ')).toContain('PurchaseCompleted');
+  });
+
+  it('re-drives a saga whose compensation failed, with a reason, and lists the audit entry', async () => {
+    await page.goto(`${service.url}/console/#/sagas?status=compensation_failed`);
+    await page.getByRole('link', { name: compensationFailed }).click();
+    await page.getByRole('button', { name: 'Re-drive compensation…' }).click();
+    // The reason is required: an empty one is not sent.
+    await page.getByRole('button', { name: 'Confirm: Re-drive compensation' }).click();
+    expect(await page.getByRole('status').count()).toBe(0);
+    await page.getByLabel('Reason (required)').fill('Refund fault fixed in the wallet service');
+    await page.getByRole('button', { name: 'Confirm: Re-drive compensation' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain(
+      'Compensation run; saga is compensated',
+    );
+    await page.locator('h1 .badge', { hasText: 'compensated' }).waitFor();
+    const compensations = await page
+      .locator('table.timeline tbody tr.compensation')
+      .allTextContents();
+    expect(compensations).toHaveLength(2);
+    expect(compensations[0]).toMatch(/1 of 2[\s\S]*failed/);
+    expect(compensations[1]).toMatch(/2 of 2[\s\S]*success/);
+    const audit = await page.locator('table.audit tbody tr').allTextContents();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatch(/admin[\s\S]*re-drive[\s\S]*Refund fault fixed[\s\S]*succeeded/);
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.locator('table.audit tbody tr').first().waitFor();
+    const logged = await page.locator('table.audit tbody tr').allTextContents();
+    expect(logged[0]).toContain(compensationFailed);
+    expect(logged[0]).toContain('Refund fault fixed in the wallet service');
+    await expectAccessible(page, 'audit log');
+  });
+
+  it('shows the live overview as charts', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.getByText('Purchases / s').waitFor();
+    expect(await page.locator('figure.chart').count()).toBe(4);
+    expect(await page.locator('figure.chart svg[role=img]').count()).toBe(4);
+    const compensatedFigure = page
+      .locator('.figures div', { hasText: 'Compensated' })
+      .locator('dd');
+    expect(Number(await compensatedFigure.textContent())).toBeGreaterThanOrEqual(2);
+    await page.screenshot({ path: join(SCREENSHOTS, 'overview.png'), fullPage: true });
+    await expectAccessible(page, 'overview');
+  });
+
+  it('fits a phone width without the page scrolling sideways', async () => {
+    await page.setViewportSize(PHONE);
+    for (const route of ['#/sagas', `#/saga/${compensated}`, '#/overview']) {
+      await page.goto(`${service.url}/console/${route}`);
+      await page.locator('main h1').first().waitFor();
+      await page.locator('[aria-busy=true]').waitFor({ state: 'detached' });
+      // Browser-side expressions (tables scroll inside their own box, so they are left out).
+      const overflow = await page.evaluate<number>(
+        'document.documentElement.scrollWidth - window.innerWidth',
+      );
+      const widest = await page.evaluate<string[]>(
+        `[...document.querySelectorAll('body *')]
+          .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+          .filter((e) => e.closest('.table-wrap') === null)
+          .map((e) => e.tagName + '.' + e.className)
+          .slice(0, 5)`,
+      );
+      expect({ route, overflow, widest }).toEqual({ route, overflow: 0, widest: [] });
+      await expectAccessible(page, `phone ${route}`);
+    }
+    await page.goto(`${service.url}/console/#/saga/${compensated}`);
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'phone-detail.png'), fullPage: false });
+    await page.setViewportSize(DESKTOP);
+  });
+
+  it('in read-only mode hides the action, and the API refuses it', async () => {
+    const ro = await context.newPage();
+    try {
+      await signIn(ro, readOnly.url, ADMIN_TOKEN);
+      await ro.locator('.badge.readonly').waitFor();
+      await ro.goto(`${readOnly.url}/console/#/saga/TXN_stuck_console`);
+      await ro.getByText('Read-only console: actions are not available.').waitFor();
+      expect(await ro.getByRole('button', { name: /Compensate/ }).count()).toBe(0);
+
+      // The same saga offers the action where the console is not read-only.
+      await page.goto(`${service.url}/console/#/saga/TXN_stuck_console`);
+      await page.getByRole('button', { name: 'Compensate…' }).waitFor();
+
+      const refused = await readOnly.http
+        .post('/admin/sagas/TXN_stuck_console/compensate')
+        .set(ADMIN)
+        .send({ reason: 'Trying from a read-only console' })
+        .expect(403);
+      expect(refused.body.errorCode).toBe('CONSOLE_READ_ONLY');
+      const { rows } = await db.query(
+        `SELECT status FROM saga_states WHERE transaction_id = 'TXN_stuck_console'`,
+      );
+      expect(rows).toEqual([{ status: 'in_progress' }]);
+    } finally {
+      await ro.close();
+    }
+  });
+});
