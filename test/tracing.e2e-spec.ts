@@ -17,13 +17,22 @@ interface Answer {
 }
 
 let t: TestApp;
+/** Its notifications fail every attempt. */
+let failing: TestApp;
 
 beforeAll(async () => {
   t = await startTestApp({ NOTIFICATION_FAILURE_RATE: '0' });
+  failing = await startTestApp({
+    SAGA_FAULTS: 'fail:notification',
+    STEP_MAX_ATTEMPTS: '3',
+    STEP_RETRY_BASE_MS: '1',
+    STEP_RETRY_MAX_MS: '2',
+  });
 });
 
 afterAll(async () => {
   await t.close();
+  await failing.close();
   await tracing.shutdown();
 });
 
@@ -32,12 +41,13 @@ async function purchase(
   body: object,
   pattern: 'orchestration' | 'choreography',
   lastSpan: string,
+  app: TestApp = t,
 ): Promise<{ transactionId: string; traceId: string; trace: TraceView; answer: Answer }> {
-  const answer = await t.http.post('/purchase').send({ ...body, pattern });
+  const answer = await app.http.post('/purchase').send({ ...body, pattern });
   expect([200, 409]).toContain(answer.status);
   const answered = answer.body as Answer;
   const transactionId = answered.transactionId;
-  const view = await t.http.get(`/saga/${transactionId}`).expect(200);
+  const view = await app.http.get(`/saga/${transactionId}`).expect(200);
   const traceId: string = view.body.saga.traceId;
   expect(traceId).toMatch(/^[0-9a-f]{32}$/);
   // The answer may leave before the spans of the saga's last moves have ended.
@@ -164,5 +174,26 @@ describe('Tracing, with an in-memory exporter', () => {
     // Each event the step raised is published in the trace of that step.
     const validated = trace.named('publish UserValidated')[0];
     expect(trace.descendsFrom(validated, trace.one('saga.step user_validation'))).toBe(true);
+  });
+
+  it('a step retried to the end shows every attempt, and gives up past the pivot', async () => {
+    const { answer, trace } = await purchase(
+      POTION,
+      'orchestration',
+      'saga.step notification',
+      failing,
+    );
+    expect(answer.status).toBe('completed');
+    const notification = trace.one('saga.step notification');
+    expect(attributes(notification)).toMatchObject({
+      'saga.attempt': 3,
+      'saga.outcome': 'failed',
+      'error.type': 'STEP_FAILED',
+    });
+    expect(
+      notification.events
+        .filter((event) => event.name === 'saga.attempt_failed')
+        .map((event) => event.attributes?.['saga.attempt']),
+    ).toEqual([1, 2, 3]);
   });
 });

@@ -1,0 +1,94 @@
+import { context, SpanKind, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import { inMessageSpans } from './messaging';
+import { activeTraceParent, inBatchSpan, tracer, traceParentOf } from './tracer';
+import { traceLogFields } from './log-trace';
+
+const exporter = new InMemorySpanExporter();
+const provider = new TracerProvider({
+  spanProcessors: [new SimpleSpanProcessor({ exporter })],
+});
+
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(provider);
+});
+
+afterAll(async () => {
+  await provider.shutdown();
+  trace.disable();
+  context.disable();
+});
+
+beforeEach(() => exporter.reset());
+
+describe('spans, with a tracer provider', () => {
+  it('a batch serving sagas of several traces is one span: a child of the first, linked from each and linking back', async () => {
+    const members = [tracer.startSpan('a'), tracer.startSpan('b'), tracer.startSpan('c')];
+    const traces = new Set(members.map((member) => member.spanContext().traceId));
+    expect(traces.size).toBe(3);
+    const seen = await inBatchSpan('batch', [undefined, ...members], { size: 3 }, () =>
+      Promise.resolve(activeTraceParent()),
+    );
+    members.forEach((member) => member.end());
+
+    const [batch] = exporter.getFinishedSpans().filter((span) => span.name === 'batch');
+    expect(batch.attributes).toEqual({ size: 3 });
+    expect(batch.parentSpanContext?.spanId).toBe(members[0].spanContext().spanId);
+    expect(batch.links.map((link) => link.context.spanId)).toEqual(
+      members.slice(1).map((member) => member.spanContext().spanId),
+    );
+    // The batch was the active span for its work.
+    expect(seen).toBe(traceParentOf(trace.wrapSpanContext(batch.spanContext())));
+    for (const name of ['a', 'b', 'c']) {
+      const [member] = exporter.getFinishedSpans().filter((span) => span.name === name);
+      expect(member.links.map((link) => link.context.spanId)).toEqual([batch.spanContext().spanId]);
+    }
+  });
+
+  it('a batch span that fails records the error and ends', async () => {
+    const member = tracer.startSpan('member');
+    await expect(
+      inBatchSpan('batch', [member], {}, () => Promise.reject(new Error('rolled back'))),
+    ).rejects.toThrow('rolled back');
+    member.end();
+    const [batch] = exporter.getFinishedSpans().filter((span) => span.name === 'batch');
+    expect(batch.status.code).toBe(2);
+    expect(batch.events.map((event) => event.name)).toEqual(['exception']);
+  });
+
+  it('a message is published and processed in the trace it was written in', async () => {
+    const writer = tracer.startSpan('writer');
+    const traceParent = traceParentOf(writer) ?? '';
+    writer.end();
+    const fields = await inMessageSpans(
+      { system: 'outbox', destination: 'Happened', id: 'e1', traceParent, redelivered: true },
+      () => Promise.resolve(traceLogFields()),
+    );
+    const spans = exporter.getFinishedSpans();
+    const publish = spans.find((span) => span.name === 'publish Happened');
+    const process = spans.find((span) => span.name === 'process Happened');
+    expect(publish?.kind).toBe(SpanKind.PRODUCER);
+    expect(publish?.parentSpanContext?.spanId).toBe(writer.spanContext().spanId);
+    expect(publish?.spanContext().traceId).toBe(writer.spanContext().traceId);
+    expect(process?.kind).toBe(SpanKind.CONSUMER);
+    expect(process?.parentSpanContext?.spanId).toBe(publish?.spanContext().spanId);
+    expect(process?.attributes).toMatchObject({
+      'messaging.system': 'outbox',
+      'messaging.destination.name': 'Happened',
+      'messaging.message.id': 'e1',
+      'messaging.operation.type': 'process',
+      'messaging.outbox.redelivered': true,
+    });
+    // What the consumers log names the process span.
+    expect(fields).toEqual({
+      trace_id: writer.spanContext().traceId,
+      span_id: process?.spanContext().spanId,
+    });
+  });
+});
