@@ -6,7 +6,15 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { inMessageSpans } from './messaging';
-import { activeTraceParent, inBatchSpan, tracer, traceParentOf } from './tracer';
+import {
+  activeTraceParent,
+  inBatchSpan,
+  inSpan,
+  startSpanInTrace,
+  tracer,
+  traceParentFor,
+  traceParentOf,
+} from './tracer';
 import { traceLogFields } from './log-trace';
 
 const exporter = new InMemorySpanExporter();
@@ -90,5 +98,41 @@ describe('spans, with a tracer provider', () => {
       trace_id: writer.spanContext().traceId,
       span_id: process?.spanContext().spanId,
     });
+  });
+
+  it("a saga's work joins its stored trace: under the caller in that trace, else under the stored context, linked to a caller of another trace", async () => {
+    const saga = tracer.startSpan('saga');
+    const stored = traceParentOf(saga) ?? '';
+    saga.end();
+
+    // Recovery: nothing active.
+    const recovered = startSpanInTrace('recovered', stored);
+    expect(recovered.spanContext().traceId).toBe(saga.spanContext().traceId);
+    recovered.end();
+
+    // A caller in the saga's trace (a request, an event's processing).
+    const caller = startSpanInTrace('caller', stored);
+    const [child, raised] = await inSpan(caller, () =>
+      Promise.resolve([startSpanInTrace('child', stored), traceParentFor(stored)] as const),
+    );
+    child.end();
+    expect(raised).toBe(traceParentOf(caller));
+
+    // An admin's request, in a trace of its own.
+    const admin = tracer.startSpan('admin');
+    const [redriven, written] = await inSpan(admin, () =>
+      Promise.resolve([startSpanInTrace('redriven', stored), traceParentFor(stored)] as const),
+    );
+    redriven.end();
+    expect(written).toBe(stored);
+
+    const spans = exporter.getFinishedSpans();
+    const find = (name: string) => spans.find((span) => span.name === name);
+    expect(find('recovered')?.parentSpanContext?.spanId).toBe(saga.spanContext().spanId);
+    expect(find('child')?.parentSpanContext?.spanId).toBe(caller.spanContext().spanId);
+    expect(find('redriven')?.parentSpanContext?.spanId).toBe(saga.spanContext().spanId);
+    expect(find('redriven')?.links.map((link) => link.context.spanId)).toEqual([
+      admin.spanContext().spanId,
+    ]);
   });
 });

@@ -3,7 +3,8 @@ import {
   activeTraceParent,
   inBatchSpan,
   inSpan,
-  parentContext,
+  startSpanInTrace,
+  traceParentFor,
   spanContextOf,
   traceParentOf,
   tracer,
@@ -54,8 +55,12 @@ describe('trace context helpers, with no tracer provider (tracing off)', () => {
   });
 
   it('starts the work of a stored trace in that trace', () => {
-    const parent = parentContext(`00-${TRACE_ID}-${SPAN_ID}-01`);
-    expect(trace.getSpanContext(parent)?.traceId).toBe(TRACE_ID);
-    expect(trace.getSpanContext(parentContext(null))).toBeUndefined();
+    const stored = `00-${TRACE_ID}-${SPAN_ID}-01`;
+    const span = startSpanInTrace('step', stored);
+    expect(span.isRecording()).toBe(false);
+    expect(span.spanContext().traceId).toBe(TRACE_ID);
+    expect(traceParentOf(startSpanInTrace('step', undefined))).toBeNull();
+    expect(traceParentFor(stored)).toBe(stored);
+    expect(traceParentFor(undefined)).toBeUndefined();
   });
 });

@@ -5,7 +5,6 @@ import {
   SpanStatusCode,
   trace,
   type Attributes,
-  type Context,
   type Link,
   type Span,
   type SpanContext,
@@ -53,14 +52,36 @@ export function activeTraceParent(): string | null {
 }
 
 /**
- * The context to start a unit of work's span in: the active one when a recording span is
- * active (the caller's trace), else the stored `traceparent` (a trace that crosses processes or
- * restarts), else the active one (no trace: the span records nothing).
+ * Starts the span of a unit of work that belongs to a stored trace (`traceParent`, W3C): a child
+ * of the active span when that one records in the same trace (or there is no stored trace), else
+ * a child of the stored context (a trace that crosses processes and restarts), linked to the
+ * active span of another trace (an admin's request that re-drives a saga). With tracing off the
+ * span is the no-op tracer's.
  */
-export function parentContext(traceParent: string | null | undefined): Context {
-  if (recordingSpan() !== undefined) return context.active();
+export function startSpanInTrace(
+  name: string,
+  traceParent: string | null | undefined,
+  kind: SpanKind = SpanKind.INTERNAL,
+): Span {
+  const active = recordingSpan();
   const stored = spanContextOf(traceParent);
-  return stored === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, stored);
+  if (stored === undefined || active?.spanContext().traceId === stored.traceId) {
+    return tracer.startSpan(name, { kind });
+  }
+  const links: Link[] = active === undefined ? [] : [{ context: active.spanContext() }];
+  return tracer.startSpan(name, { kind, links }, trace.setSpanContext(ROOT_CONTEXT, stored));
+}
+
+/**
+ * The `traceparent` to write with what a unit of work of the stored trace `traceParent` raises:
+ * the active span's when it records in that trace (or there is none stored), else the stored one.
+ */
+export function traceParentFor(traceParent: string | undefined): string | undefined {
+  const active = recordingSpan();
+  if (active === undefined) return traceParent;
+  const stored = spanContextOf(traceParent);
+  if (stored !== undefined && active.spanContext().traceId !== stored.traceId) return traceParent;
+  return traceParentOf(active) ?? traceParent;
 }
 
 /** Ends a span for an error that escaped its work. */

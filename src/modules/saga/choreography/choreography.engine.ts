@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { timeOrderedId } from '../../../common/time-ordered-id';
-import { activeTraceParent } from '../../../common/tracing/tracer';
+import { traceParentFor } from '../../../common/tracing/tracer';
 import type { AppConfig } from '../../../config/configuration';
 import {
   remainingToCompensate,
@@ -130,7 +130,7 @@ export class ChoreographyEngine implements SagaEngine, TransitionWriter {
     saga: SagaRecord,
     events: { type: SagaEventType; data: StepData }[],
   ): Promise<PendingEvent[]> {
-    const traceParent = activeTraceParent() ?? saga.context.traceParent;
+    const traceParent = traceParentFor(saga.context.traceParent);
     const [rows] = await this.insert([this.envelopes(saga, null, events, traceParent)]);
     return rows;
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Span } from '@opentelemetry/api';
-import { activeTraceParent } from '../../../common/tracing/tracer';
+import { traceParentFor } from '../../../common/tracing/tracer';
 import { DomainError } from '../../../common/errors/domain-error';
 import { isUniqueViolation } from '../../../common/errors/database-errors';
 import type { AppConfig } from '../../../config/configuration';
@@ -99,7 +99,7 @@ export class SagaStore {
         const version = await this.applyOne(saga, change, record);
         const transition = committedTransition(saga, version, change, record);
         // What it raises continues the trace of the step (active here) or the saga's.
-        const traceParent = activeTraceParent() ?? saga.context.traceParent;
+        const traceParent = traceParentFor(saga.context.traceParent);
         const [afterCommit] = await writeRaised([{ transition, raise, traceParent }]);
         return { kind: 'done', saga: transition.saga, record, afterCommit } as const;
       });

@@ -1,5 +1,5 @@
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
-import { inSpan, parentContext, tracer } from '../../../common/tracing/tracer';
+import { inSpan, startSpanInTrace } from '../../../common/tracing/tracer';
 import type { SagaRecord, StepName } from './saga';
 
 /** How a step's attempts ended for its saga, as its span says (`saga.outcome`). */
@@ -7,9 +7,10 @@ export type StepOutcome = 'done' | 'refused' | 'failed' | 'stale';
 
 /**
  * Runs one forward step (`step`) or one undo (`compensation`) of a saga, all its attempts, in a
- * span `saga.step <name>` / `saga.compensation <name>` of the saga's trace: the caller's when a
- * traced caller drives it (a request, an outbox event's processing), else the one stored with the
- * saga (recovery, another process).
+ * span `saga.step <name>` / `saga.compensation <name>` of the saga's trace, stored with it: under
+ * the caller's span when that one is in the trace (the purchase's request, an outbox event's
+ * processing), else under the stored context (recovery, another process), linked to a caller of
+ * another trace (an admin's re-drive).
  */
 export function inStepSpan<T>(
   saga: SagaRecord,
@@ -17,11 +18,7 @@ export function inStepSpan<T>(
   step: StepName,
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const span = tracer.startSpan(
-    `saga.${kind} ${step}`,
-    undefined,
-    parentContext(saga.context.traceParent),
-  );
+  const span = startSpanInTrace(`saga.${kind} ${step}`, saga.context.traceParent);
   if (span.isRecording()) {
     span.setAttributes({
       'saga.transaction_id': saga.context.transactionId,
