@@ -9,6 +9,7 @@ import { inMessageSpans } from './messaging';
 import {
   activeTraceParent,
   inBatchSpan,
+  endWithError,
   inSpan,
   startSpanInTrace,
   tracer,
@@ -134,5 +135,30 @@ describe('spans, with a tracer provider', () => {
     expect(find('redriven')?.links.map((link) => link.context.spanId)).toEqual([
       admin.spanContext().spanId,
     ]);
+  });
+
+  it('a message with no usable trace context starts a trace of its own; one of an unsampled trace records nothing', async () => {
+    const message = { system: 'outbox', destination: 'Lost', id: 'e2', redelivered: false };
+    const traced = await inMessageSpans({ ...message, traceParent: 'garbage' }, () =>
+      Promise.resolve(activeTraceParent()),
+    );
+    expect(traced).not.toBeNull();
+    const unsampled = await inMessageSpans(
+      { ...message, traceParent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00' },
+      () => Promise.resolve(activeTraceParent()),
+    );
+    expect(unsampled).toBeNull();
+    const spans = exporter.getFinishedSpans().map((span) => span.name);
+    expect(spans).toEqual(['process Lost', 'publish Lost']);
+  });
+
+  it('what a span with no stored trace raises continues the active span; an error escaping a span marks it', async () => {
+    const active = tracer.startSpan('active');
+    const raised = await inSpan(active, () => Promise.resolve(traceParentFor(undefined)));
+    expect(raised).toBe(traceParentOf(active));
+    const failed = tracer.startSpan('failed');
+    endWithError(failed, 'not an Error');
+    const [span] = exporter.getFinishedSpans().filter((one) => one.name === 'failed');
+    expect(span.status.code).toBe(2);
   });
 });
