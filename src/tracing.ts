@@ -38,6 +38,9 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     }),
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
+      // The request and its handler; a span per framework hook (Nest's middleware runner, the
+      // service's own hooks) would add ten spans a request and say nothing about a purchase.
+      instrumentHooks: false,
       ignorePaths: (route) => UNTRACED_PATHS.has(route.url),
     }),
     new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true }),

@@ -98,6 +98,11 @@ describe('Tracing in a real process, exported over OTLP/HTTP', () => {
       const [root, ...others] = trace.filter((span) => span.parentSpanId === undefined);
       expect(others).toEqual([]);
       expect(root).toMatchObject({ name: 'POST /purchase', kind: SERVER_KIND });
+      // Fastify's request and Nest's handler, without a span per framework hook.
+      expect(trace.map((span) => span.name)).toEqual(
+        expect.arrayContaining(['request', 'handler - PurchaseController.purchase']),
+      );
+      expect(trace.filter((span) => /^on[A-Z]/.test(span.name))).toEqual([]);
 
       // The saga's spans, with pg's client spans under the batches' transactions.
       for (const step of ['user_validation', 'item_grant', 'log_record', 'notification']) {
