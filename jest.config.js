@@ -51,6 +51,8 @@ module.exports = {
   collectCoverageFrom: [
     'src/**/*.ts',
     '!src/main.ts',
+    // Loaded by main.ts alone, before anything else (tracing's start from the environment).
+    '!src/instrumentation.ts',
     '!src/**/*.module.ts',
     '!src/**/*.spec.ts',
     '!src/**/*.fixture.ts',

@@ -79,9 +79,15 @@ function options(argv: string[]): AbOptions {
  * One run of one build on a fresh database: fixtures, a warm-up (for reads: purchases, whose
  * sagas are then each read once), then the measured load.
  */
-async function run(root: string, url: string, config: BenchConfig, o: AbOptions): Promise<Run> {
+async function run(
+  root: string,
+  url: string,
+  config: BenchConfig,
+  o: AbOptions,
+  env: Record<string, string> = {},
+): Promise<Run> {
   await recreateDatabase(url);
-  const service = await startService(root, url, config.redisUrl);
+  const service = await startService(root, url, config.redisUrl, env);
   try {
     const fixtures = await createFixtures(service, config.users, config.items);
     const sagaIds: string[] = [];
@@ -158,8 +164,23 @@ class Ratios {
  * (`requests/s` below what either build takes), throughput is the same and the CPU figures are
  * the signal.
  */
+/**
+ * `BENCH_AB_THIS_ENV`: settings for this checkout's runs alone, `NAME=value` separated by spaces
+ * (the same build with and without a feature: tracing on, say, against a checkout without it).
+ */
+function thisEnv(raw: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(/\s+/).filter((one) => one !== '')) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new BenchError(`BENCH_AB_THIS_ENV: ${pair} is not NAME=value`);
+    env[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return env;
+}
+
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
+  const mineEnv = thisEnv(process.env.BENCH_AB_THIS_ENV);
   const config = benchConfig();
   const { databaseUrl, repoRoot } = config;
   if (databaseUrl === undefined) throw new BenchError('bench:ab needs DATABASE_URL');
@@ -167,7 +188,8 @@ async function main(): Promise<void> {
   log(
     `${o.pairs} pairs of ${o.seconds} s ${o.scenario} runs (${o.hot ? 'hot item' : 'spread'}, ` +
       `${o.rate === undefined ? 'as fast as taken' : `${o.rate} requests/s`}) on ` +
-      `${databaseName(url)}: other ${o.other}, this ${repoRoot}`,
+      `${databaseName(url)}: other ${o.other}, this ${repoRoot}` +
+      (Object.keys(mineEnv).length === 0 ? '' : ` with ${Object.keys(mineEnv).join(', ')}`),
   );
   const ratios = new Ratios();
   const ms = (value: number | null): string => (value === null ? '?' : value.toFixed(3));
@@ -176,7 +198,7 @@ async function main(): Promise<void> {
   try {
     for (let pair = 1; pair <= o.pairs; pair++) {
       const other = await run(o.other, url, config, o);
-      const mine = await run(repoRoot, url, config, o);
+      const mine = await run(repoRoot, url, config, o, mineEnv);
       const figures = [
         ratios.add(
           o.scenario === 'reads' ? 'reads/s' : 'completed/s',

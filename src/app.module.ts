@@ -6,6 +6,8 @@ import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import { hostname } from 'node:os';
 import { AllExceptionsFilter } from './common/http/all-exceptions.filter';
+import { traceLogFields } from './common/tracing/log-trace';
+import { tracingStarted } from './common/tracing/tracer';
 import type { AppConfig } from './config/configuration';
 import { DatabaseModule } from './database/database.module';
 import { AdminModule } from './modules/admin/admin.module';
@@ -30,6 +32,8 @@ export class AppModule {
           pinoHttp: {
             level: config.logLevel,
             base: { pid: process.pid, hostname: hostname(), service: 'purchase-saga' },
+            // With tracing on, a line written inside a span names it (trace_id, span_id).
+            ...(tracingStarted() ? { mixin: traceLogFields } : {}),
           },
           // No middleware: requests are logged by a Fastify hook (see logRequests), which costs
           // nothing when the level leaves them out.

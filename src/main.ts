@@ -1,12 +1,13 @@
+// First: tracing, when on, must patch modules before anything requires them.
+import './instrumentation';
 import 'reflect-metadata';
-import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
+import { stopTracing } from './common/tracing/tracer';
 import { buildConfig, ConfigError } from './config/configuration';
 import { resolveDatabase } from './database/database-connection';
 
 async function bootstrap(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
   const startedAt = Date.now();
   const config = buildConfig(process.env);
   const logger = new Logger('Bootstrap');
@@ -40,6 +41,7 @@ async function bootstrap(): Promise<void> {
     void app
       .close()
       .then(() => database.embedded?.stop())
+      .then(() => stopTracing())
       .then(
         () => process.exit(0),
         (error: unknown) => {

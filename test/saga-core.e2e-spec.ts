@@ -63,6 +63,7 @@ async function harness(env: Record<string, string> = {}): Promise<Harness> {
           total: (unitPrice * quantity).toFixed(2),
           idempotencyKey: null,
           requestHash: null,
+          traceParent: null,
           error: null,
           ...FOREIGN_LEASE,
         },

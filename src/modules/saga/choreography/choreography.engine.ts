@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { timeOrderedId } from '../../../common/time-ordered-id';
+import { traceParentFor } from '../../../common/tracing/tracer';
 import type { AppConfig } from '../../../config/configuration';
 import {
   remainingToCompensate,
@@ -42,7 +43,14 @@ export class ChoreographyEngine implements SagaEngine, TransitionWriter {
   /** Writes PurchaseInitiated for sagas being recorded, in their transaction. */
   async initiate(sagas: readonly SagaRecord[]): Promise<StartSaga[]> {
     const written = await this.insert(
-      sagas.map((saga) => this.envelopes(saga, null, [{ type: 'PurchaseInitiated', data: {} }])),
+      sagas.map((saga) =>
+        this.envelopes(
+          saga,
+          null,
+          [{ type: 'PurchaseInitiated', data: {} }],
+          saga.context.traceParent,
+        ),
+      ),
     );
     return sagas.map((saga, index) => (waitMs: number) => {
       // Nothing moves the saga before its first event is published.
@@ -101,8 +109,8 @@ export class ChoreographyEngine implements SagaEngine, TransitionWriter {
   /** The events of transitions committing together, in one insert. */
   async write(transitions: readonly RaisedTransition[]): Promise<AfterCommit[]> {
     const rows = await this.insert(
-      transitions.map(({ transition, cause }) =>
-        this.envelopes(transition.saga, cause, eventsFor(transition)),
+      transitions.map(({ transition, cause, traceParent }) =>
+        this.envelopes(transition.saga, cause, eventsFor(transition), traceParent),
       ),
     );
     return rows.map((written) => () => this.dispatcher.publishSoon(written));
@@ -122,7 +130,8 @@ export class ChoreographyEngine implements SagaEngine, TransitionWriter {
     saga: SagaRecord,
     events: { type: SagaEventType; data: StepData }[],
   ): Promise<PendingEvent[]> {
-    const [rows] = await this.insert([this.envelopes(saga, null, events)]);
+    const traceParent = traceParentFor(saga.context.traceParent);
+    const [rows] = await this.insert([this.envelopes(saga, null, events, traceParent)]);
     return rows;
   }
 
@@ -141,16 +150,22 @@ export class ChoreographyEngine implements SagaEngine, TransitionWriter {
     saga: SagaRecord,
     causationId: string | null,
     events: { type: SagaEventType; data: StepData }[],
+    /** The trace their publishing continues, with tracing on. */
+    traceParent: string | undefined,
   ): SagaEventEnvelope[] {
     const occurredAt = new Date().toISOString();
-    return events.map((event) => ({
-      eventId: timeOrderedId(),
-      eventType: event.type,
-      transactionId: saga.context.transactionId,
-      causationId,
-      occurredAt,
-      saga: snapshotOf(saga),
-      data: event.data,
-    }));
+    return events.map((event) => {
+      const envelope: SagaEventEnvelope = {
+        eventId: timeOrderedId(),
+        eventType: event.type,
+        transactionId: saga.context.transactionId,
+        causationId,
+        occurredAt,
+        saga: snapshotOf(saga),
+        data: event.data,
+      };
+      if (traceParent !== undefined) envelope.traceparent = traceParent;
+      return envelope;
+    });
   }
 }

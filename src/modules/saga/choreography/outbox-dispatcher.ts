@@ -11,6 +11,7 @@ import type { AppConfig } from '../../../config/configuration';
 import { BatchQueue, type BatchOutcome } from '../../../common/batch-queue';
 import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
+import { inMessageSpans } from '../../../common/tracing/messaging';
 import { InstanceIdentity } from '../core/instance-identity';
 import { OUTBOX_BACKLOG, OutboxBacklogEvent } from '../core/saga-changed.event';
 import {
@@ -147,7 +148,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
             `${orphans} outbox event(s) name a saga that has no row; nothing can handle them, and they are marked dispatched`,
           );
         }
-        total += await this.publish(rows);
+        total += await this.publish(rows, true);
       }
     } catch (error) {
       this.logger.error(`Outbox sweep failed: ${String(error)}`);
@@ -159,7 +160,7 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
    * Publishes events, a saga's one after the other and different sagas' side by side; resolves
    * once the writes whose last events these were are acknowledged. Returns how many were handled.
    */
-  private async publish(rows: ClaimedEvent[]): Promise<number> {
+  private async publish(rows: ClaimedEvent[], redelivered = false): Promise<number> {
     const sagas = new Map<string, PendingEvent[]>();
     for (const row of rows) {
       // An event whose saga has no row: every participant would find nothing to act on.
@@ -169,19 +170,26 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
       else events.push(row);
     }
     const left = new Set(
-      (await Promise.all([...sagas.values()].map((events) => this.publishInOrder(events)))).flat(),
+      (
+        await Promise.all(
+          [...sagas.values()].map((events) => this.publishInOrder(events, redelivered)),
+        )
+      ).flat(),
     );
     await Promise.all(this.settle(rows, left));
     return rows.length - left.size;
   }
 
   /** One saga's events in order; answers those not handled: the first that failed, and after. */
-  private async publishInOrder(events: PendingEvent[]): Promise<PendingEvent[]> {
+  private async publishInOrder(
+    events: PendingEvent[],
+    redelivered: boolean,
+  ): Promise<PendingEvent[]> {
     for (const [index, event] of events.entries()) {
       // Shutting down: what is left goes to another instance with this write's lease.
       if (this.identity.draining) return events.slice(index);
       try {
-        await this.bus.emitAsync(event.event_type, event.payload);
+        await this.deliver(event, redelivered);
       } catch (error) {
         const left = events.slice(index);
         this.logger.warn(
@@ -191,6 +199,26 @@ export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicati
       }
     }
     return [];
+  }
+
+  /**
+   * Runs an event's handlers; with the trace it was written in (tracing on), inside its publish
+   * and process spans, so that the participant's step continues that trace.
+   */
+  private deliver(event: PendingEvent, redelivered: boolean): Promise<unknown> {
+    const traceParent = event.payload.traceparent;
+    const handle = () => this.bus.emitAsync(event.event_type, event.payload);
+    if (traceParent === undefined) return handle();
+    return inMessageSpans(
+      {
+        system: 'saga-outbox',
+        destination: event.event_type,
+        id: event.payload.eventId,
+        traceParent,
+        redelivered,
+      },
+      handle,
+    );
   }
 
   /**

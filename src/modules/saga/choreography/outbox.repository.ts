@@ -126,6 +126,7 @@ export class OutboxRepository {
       quantity: number;
       price: string | null;
       created_at: Date;
+      trace_parent: string | null;
     }>(
       `WITH claimed AS (
          UPDATE outbox_pending SET lease_owner = $1,
@@ -138,7 +139,8 @@ export class OutboxRepository {
          RETURNING id, event_ids
        )
        SELECT c.id AS batch_id, e.id, e.event_id, e.event_type, e.aggregate_id, e.payload,
-              s.transaction_id, s.pattern, s.user_id, s.item_id, s.quantity, s.price, s.created_at
+              s.transaction_id, s.pattern, s.user_id, s.item_id, s.quantity, s.price, s.created_at,
+              s.trace_parent
        FROM claimed c CROSS JOIN LATERAL unnest(c.event_ids) AS u(id)
        JOIN outbox_events e ON e.id = u.id
        LEFT JOIN saga_states s ON s.transaction_id = e.aggregate_id

@@ -44,6 +44,11 @@ export interface SagaEventEnvelope {
   occurredAt: string;
   saga: SagaSnapshot;
   data: StepData;
+  /**
+   * The trace context of what raised the event (W3C traceparent), with tracing on: its
+   * publishing continues that trace, in whatever process publishes it.
+   */
+  traceparent?: string;
 }
 
 /**
@@ -57,16 +62,20 @@ export interface StoredSagaEvent {
   occurredAt: string;
   saga: Omit<SagaSnapshot, 'context' | 'startedAt'>;
   data: StepData;
+  /** Written with the event, in its transaction, when tracing is on. */
+  traceparent?: string;
 }
 
 export function storedEventOf(event: SagaEventEnvelope): StoredSagaEvent {
   const { version, status, completed, compensated } = event.saga;
-  return {
+  const stored: StoredSagaEvent = {
     causationId: event.causationId,
     occurredAt: event.occurredAt,
     saga: { version, status, completed, compensated },
     data: event.data,
   };
+  if (event.traceparent !== undefined) stored.traceparent = event.traceparent;
+  return stored;
 }
 
 /**
@@ -83,7 +92,7 @@ export function eventFromStored(
   const context = saga?.context ?? stored.saga.context;
   const startedAt = saga?.startedAt.toISOString() ?? stored.saga.startedAt;
   if (context === undefined || startedAt === undefined) return undefined;
-  return {
+  const event: SagaEventEnvelope = {
     eventId: row.event_id,
     eventType: row.event_type as SagaEventType,
     transactionId: row.aggregate_id,
@@ -92,6 +101,8 @@ export function eventFromStored(
     saga: { ...stored.saga, context, startedAt },
     data: stored.data,
   };
+  if (stored.traceparent !== undefined) event.traceparent = stored.traceparent;
+  return event;
 }
 
 /** Which event each forward step reacts to. */

@@ -22,10 +22,13 @@ export function succeeded(steps: readonly StepRow[], kind: 'forward' | 'compensa
 
 /** What every step needs of a stored saga: the purchase, fixed when it was recorded. */
 export function contextOf(
-  row: Pick<SagaRow, 'transaction_id' | 'pattern' | 'user_id' | 'item_id' | 'quantity' | 'price'>,
+  row: Pick<
+    SagaRow,
+    'transaction_id' | 'pattern' | 'user_id' | 'item_id' | 'quantity' | 'price' | 'trace_parent'
+  >,
 ): SagaContext {
   if (row.price === null) throw new Error(`Saga ${row.transaction_id} has no price and cannot run`);
-  return {
+  const context: SagaContext = {
     transactionId: row.transaction_id,
     pattern: row.pattern,
     userId: row.user_id,
@@ -33,6 +36,8 @@ export function contextOf(
     quantity: row.quantity,
     total: row.price,
   };
+  if (row.trace_parent !== null) context.traceParent = row.trace_parent;
+  return context;
 }
 
 /** The engine's view of a stored saga: what committed, so it can go on from there. */

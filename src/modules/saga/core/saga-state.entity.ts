@@ -99,4 +99,8 @@ export class SagaStateEntity {
 
   @Column({ name: 'failed_at', type: 'timestamptz', nullable: true })
   failedAt!: Date | null;
+
+  /** The trace the saga belongs to (W3C traceparent), when it was recorded with tracing on. */
+  @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true })
+  traceParent!: string | null;
 }

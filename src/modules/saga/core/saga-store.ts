@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import type { Span } from '@opentelemetry/api';
+import { traceParentFor } from '../../../common/tracing/tracer';
 import { DomainError } from '../../../common/errors/domain-error';
 import { isUniqueViolation } from '../../../common/errors/database-errors';
 import type { AppConfig } from '../../../config/configuration';
@@ -58,16 +60,25 @@ export class SagaStore {
 
   /**
    * A forward step's effect and the saga's move to `status`. Concurrent sagas share its
-   * transaction (group commit), each with its own outcome.
+   * transaction (group commit), each with its own outcome; `span`, the step's, links to the
+   * batch's.
    */
   async forward(
     saga: SagaRecord,
     step: SagaStep,
     status: SagaStatus,
     raise?: Raise,
+    span?: Span,
   ): Promise<ForwardOutcome> {
     try {
-      return await this.batches.forward({ saga, step, status, raise, startedAt: Date.now() });
+      return await this.batches.forward({
+        saga,
+        step,
+        status,
+        raise,
+        startedAt: Date.now(),
+        span,
+      });
     } catch (error) {
       return { kind: 'failed', error };
     }
@@ -87,7 +98,9 @@ export class SagaStore {
         const record = await work();
         const version = await this.applyOne(saga, change, record);
         const transition = committedTransition(saga, version, change, record);
-        const [afterCommit] = await writeRaised([{ transition, raise }]);
+        // What it raises continues the trace of the step (active here) or the saga's.
+        const traceParent = traceParentFor(saga.context.traceParent);
+        const [afterCommit] = await writeRaised([{ transition, raise, traceParent }]);
         return { kind: 'done', saga: transition.saga, record, afterCommit } as const;
       });
     } catch (error) {

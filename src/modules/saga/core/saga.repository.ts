@@ -27,6 +27,7 @@ export interface SagaRow {
   updated_at: Date;
   completed_at: Date | null;
   failed_at: Date | null;
+  trace_parent: string | null;
 }
 
 export interface StepRow {
@@ -55,6 +56,8 @@ export interface NewSaga {
   error: SagaError | null;
   leaseOwner: string;
   leaseMs: number;
+  /** The trace the saga joins (W3C traceparent); null with tracing off. */
+  traceParent: string | null;
 }
 
 /** A transition: the new status, and optionally the step now current and the saga's error. */
@@ -97,16 +100,17 @@ export class SagaRepository {
     const rows = await this.tx.query<SagaRow>(
       `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
          idempotency_key, request_hash, error_step, error_code, error_message, lease_owner,
-         lease_expires_at, failed_at)
+         lease_expires_at, failed_at, trace_parent)
        SELECT r.transaction_id, r.pattern, r.status, r.user_id, r.item_id, r.quantity, r.price,
          r.idempotency_key, r.request_hash, r.error_step, r.error_code, r.error_message,
          CASE WHEN r.terminal THEN NULL ELSE r.lease_owner END,
          CASE WHEN r.terminal THEN NULL ELSE now() + r.lease_ms * interval '1 millisecond' END,
-         CASE WHEN r.status = 'failed' THEN now() END
+         CASE WHEN r.status = 'failed' THEN now() END, r.trace_parent
        FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar, pattern varchar,
          status varchar, user_id varchar, item_id varchar, quantity int, price numeric,
          idempotency_key varchar, request_hash varchar, error_step varchar, error_code varchar,
-         error_message text, terminal boolean, lease_owner varchar, lease_ms int)
+         error_message text, terminal boolean, lease_owner varchar, lease_ms int,
+         trace_parent varchar)
        ORDER BY r.ord
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING *`,
@@ -129,6 +133,7 @@ export class SagaRepository {
             terminal: isTerminal(saga.status),
             lease_owner: saga.leaseOwner,
             lease_ms: saga.leaseMs,
+            trace_parent: saga.traceParent,
           })),
         ),
       ],

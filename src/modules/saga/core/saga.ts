@@ -52,6 +52,8 @@ export interface SagaContext {
   quantity: number;
   /** Total charged, exact numeric string ("100.00"). */
   total: string;
+  /** The trace the saga belongs to (W3C traceparent), when it was recorded with tracing on. */
+  traceParent?: string;
 }
 
 export type StepData = Record<string, unknown>;

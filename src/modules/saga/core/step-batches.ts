@@ -1,5 +1,7 @@
+import type { Span } from '@opentelemetry/api';
 import { BatchOutcome, BatchQueue } from '../../../common/batch-queue';
 import { DomainError } from '../../../common/errors/domain-error';
+import { inBatchSpan, traceParentOf } from '../../../common/tracing/tracer';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaRecord, SagaStatus, StepData } from './saga';
 import { SagaRepository } from './saga.repository';
@@ -27,6 +29,8 @@ export interface ForwardRequest {
   status: SagaStatus;
   raise?: Raise;
   startedAt: number;
+  /** The saga's span for this step, which links to the batch's. */
+  span?: Span;
 }
 
 /** How a forward step went for one saga: as data, whatever happened. */
@@ -79,7 +83,17 @@ export class StepBatches {
     return this.queue.submit(request);
   }
 
-  private async flush(requests: ForwardRequest[]): Promise<BatchOutcome<ForwardOutcome>[]> {
+  /** A batch, traced as one `saga.step_batch` span linked from each of its sagas' step spans. */
+  private flush(requests: ForwardRequest[]): Promise<BatchOutcome<ForwardOutcome>[]> {
+    return inBatchSpan(
+      'saga.step_batch',
+      requests.map(({ span }) => span),
+      { 'saga.batch.size': requests.length },
+      () => this.run(requests),
+    );
+  }
+
+  private async run(requests: ForwardRequest[]): Promise<BatchOutcome<ForwardOutcome>[]> {
     const outcomes: BatchOutcome<ForwardOutcome>[] = requests.map(() => ({ kind: 'requeue' }));
     const settle = (index: number, outcome: ForwardOutcome) =>
       (outcomes[index] = { kind: 'value', value: outcome });
@@ -148,12 +162,14 @@ export class StepBatches {
       // rolls the whole batch back).
       const lease = this.lease();
       const changes = done.map(({ index, record }) => {
-        const { saga, status, raise } = requests[index];
+        const { saga, status, raise, span } = requests[index];
         const change: StepChange = { status, currentStep: record.step };
         return {
           index,
           record,
           raise,
+          // What it raises continues the trace of the saga's step.
+          traceParent: traceParentOf(span) ?? saga.context.traceParent,
           fenced: fencedTransition(saga, change, record, lease),
           transition: committedTransition(saga, saga.version + 1, change, record),
         };

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { Span } from '@opentelemetry/api';
 import { errorMessage } from '../../../common/errors/error-message';
 import type { AppConfig, SagaConfig } from '../../../config/configuration';
 import { FaultInjector } from './fault-injector';
@@ -21,6 +22,7 @@ import {
   type SagaChangeCause,
 } from './saga-changed.event';
 import { SagaStore, type ForwardOutcome, type TransitionOutcome } from './saga-store';
+import { inStepSpan, markAttempt, markOutcome, type StepOutcome } from './step-span';
 import type { SagaStep } from './steps/saga-step';
 import { SagaSteps } from './steps/saga-steps';
 import type { AfterCommit, Raise, StepChange, StepRecord } from './transition';
@@ -61,32 +63,45 @@ export class StepRunner {
    * Runs `step` forward. Done: the saga moves on (to `completed` after the last step). Refused,
    * or failing after its retries: before the pivot the saga ends `failed` if nothing committed
    * yet, else starts compensating; past the pivot the step gives up and the purchase completes.
+   * Traced as one span for all its attempts.
    */
-  async advance(saga: SagaRecord, step: SagaStep, raise?: Raise): Promise<Move> {
+  advance(saga: SagaRecord, step: SagaStep, raise?: Raise): Promise<Move> {
+    return inStepSpan(saga, 'step', step.name, (span) => this.advanceIn(saga, step, raise, span));
+  }
+
+  private async advanceIn(
+    saga: SagaRecord,
+    step: SagaStep,
+    raise: Raise | undefined,
+    span: Span,
+  ): Promise<Move> {
     const pastPivot = this.steps.isPastPivot(step.name);
     const age = Date.now() - saga.startedAt.getTime();
     if (!pastPivot && age > this.saga.timeoutMs) {
       // Too late to go on: a saga that outlived SAGA_TIMEOUT_MS before its pivot is undone.
-      return this.fail(saga, step, raise, {
+      const move = await this.fail(saga, step, raise, {
         step: step.name,
         code: 'SAGA_TIMEOUT',
         message: `The saga ran ${age} ms, beyond SAGA_TIMEOUT_MS (${this.saga.timeoutMs} ms), before its pivot`,
       });
+      return traced(span, move, 'failed', 'SAGA_TIMEOUT');
     }
     this.faults.beforeStep(step.name);
     const status: SagaStatus = this.steps.isLast(step.name) ? 'completed' : 'in_progress';
-    const outcome = await this.withRetries(async (): Promise<ForwardOutcome> => {
+    const outcome = await this.withRetries(span, async (): Promise<ForwardOutcome> => {
       try {
         await this.faults.inStep(step.name);
       } catch (error) {
         return { kind: 'failed', error };
       }
-      return this.store.forward(saga, step, status, raise);
+      return this.store.forward(saga, step, status, raise, span);
     });
     switch (outcome.kind) {
       case 'stale':
+        markOutcome(span, 'stale');
         return outcome;
       case 'done':
+        markOutcome(span, 'done');
         await this.changed(outcome.saga, saga.status, {
           step: step.name,
           kind: 'forward',
@@ -95,33 +110,48 @@ export class StepRunner {
         });
         this.faults.afterStep(step.name);
         return { kind: 'moved', saga: outcome.saga, afterCommit: outcome.afterCommit };
-      case 'refused':
-        return this.fail(saga, step, raise, {
+      case 'refused': {
+        const move = await this.fail(saga, step, raise, {
           step: step.name,
           code: outcome.error.code,
           message: outcome.error.message,
         });
-      case 'failed':
-        return this.fail(saga, step, raise, {
+        return traced(span, move, 'refused', outcome.error.code);
+      }
+      case 'failed': {
+        const move = await this.fail(saga, step, raise, {
           step: step.name,
           code: 'STEP_FAILED',
           message: `Step ${step.name} failed: ${errorMessage(outcome.error)}`,
         });
+        return traced(span, move, 'failed', 'STEP_FAILED');
+      }
     }
   }
 
   /**
    * Undoes `step`, the newest committed step not yet undone. The saga ends `compensated` after
    * the last undo, or `failed` with COMPENSATION_FAILED when an undo keeps failing (an admin can
-   * re-drive it).
+   * re-drive it). Traced as one span for all its attempts.
    */
-  async undo(saga: SagaRecord, step: SagaStep, raise?: Raise): Promise<Move> {
+  undo(saga: SagaRecord, step: SagaStep, raise?: Raise): Promise<Move> {
+    return inStepSpan(saga, 'compensation', step.name, (span) =>
+      this.undoIn(saga, step, raise, span),
+    );
+  }
+
+  private async undoIn(
+    saga: SagaRecord,
+    step: SagaStep,
+    raise: Raise | undefined,
+    span: Span,
+  ): Promise<Move> {
     const compensate = step.compensate?.bind(step);
     if (compensate === undefined) throw new Error(`Step ${step.name} cannot be compensated`);
     const target = `compensation:${step.name}`;
     const isLast = remainingToCompensate(saga).length === 1;
     this.faults.beforeStep(target);
-    const outcome = await this.withRetries(() => {
+    const outcome = await this.withRetries(span, () => {
       const started = Date.now();
       return this.store.record(
         saga,
@@ -141,24 +171,34 @@ export class StepRunner {
       );
     });
     if (outcome.kind === 'done') {
+      markOutcome(span, 'done');
       this.faults.afterStep(target);
       return this.committed(saga, outcome);
     }
-    if (outcome.kind === 'stale') return outcome;
+    if (outcome.kind === 'stale') {
+      markOutcome(span, 'stale');
+      return outcome;
+    }
     const reason = outcome.kind === 'refused' ? outcome.error.message : errorMessage(outcome.error);
     const error: SagaError = {
       step: step.name,
       code: COMPENSATION_FAILED,
       message: `Compensation of ${step.name} failed: ${reason}`,
     };
-    return this.recordOnly(saga, { status: 'failed', currentStep: step.name, error }, raise, {
-      kind: 'compensation',
-      step: step.name,
-      outcome: 'failed',
-      data: null,
-      durationMs: 0,
-      error,
-    });
+    const move = await this.recordOnly(
+      saga,
+      { status: 'failed', currentStep: step.name, error },
+      raise,
+      {
+        kind: 'compensation',
+        step: step.name,
+        outcome: 'failed',
+        data: null,
+        durationMs: 0,
+        error,
+      },
+    );
+    return traced(span, move, 'failed', COMPENSATION_FAILED);
   }
 
   /**
@@ -276,11 +316,19 @@ export class StepRunner {
   }
 
   /** Retries failed attempts with backoff; the other outcomes are final. */
-  private async withRetries<T extends Attempt>(attempt: () => Promise<T>): Promise<T> {
+  private async withRetries<T extends Attempt>(span: Span, attempt: () => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       const outcome = await attempt();
+      markAttempt(span, n, outcome.kind === 'failed' ? outcome.error : undefined);
       if (outcome.kind !== 'failed' || n >= this.saga.stepMaxAttempts) return outcome;
       await sleep(backoffDelay(n, this.saga.stepRetryBaseMs, this.saga.stepRetryMaxMs));
     }
   }
+}
+
+/** A step's span says how it ended: `outcome`, unless its saga turned out to have moved on. */
+function traced(span: Span, move: Move, outcome: StepOutcome, errorCode: string): Move {
+  if (move.kind === 'stale') markOutcome(span, 'stale');
+  else markOutcome(span, outcome, errorCode);
+  return move;
 }

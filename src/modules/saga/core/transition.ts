@@ -38,6 +38,8 @@ export interface Raise {
 export interface RaisedTransition {
   transition: Transition;
   cause: string | null;
+  /** The trace what it raises continues (W3C traceparent), with tracing on. */
+  traceParent?: string;
 }
 
 /**
@@ -45,7 +47,11 @@ export interface RaisedTransition {
  * Answers, per transition, what to do once they have committed.
  */
 export async function writeRaised(
-  items: readonly { transition: Transition; raise: Raise | undefined }[],
+  items: readonly {
+    transition: Transition;
+    raise: Raise | undefined;
+    traceParent?: string | null;
+  }[],
 ): Promise<AfterCommit[]> {
   const after: AfterCommit[] = items.map(() => NOTHING_AFTER_COMMIT);
   const byWriter = new Map<TransitionWriter, number[]>();
@@ -58,10 +64,12 @@ export async function writeRaised(
   await Promise.all(
     [...byWriter].map(async ([writer, indexes]) => {
       const written = await writer.write(
-        indexes.map((index) => ({
-          transition: items[index].transition,
-          cause: items[index].raise?.cause ?? null,
-        })),
+        indexes.map((index): RaisedTransition => {
+          const { transition, raise, traceParent } = items[index];
+          const raised: RaisedTransition = { transition, cause: raise?.cause ?? null };
+          if (traceParent !== null && traceParent !== undefined) raised.traceParent = traceParent;
+          return raised;
+        }),
       );
       indexes.forEach((index, at) => (after[index] = written[at]));
     }),

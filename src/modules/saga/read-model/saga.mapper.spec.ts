@@ -27,6 +27,7 @@ function sagaRow(overrides: Partial<SagaRow> = {}): SagaRow {
     updated_at: at,
     completed_at: null,
     failed_at: null,
+    trace_parent: null,
     ...overrides,
   };
 }

@@ -1,3 +1,5 @@
+import { TraceFlags } from '@opentelemetry/api';
+import { spanContextOf } from '../../../common/tracing/tracer';
 import { moneyToJson } from '../../../common/money';
 import type { SagaPattern } from '../../../config/configuration';
 import type { SagaRow, StepRow } from '../core/saga.repository';
@@ -53,6 +55,8 @@ export interface SagaView {
   completedAt?: Date;
   failedAt?: Date;
   error?: SagaError;
+  /** The id of the saga's trace, when it was recorded with tracing on and sampled. */
+  traceId?: string;
 }
 
 export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
@@ -95,6 +99,10 @@ export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
   if (row.failed_at !== null) view.failedAt = row.failed_at;
   const error = sagaErrorOf(row);
   if (error !== null) view.error = error;
+  const trace = spanContextOf(row.trace_parent);
+  if (trace !== undefined && (trace.traceFlags & TraceFlags.SAMPLED) !== 0) {
+    view.traceId = trace.traceId;
+  }
   return view;
 }
 

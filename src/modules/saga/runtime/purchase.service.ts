@@ -3,7 +3,15 @@ import { BatchOutcome, BatchQueue } from '../../../common/batch-queue';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash } from 'node:crypto';
+import type { Span } from '@opentelemetry/api';
 import { timeOrderedId } from '../../../common/time-ordered-id';
+import {
+  activeTraceParent,
+  endWithError,
+  inBatchSpan,
+  traceParentOf,
+  tracer,
+} from '../../../common/tracing/tracer';
 import { dataErrorMessage, isDatabaseUnavailable } from '../../../common/errors/database-errors';
 import { DomainError } from '../../../common/errors/domain-error';
 import { centsToString, jsonNumberToCents, toCents } from '../../../common/money';
@@ -36,6 +44,10 @@ interface Intake {
   idempotencyKey: string | null;
   /** The request's hash, kept with its idempotency key (none without one). */
   hash: string | null;
+  /** This purchase's `saga.record` span (a no-op one with tracing off). */
+  span: Span;
+  /** The trace its saga joins: the request's, else its own. */
+  traceParent: string | null;
 }
 
 /** What recording a purchase gave: no row when its idempotency key was taken already. */
@@ -110,12 +122,32 @@ export class PurchaseService {
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
     const key = options.idempotencyKey;
     const hash = key === undefined ? null : requestHash(dto, pattern);
-    const { row, initiated } = await this.intake.submit({
-      dto,
-      pattern,
-      idempotencyKey: key ?? null,
-      hash,
-    });
+    const span = tracer.startSpan('saga.record');
+    let recorded: Recorded;
+    try {
+      recorded = await this.intake.submit({
+        dto,
+        pattern,
+        idempotencyKey: key ?? null,
+        hash,
+        span,
+        traceParent: activeTraceParent() ?? traceParentOf(span),
+      });
+    } catch (error) {
+      endWithError(span, error);
+      throw error;
+    }
+    const { row, initiated } = recorded;
+    if (span.isRecording()) {
+      span.setAttributes({
+        'saga.pattern': pattern,
+        'saga.replayed': row === undefined,
+        ...(row === undefined
+          ? {}
+          : { 'saga.transaction_id': row.transaction_id, 'saga.status': row.status }),
+      });
+    }
+    span.end();
 
     // Only a purchase with an idempotency key can find its saga recorded already.
     if (row === undefined) return this.replay(key ?? '', hash ?? '');
@@ -157,11 +189,21 @@ export class PurchaseService {
     }
   }
 
+  /** A batch of purchases, traced as one `saga.record_batch` linked from each purchase's span. */
+  private recordBatch(intakes: Intake[]): Promise<BatchOutcome<Recorded>[]> {
+    return inBatchSpan(
+      'saga.record_batch',
+      intakes.map(({ span }) => span),
+      { 'saga.batch.size': intakes.length },
+      () => this.recordInBatch(intakes),
+    );
+  }
+
   /**
    * A value that the database refuses (which validation should have caught) fails its own
    * purchase only: the batch, rolled back whole, is recorded again one purchase at a time.
    */
-  private async recordBatch(intakes: Intake[]): Promise<BatchOutcome<Recorded>[]> {
+  private async recordInBatch(intakes: Intake[]): Promise<BatchOutcome<Recorded>[]> {
     try {
       return (await this.record(intakes)).map((value) => ({ kind: 'value', value }));
     } catch (error) {
@@ -188,7 +230,7 @@ export class PurchaseService {
         intakes.map(({ dto }) => ({ itemId: dto.itemId, quantity: dto.quantity })),
       );
       const rows = await this.sagas.insertMany(
-        intakes.map(({ dto, pattern, idempotencyKey, hash }, index) => {
+        intakes.map(({ dto, pattern, idempotencyKey, hash, traceParent }, index) => {
           const { total, error } = priced(dto, quotes[index]);
           return {
             transactionId: `TXN_${timeOrderedId()}`,
@@ -203,6 +245,7 @@ export class PurchaseService {
             error,
             leaseOwner: this.identity.id,
             leaseMs: this.config.leaseMs,
+            traceParent,
           };
         }),
       );
