@@ -51,6 +51,10 @@ module.exports = {
   collectCoverageFrom: [
     'src/**/*.ts',
     '!src/main.ts',
+    // Loaded first in the service's own process (before pg, ioredis and fastify), which Jest's
+    // module registry bypasses: the child-process tests of test/tracing-export.e2e-spec.ts run them.
+    '!src/instrumentation.ts',
+    '!src/tracing.ts',
     // Loaded by main.ts alone, before anything else (tracing's start from the environment).
     '!src/instrumentation.ts',
     '!src/**/*.module.ts',

@@ -13,7 +13,11 @@ import { ADMIN, ADMIN_TOKEN, createTestDatabase, type TestDatabase } from './sup
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(__dirname, '..', 'docs', 'console');
+/**
+ * Where the screenshots go: a scratch folder, so that a test run leaves the tree as it was;
+ * `CONSOLE_SCREENSHOTS_DIR=docs/console` refreshes the README's.
+ */
+const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS_DIR ?? join(tmpdir(), 'console-screenshots');
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '2', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
@@ -77,7 +81,11 @@ describe('Operator console in a browser', () => {
     );
     await broken.kill('SIGTERM');
 
-    service = await startService(database.url, FAST_RETRIES);
+    // Traced (to its own output), so that each saga has a trace for the detail to show.
+    service = await startService(database.url, {
+      ...FAST_RETRIES,
+      OTEL_TRACES_EXPORTER: 'console',
+    });
     compensated = await purchase(
       service,
       '/purchase',
@@ -215,6 +223,8 @@ describe('Operator console in a browser', () => {
     expect(texts[2]).toMatch(/↺ compensation\s*user_validation[\s\S]*success/);
     expect(await runs.nth(2).getAttribute('class')).toContain('compensation');
     expect(await page.locator('rect.bar.compensation').count()).toBe(1);
+    // The purchase's trace, to look it up in the tracing backend.
+    expect(await page.getByTestId('trace-id').textContent()).toMatch(/^[0-9a-f]{32}$/);
     // The user's figures now, and a way to their other sagas.
     await page.getByRole('link', { name: 'Other sagas of user-123' }).waitFor();
     await page.screenshot({ path: join(SCREENSHOTS, 'detail.png'), fullPage: true });

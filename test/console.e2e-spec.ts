@@ -382,8 +382,9 @@ describe('The console audit migration', () => {
         .expect(200);
       await first.stop();
       await db.connect();
-      const sagas = `SELECT md5(string_agg(t::text, ',' ORDER BY transaction_id)) AS digest
-                       FROM saga_states t`;
+      // The saga rows as they stand, bar the columns of migrations after this one.
+      const sagas = `SELECT md5(string_agg((to_jsonb(t) - 'trace_parent')::text, ','
+                       ORDER BY transaction_id)) AS digest FROM saga_states t`;
       const audit = `SELECT count(*)::int AS n FROM information_schema.tables
                       WHERE table_name = 'admin_audit_log'`;
       const before = (await db.query<{ digest: string }>(sagas)).rows[0].digest;
@@ -392,7 +393,14 @@ describe('The console audit migration', () => {
         dataSourceOptions(database.url, { poolSize: 1, slowQueryMs: 600_000 }),
       );
       await dataSource.initialize();
-      await dataSource.undoLastMigration({ transaction: 'each' });
+      // Back to before this migration, undoing any that came after it first.
+      for (let undone = ''; undone !== 'ConsoleAudit1796100000000';) {
+        const [last] = await dataSource.query<{ name: string }[]>(
+          'SELECT name FROM migrations ORDER BY id DESC LIMIT 1',
+        );
+        await dataSource.undoLastMigration({ transaction: 'each' });
+        undone = last.name;
+      }
       await dataSource.destroy();
       expect((await db.query<{ n: number }>(audit)).rows[0].n).toBe(0);
       expect((await db.query<{ digest: string }>(sagas)).rows[0].digest).toBe(before);

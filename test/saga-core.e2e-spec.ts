@@ -9,6 +9,8 @@ import { SagaSteps } from '../src/modules/saga/core/steps/saga-steps';
 import { ItemParticipant, UserParticipant } from '../src/modules/saga/choreography/participants';
 import { snapshotOf, type SagaEventEnvelope } from '../src/modules/saga/choreography/saga-events';
 import type { SagaPattern } from '../src/config/configuration';
+import { ChoreographyEngine } from '../src/modules/saga/choreography/choreography.engine';
+import { Orchestrator } from '../src/modules/saga/orchestration/orchestrator';
 import { balanceOf, ownedOf, stockOf } from './support/db-state';
 import { eventually } from './support/wait';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -498,5 +500,110 @@ describe('Choreography participants on the real store', () => {
       10_000,
       'the choreography to finish the compensation',
     );
+  });
+});
+
+describe('The engines on the real store', () => {
+  let h: Harness;
+  let orchestrator: Orchestrator;
+  let choreography: ChoreographyEngine;
+  const reason = { step: null, code: 'MANUAL_COMPENSATION', message: 'test' };
+
+  beforeAll(async () => {
+    h = await harness();
+    orchestrator = h.app.app.get(Orchestrator);
+    choreography = h.app.app.get(ChoreographyEngine);
+  });
+
+  afterAll(async () => {
+    await h?.app.close();
+  });
+
+  /** A saga whose compensation gave up after `steps` committed: failed, COMPENSATION_FAILED. */
+  async function compensationFailed(pattern: SagaPattern, steps: StepName[]): Promise<SagaRecord> {
+    const saga = await h.record('user-123', 'item-sword', 1, 100, pattern);
+    const done = await h.forward(saga, steps);
+    const error = { step: steps[0], code: 'COMPENSATION_FAILED', message: 'gave up' };
+    await h.app.db.query(
+      `UPDATE saga_states SET status = 'failed', version = version + 1, error_code = $2,
+         error_step = $3, error_message = $4 WHERE transaction_id = $1`,
+      [saga.context.transactionId, error.code, error.step, error.message],
+    );
+    return { ...done, status: 'failed', version: done.version + 1, error };
+  }
+
+  async function settled(saga: SagaRecord, status: string): Promise<void> {
+    await eventually(
+      async () => ((await h.row(saga)).status === status ? true : undefined),
+      10_000,
+      `saga to be ${status}`,
+    );
+  }
+
+  it.each<SagaPattern>(['orchestration', 'choreography'])(
+    '%s: an admin re-drives a compensation that gave up, to the end',
+    async (pattern) => {
+      const engine = pattern === 'orchestration' ? orchestrator : choreography;
+      const saga = await compensationFailed(pattern, ['user_validation', 'item_grant']);
+      const balance = Number(await balanceOf(h.app.db, 'user-123'));
+      await expect(engine.compensate(saga, reason)).resolves.toBe('done');
+      await settled(saga, 'compensated');
+      expect(Number(await balanceOf(h.app.db, 'user-123'))).toBe(balance + 100);
+    },
+  );
+
+  it.each<SagaPattern>(['orchestration', 'choreography'])(
+    '%s: an admin take-over of a saga that moved meanwhile is refused as stale',
+    async (pattern) => {
+      const engine = pattern === 'orchestration' ? orchestrator : choreography;
+      const saga = await h.record('user-123', 'item-potion', 1, 20, pattern);
+      await h.forward(saga, ['user_validation']);
+      await expect(engine.compensate(saga, reason)).resolves.toBe('stale');
+      expect(await h.row(saga)).toMatchObject({ status: 'in_progress', version: 1 });
+    },
+  );
+
+  it('orchestration: a re-drive with nothing left to undo changes nothing', async () => {
+    const saga = await compensationFailed('orchestration', []);
+    await expect(orchestrator.compensate(saga, reason)).resolves.toBe('done');
+    expect(await h.row(saga)).toMatchObject({ status: 'failed', version: saga.version });
+  });
+
+  it.each<SagaPattern>(['orchestration', 'choreography'])(
+    '%s: recovery goes on from the last committed step, forward or back',
+    async (pattern) => {
+      const engine = pattern === 'orchestration' ? orchestrator : choreography;
+      const forward = await h.forward(await h.record('user-123', 'item-potion', 1, 20, pattern), [
+        'user_validation',
+      ]);
+      await engine.resume(forward);
+      await settled(forward, 'completed');
+
+      const back = moved(
+        await h.runner.takeOver(
+          await h.forward(await h.record('user-123', 'item-potion', 1, 20, pattern), [
+            'user_validation',
+          ]),
+          reason,
+        ),
+      );
+      await engine.resume(back);
+      await settled(back, 'compensated');
+    },
+  );
+
+  it('choreography: recovery of a saga with every step done raises nothing', async () => {
+    const saga = await h.record('user-123', 'item-potion', 1, 20, 'choreography');
+    const done = await h.forward(saga, ['user_validation', 'item_grant', 'log_record']);
+    const { rows: before } = await h.app.db.query(
+      'SELECT count(*)::int AS n FROM outbox_events WHERE aggregate_id = $1',
+      [saga.context.transactionId],
+    );
+    await choreography.resume({ ...done, completed: [...done.completed, 'notification'] });
+    const { rows: after } = await h.app.db.query(
+      'SELECT count(*)::int AS n FROM outbox_events WHERE aggregate_id = $1',
+      [saga.context.transactionId],
+    );
+    expect(after).toEqual(before);
   });
 });

@@ -56,6 +56,8 @@ export interface SagaView {
   completedAt?: string;
   failedAt?: string;
   error?: SagaError;
+  /** The OpenTelemetry trace of the purchase, when tracing sampled it. */
+  traceId?: string;
 }
 
 export interface OutboxEvent {

@@ -245,6 +245,14 @@ export function detailView(
         <dd>${saga.currentStep ?? '—'}</dd>
       </div>
       ${
+        saga.traceId === undefined
+          ? nothing
+          : html`<div class="wide">
+              <dt>Trace</dt>
+              <dd class="mono" data-testid="trace-id">${saga.traceId}</dd>
+            </div>`
+      }
+      ${
         saga.error === undefined
           ? nothing
           : html`<div class="wide">
