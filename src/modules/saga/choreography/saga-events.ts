@@ -1,6 +1,7 @@
 import type { Transition } from '../core/transition';
 import {
   remainingToCompensate,
+  sagaRecord,
   type SagaContext,
   type SagaRecord,
   type StepData,
@@ -140,15 +141,15 @@ export function snapshotOf(saga: SagaRecord): SagaSnapshot {
 }
 
 export function recordOf(snapshot: SagaSnapshot): SagaRecord {
-  return {
+  return sagaRecord({
     context: snapshot.context,
-    version: snapshot.version,
     status: snapshot.status,
+    version: snapshot.version,
     startedAt: new Date(snapshot.startedAt),
     completed: [...snapshot.completed],
     compensated: [...snapshot.compensated],
     error: null,
-  };
+  });
 }
 
 /**

@@ -38,8 +38,7 @@ export interface SagaChangeCause {
 /** The one way a SagaChangedEvent is made: from the saga as it stands after the change. */
 export function sagaChanged(
   saga: {
-    transactionId: string;
-    pattern: SagaPattern;
+    context: { transactionId: string; pattern: SagaPattern };
     status: SagaStatus;
     version: number;
     startedAt: Date;
@@ -49,8 +48,8 @@ export function sagaChanged(
   at: Date = new Date(),
 ): SagaChangedEvent {
   return {
-    transactionId: saga.transactionId,
-    pattern: saga.pattern,
+    transactionId: saga.context.transactionId,
+    pattern: saga.context.pattern,
     previousStatus,
     status: saga.status,
     version: saga.version,

@@ -1,6 +1,7 @@
 import type { SagaRow, StepRow } from './saga.repository';
 import {
   isStepName,
+  sagaRecord,
   type SagaContext,
   type SagaError,
   type SagaRecord,
@@ -42,7 +43,7 @@ export function contextOf(
 
 /** The engine's view of a stored saga: what committed, so it can go on from there. */
 export function toRecord(row: SagaRow, steps: readonly StepRow[]): SagaRecord {
-  return {
+  return sagaRecord({
     context: contextOf(row),
     status: row.status,
     version: row.version,
@@ -50,5 +51,5 @@ export function toRecord(row: SagaRow, steps: readonly StepRow[]): SagaRecord {
     completed: succeeded(steps, 'forward'),
     compensated: succeeded(steps, 'compensation'),
     error: sagaErrorOf(row),
-  };
+  });
 }

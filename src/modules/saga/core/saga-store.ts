@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../../../common/errors/database-errors';
 import type { AppConfig } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import { InstanceIdentity } from './instance-identity';
-import type { SagaError, SagaRecord, SagaStatus } from './saga';
+import { sagaRecord, type SagaError, type SagaRecord, type SagaStatus } from './saga';
 import { SagaRepository } from './saga.repository';
 import { StepBatches, type ForwardOutcome } from './step-batches';
 import type { SagaStep } from './steps/saga-step';
@@ -63,25 +63,16 @@ export class SagaStore {
    * transaction (group commit), each with its own outcome; `span`, the step's, links to the
    * batch's.
    */
-  async forward(
+  forward(
     saga: SagaRecord,
     step: SagaStep,
     status: SagaStatus,
     raise?: Raise,
     span?: Span,
   ): Promise<ForwardOutcome> {
-    try {
-      return await this.batches.forward({
-        saga,
-        step,
-        status,
-        raise,
-        startedAt: Date.now(),
-        span,
-      });
-    } catch (error) {
-      return { kind: 'failed', error };
-    }
+    return this.batches
+      .forward({ saga, step, status, raise, startedAt: Date.now(), span })
+      .catch((error: unknown): ForwardOutcome => ({ kind: 'failed', error }));
   }
 
   /** One transaction: `work`'s effect and record, the saga's change, and what it raises. */
@@ -130,7 +121,15 @@ export class SagaStore {
           ...this.leaseChange(),
         });
         if (version === undefined) throw new MovedOn();
-        const after: SagaRecord = { ...saga, version, status, error };
+        const after = sagaRecord({
+          context: saga.context,
+          status,
+          version,
+          startedAt: saga.startedAt,
+          completed: saga.completed,
+          compensated: saga.compensated,
+          error,
+        });
         const afterCommit = raise === undefined ? NOTHING_AFTER_COMMIT : await raise(after);
         return { kind: 'done', saga: after, afterCommit } as const;
       });

@@ -94,7 +94,7 @@ export class StepRunner {
       } catch (error) {
         return { kind: 'failed', error };
       }
-      return this.store.forward(saga, step, status, raise, span);
+      return await this.store.forward(saga, step, status, raise, span);
     });
     switch (outcome.kind) {
       case 'stale':
@@ -299,11 +299,7 @@ export class StepRunner {
     previousStatus: SagaStatus,
     cause: SagaChangeCause | null,
   ): Promise<void> {
-    const event = sagaChanged(
-      { ...saga.context, status: saga.status, version: saga.version, startedAt: saga.startedAt },
-      previousStatus,
-      cause,
-    );
+    const event = sagaChanged(saga, previousStatus, cause);
     const observed = this.events.emitAsync(SAGA_CHANGED, event);
     if (isTerminal(saga.status)) {
       await observed;

@@ -1,6 +1,13 @@
 import type { StepKind } from './saga-step-result.entity';
 import type { FencedTransition } from './saga.repository';
-import type { SagaError, SagaRecord, SagaStatus, StepData, StepName } from './saga';
+import {
+  sagaRecord,
+  type SagaError,
+  type SagaRecord,
+  type SagaStatus,
+  type StepData,
+  type StepName,
+} from './saga';
 
 /** What a transition committed, for a pattern to act on inside the same transaction. */
 export interface Transition {
@@ -132,18 +139,19 @@ export function committedTransition(
 ): Transition {
   const succeeded = done.outcome === 'success';
   return {
-    saga: {
-      ...saga,
-      version,
+    saga: sagaRecord({
+      context: saga.context,
       status: change.status,
-      error: change.error ?? saga.error,
+      version,
+      startedAt: saga.startedAt,
       completed:
         succeeded && done.kind === 'forward' ? [...saga.completed, done.step] : saga.completed,
       compensated:
         succeeded && done.kind === 'compensation'
           ? [...saga.compensated, done.step]
           : saga.compensated,
-    },
+      error: change.error ?? saga.error,
+    }),
     step: done.step,
     kind: done.kind,
     outcome: done.outcome,

@@ -153,8 +153,7 @@ export class PurchaseService {
     if (row === undefined) return this.replay(key ?? '', hash ?? '');
     const created = sagaChanged(
       {
-        transactionId: row.transaction_id,
-        pattern: row.pattern,
+        context: { transactionId: row.transaction_id, pattern: row.pattern },
         status: row.status,
         version: row.version,
         startedAt: row.created_at,
