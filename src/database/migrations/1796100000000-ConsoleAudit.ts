@@ -15,13 +15,9 @@ export class ConsoleAudit1796100000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "idx_admin_audit_log_tx" ON "admin_audit_log" ("transaction_id", "id") `,
     );
-    await queryRunner.query(
-      `CREATE INDEX "idx_saga_states_item_created" ON "saga_states" ("item_id", "created_at") `,
-    );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`DROP INDEX "public"."idx_saga_states_item_created"`);
     await queryRunner.query(`DROP INDEX "public"."idx_admin_audit_log_tx"`);
     await queryRunner.query(`DROP TABLE "admin_audit_log"`);
   }

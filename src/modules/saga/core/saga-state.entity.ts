@@ -19,7 +19,6 @@ import type { SagaStatus } from './saga';
 @Check('chk_saga_states_quantity_positive', '"quantity" > 0')
 @Index('idx_saga_states_user_created', ['userId', 'createdAt'])
 @Index('idx_saga_states_created_at', ['createdAt'])
-@Index('idx_saga_states_item_created', ['itemId', 'createdAt'])
 @Index('idx_saga_states_status_created', ['status', 'createdAt'])
 @Index('idx_saga_states_pattern_created', ['pattern', 'createdAt'])
 // Open sagas (recovery, stuck-saga counts); the lease itself is not indexed: every step renews it.
