@@ -187,7 +187,11 @@ describe('Operator console API', () => {
         'failed',
       ]);
       expect(res.body.saga.compensations).toEqual([
-        expect.objectContaining({ step: 'user_validation', status: 'success' }),
+        expect.objectContaining({
+          step: 'user_validation',
+          status: 'success',
+          duration: expect.any(Number),
+        }),
       ]);
       expect(res.body.user).toMatchObject({ userId: 'user-123', balance: 100 });
       expect(res.body.item).toMatchObject({ itemId: 'item-out-of-stock', stock: 0 });

@@ -16,15 +16,15 @@ export interface TimelineRun {
 }
 
 /**
- * The runs in the order they happened. A step row is written when its run ends (executedAt) and
- * holds its duration; a compensation row holds no duration, so it shows as an instant. A step or
- * compensation run more than once (a re-drive) counts its runs as attempts.
+ * The runs in the order they happened. A step or compensation row is written when its run ends
+ * (executedAt) and holds its duration (a view cached before compensations had one shows them as
+ * an instant). A step or compensation run more than once (a re-drive) counts its runs as attempts.
  */
 export function timeline(saga: SagaView): TimelineRun[] {
   const runs: TimelineRun[] = [];
   const add = (kind: 'step' | 'compensation', run: StepRun) => {
     const end = Date.parse(run.executedAt);
-    const duration = kind === 'step' ? (run.duration ?? 0) : null;
+    const duration = run.duration ?? (kind === 'step' ? 0 : null);
     runs.push({
       kind,
       step: run.step,
@@ -109,8 +109,8 @@ function waterfall(saga: SagaView, runs: TimelineRun[]): TemplateResult {
       </table>
     </div>
     <p id="timeline-note" class="note">
-      Steps (→, blue) are drawn from their start to their end; compensations (↺, orange, outlined)
-      record no duration and show as a mark where they ended.
+      Steps (→, blue) and compensations (↺, orange, outlined) are drawn from their start to their
+      end.
     </p>`;
 }
 

@@ -23,6 +23,7 @@ const view: SagaView = {
       action: 'compensate',
       data: null,
       executedAt: new Date('2030-01-01T00:00:00.020Z'),
+      duration: 2,
     },
   ],
   startedAt: new Date('2030-01-01T00:00:00.000Z'),

@@ -40,6 +40,8 @@ export interface CompensationView {
   action: 'compensate';
   data: StepData | null;
   executedAt: Date;
+  /** How long the undo's transaction took, ms. */
+  duration: number;
   error?: { code: string; message: string };
 }
 
@@ -91,6 +93,7 @@ export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
         action: 'compensate' as const,
         data: s.data,
         executedAt: s.executed_at,
+        duration: s.duration_ms,
         ...errorOf(s),
       })),
     startedAt: row.created_at,
