@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM } from './setup/ensure-chromium';
 import { startService, type ServiceProcess } from './support/service-process';
 import { ADMIN, ADMIN_TOKEN, createTestDatabase, type TestDatabase } from './support/test-app';
 
@@ -12,7 +13,6 @@ import { ADMIN, ADMIN_TOKEN, createTestDatabase, type TestDatabase } from './sup
  * screenshots of the README are written by this test.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /**
  * Where the screenshots go: a scratch folder, so that a test run leaves the tree as it was;
  * `CONSOLE_SCREENSHOTS_DIR=docs/console` refreshes the README's.
@@ -60,7 +60,7 @@ describe('Operator console in a browser', () => {
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
       throw new Error(
-        `No browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium), as .ci/run does`,
+        `No browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; npm test does as root)`,
       );
     }
     mkdirSync(SCREENSHOTS, { recursive: true });

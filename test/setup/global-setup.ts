@@ -5,6 +5,7 @@ import { dataSourceOptions } from '../../src/database/data-source-options';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { migrateWithLock } from '../../src/database/migrate';
 import { buildConsole, buildService } from './build-service';
+import { ensureChromium } from './ensure-chromium';
 import {
   assertTestDatabase,
   EMBEDDED_TEST_DIR,
@@ -19,6 +20,7 @@ import {
  * embedded PostgreSQL otherwise.
  */
 export default async function globalSetup(): Promise<void> {
+  ensureChromium();
   const built = buildService();
   const consoleBuilt = buildConsole();
   let baseUrl = process.env.DATABASE_URL;
