@@ -4,6 +4,7 @@ import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import type { AppConfig } from '../../config/configuration';
 import { ItemsService, type ItemView } from '../items/items.service';
 import { SagaAdmin, type SagaEventView, type SagaView } from '../saga/runtime/saga-admin';
+import { compensationGaveUp } from '../saga/core/saga';
 import { UsersService, type UserProfileView } from '../users/users.service';
 import { AuditService, type AuditEntry } from './audit/audit.service';
 
@@ -39,7 +40,7 @@ async function orNull<T>(read: Promise<T>): Promise<T | null> {
 
 /** A failed compensation is re-driven; anything else is compensated by hand. */
 export function actionOf(saga: SagaView): 're-drive' | 'compensate' {
-  return saga.status === 'failed' && saga.error?.code === 'COMPENSATION_FAILED'
+  return compensationGaveUp({ status: saga.status, errorCode: saga.error?.code ?? null })
     ? 're-drive'
     : 'compensate';
 }

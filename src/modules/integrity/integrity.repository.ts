@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
+import { compensationGaveUpCondition } from '../saga/core/saga';
 
 /** Every row a finding query returns carries the number of findings in all, before the limit. */
 interface Counted {
@@ -244,7 +245,7 @@ export class IntegrityRepository {
               floor(extract(epoch FROM now() - created_at) * 1000)::text AS age_ms,
               count(*) OVER ()::text AS total
        FROM saga_states
-       WHERE status = 'failed' AND error_code = 'COMPENSATION_FAILED'
+       WHERE ${compensationGaveUpCondition()}
        ORDER BY created_at, transaction_id LIMIT $1`,
       [limit],
     );

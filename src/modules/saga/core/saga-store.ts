@@ -118,7 +118,8 @@ export class SagaStore {
         const version = await this.sagas.transition(id, saga.version, {
           status,
           error,
-          ...this.leaseChange(),
+          leaseOwner: this.identity.id,
+          leaseMs: this.leaseMs,
         });
         if (version === undefined) throw new MovedOn();
         const after = sagaRecord({
@@ -160,9 +161,5 @@ export class SagaStore {
 
   private lease(): Lease {
     return { owner: this.identity.id, ms: this.leaseMs };
-  }
-
-  private leaseChange(): { leaseOwner: string; leaseMs: number } {
-    return { leaseOwner: this.identity.id, leaseMs: this.leaseMs };
   }
 }

@@ -25,6 +25,23 @@ export function isTerminal(status: SagaStatus): boolean {
 /** The error code of a saga whose compensation gave up: the one terminal state an admin re-drives. */
 export const COMPENSATION_FAILED = 'COMPENSATION_FAILED';
 
+/** A compensation gave up: the saga is failed, its effects stand until an admin re-drives it. */
+export function compensationGaveUp(saga: {
+  status: SagaStatus;
+  errorCode: string | null;
+}): boolean {
+  return saga.status === 'failed' && saga.errorCode === COMPENSATION_FAILED;
+}
+
+/**
+ * compensationGaveUp as a condition on saga_states (columns prefixed by `alias.` when given), in
+ * the words of the partial index idx_saga_states_compensation_failed, so that it is used.
+ */
+export function compensationGaveUpCondition(alias?: string): string {
+  const column = (name: string) => (alias === undefined ? name : `${alias}.${name}`);
+  return `${column('status')} = 'failed' AND ${column('error_code')} = '${COMPENSATION_FAILED}'`;
+}
+
 /** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
 export function isSettled(saga: { status: SagaStatus; errorCode: string | null }): boolean {
   return isTerminal(saga.status) && saga.errorCode !== COMPENSATION_FAILED;

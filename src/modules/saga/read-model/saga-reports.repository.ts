@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaRow } from '../core/saga.repository';
-import { type SagaStatus } from '../core/saga';
+import { compensationGaveUpCondition, type SagaStatus } from '../core/saga';
 
 /** Sagas of one pattern and status, and their mean duration when finished. */
 export interface StatusCountsRow {
@@ -87,8 +87,7 @@ export function listingWhere(filter: SagaListFilter): { sql: string; params: unk
     add((p) => `idempotency_key = ${p}`, filter.idempotencyKey);
   }
   if (filter.state === 'compensation_failed') {
-    // The words of the partial index idx_saga_states_compensation_failed, so it is used.
-    conditions.push(`status = 'failed' AND error_code = 'COMPENSATION_FAILED'`);
+    conditions.push(compensationGaveUpCondition());
   }
   if (filter.state === 'stuck') {
     // Open sagas (the partial index idx_saga_states_open) no driver holds, or too old.
@@ -159,13 +158,12 @@ export class SagaReportsRepository {
                      AND s.status IN ('completed', 'compensated', 'failed')) AS "p95Ms",
          count(*) FILTER (WHERE s.status IN ('pending', 'in_progress', 'compensating')
                             AND s.created_at < b.stuck_before)::text AS "stuckRunning",
-         count(*) FILTER (WHERE s.status = 'failed'
-                            AND s.error_code = 'COMPENSATION_FAILED')::text AS "compensationFailed"
+         count(*) FILTER (WHERE ${compensationGaveUpCondition('s')})::text AS "compensationFailed"
        FROM saga_states s CROSS JOIN bounds b
        WHERE s.completed_at >= b.window_start
           OR s.failed_at >= b.window_start
           OR s.status IN ('pending', 'in_progress', 'compensating')
-          OR (s.status = 'failed' AND s.error_code = 'COMPENSATION_FAILED')`,
+          OR (${compensationGaveUpCondition('s')})`,
       [options.windowMs, options.throughputMs, options.stuckAfterMs],
     );
     if (row === undefined) throw new Error('The aggregate query returned no row');
