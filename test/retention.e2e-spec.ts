@@ -329,8 +329,9 @@ describe('Retention', () => {
     expect(await retention.run('test')).toEqual({ kind: 'busy' });
     await holder.end();
     const outcome = await retention.run('test');
-    // This one, and the saga the first test kept for its pending event, published since.
-    expect(outcome).toMatchObject({ kind: 'ran', run: { removed: { sagas: 2 } } });
+    // This one, the saga the first test kept for its pending event, published since, and the one
+    // it left compensated after its give-up (as a re-drive leaves it: settled).
+    expect(outcome).toMatchObject({ kind: 'ran', run: { removed: { sagas: 3 } } });
     expect((await rowsOf(t.db, done.transactionId)).saga_states).toBe(0);
     const metrics = await t.http.get('/metrics').expect(200);
     expect(metrics.text).toMatch(/retention_rows_removed_total\{table="saga_states"\} [1-9]/);
@@ -363,6 +364,23 @@ describe('Retention', () => {
     const outcome = await retention.run('test');
     expect(outcome).toMatchObject({ kind: 'ran', run: { removed: { sagas: 1 } } });
     expect(outcome.kind === 'ran' && outcome.run.error).toBeUndefined();
+  });
+
+  it('removes a saga whose compensation was re-driven to its end, like any compensated one', async () => {
+    const undone = await buy({ userId: 'user-123', itemId: 'item-out-of-stock', quantity: 1 });
+    expect(undone.status).toBe('compensated');
+    // What a re-drive leaves (test/saga-core.e2e-spec.ts): compensated, the give-up's code kept.
+    await t.db.query(
+      `UPDATE saga_states SET error_code = 'COMPENSATION_FAILED', error_step = 'user_validation',
+         error_message = 'gave up, then re-driven' WHERE transaction_id = $1`,
+      [undone.transactionId],
+    );
+    await age(t.db, undone.transactionId, 2 * HOUR);
+    const retention = t.app.get(RetentionService);
+    expect(await retention.dryRun()).toMatchObject({ due: { sagas: { compensated: 1 } } });
+    const outcome = await retention.run('test');
+    expect(outcome).toMatchObject({ kind: 'ran', run: { removed: { sagas: 1 } } });
+    expect((await rowsOf(t.db, undone.transactionId)).saga_states).toBe(0);
   });
 
   it('keeps a slice whose every saga waits for an event, and keeps all under "off"', async () => {

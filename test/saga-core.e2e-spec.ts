@@ -549,6 +549,8 @@ describe('The engines on the real store', () => {
       await expect(engine.compensate(saga, reason)).resolves.toBe('done');
       await settled(saga, 'compensated');
       expect(Number(await balanceOf(h.app.db, 'user-123'))).toBe(balance + 100);
+      // Settled now, with the give-up's code kept as its history.
+      expect(await h.row(saga)).toMatchObject({ error_code: 'COMPENSATION_FAILED' });
     },
   );
 

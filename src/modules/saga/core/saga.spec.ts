@@ -16,6 +16,8 @@ describe('the saga rules', () => {
     expect(isSettled({ status: 'failed', errorCode: 'COMPENSATION_FAILED' })).toBe(false);
     expect(isSettled({ status: 'compensated', errorCode: 'INSUFFICIENT_STOCK' })).toBe(true);
     expect(isSettled({ status: 'in_progress', errorCode: null })).toBe(false);
+    // Re-driven to its end: compensated, keeping the code of the give-up.
+    expect(isSettled({ status: 'compensated', errorCode: 'COMPENSATION_FAILED' })).toBe(true);
   });
 
   it('writes that rule as SQL in the words of its partial index', () => {

@@ -42,15 +42,18 @@ export function compensationGaveUpCondition(alias?: string): string {
   return `${column('status')} = 'failed' AND ${column('error_code')} = '${COMPENSATION_FAILED}'`;
 }
 
-/** Terminal, and beyond an admin's re-drive (which only a failed compensation allows). */
+/**
+ * Terminal, and beyond an admin's re-drive (which only a compensation that gave up allows). A
+ * saga re-driven to its end is settled, though it keeps the give-up's error code.
+ */
 export function isSettled(saga: { status: SagaStatus; errorCode: string | null }): boolean {
-  return isTerminal(saga.status) && saga.errorCode !== COMPENSATION_FAILED;
+  return isTerminal(saga.status) && !compensationGaveUp(saga);
 }
 
 /** isSettled as a condition on saga_states (aliased `alias`), for the statements that select by it. */
 export function settledCondition(alias: string): string {
   const terminal = TERMINAL_STATUSES.map((status) => `'${status}'`).join(', ');
-  return `(${alias}.status IN (${terminal}) AND ${alias}.error_code IS DISTINCT FROM '${COMPENSATION_FAILED}')`;
+  return `(${alias}.status IN (${terminal}) AND (${alias}.status <> 'failed' OR ${alias}.error_code IS DISTINCT FROM '${COMPENSATION_FAILED}'))`;
 }
 
 export const STEP_NAMES = ['user_validation', 'item_grant', 'log_record', 'notification'] as const;
