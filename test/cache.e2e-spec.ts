@@ -7,7 +7,8 @@ import { MemoryVersionedCache } from '../src/modules/cache/memory-versioned-cach
 import { RedisVersionedCache } from '../src/modules/cache/redis-versioned-cache';
 import type { VersionedCache } from '../src/modules/cache/versioned-cache';
 import { SagaRepository } from '../src/modules/saga/core/saga.repository';
-import { holdStep } from './support/hold-step';
+import { SagaViewCache } from '../src/modules/saga/read-model/saga-view.cache';
+import { holdStep, holdSteps } from './support/hold-step';
 import { freePort, RedisServer } from './support/redis-server';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -191,6 +192,40 @@ function expectNeverBackwards(seen: Snapshot[]): void {
   }
 }
 
+/**
+ * Holds this saga's change events on their way to the cache (the invalidations land only when
+ * the test lets them), to show what a client is answered while they are on their way.
+ */
+function delayInvalidations(t: TestApp, id: () => string): () => void {
+  const views = t.app.get(SagaViewCache, { strict: false });
+  const onSagaChanged = views.onSagaChanged.bind(views);
+  let land!: () => void;
+  const landed = new Promise<void>((resolve) => (land = resolve));
+  const spy = jest.spyOn(views, 'onSagaChanged').mockImplementation(async (event) => {
+    if (event.transactionId === id()) await landed;
+    return onSagaChanged(event);
+  });
+  return () => {
+    land();
+    spy.mockRestore();
+  };
+}
+
+/** Reads the saga until a read is answered from the cache, so that it holds this state. */
+async function cacheState(t: TestApp, id: string): Promise<Snapshot> {
+  const hits = await cacheRequests('hit');
+  const res = await until(
+    async () => ({
+      res: await t.http.get(`/saga/${id}`).expect(200),
+      hits: await cacheRequests('hit'),
+    }),
+    (read) => read.hits > hits,
+    'a cached read',
+  );
+  const saga = res.res.body.saga;
+  return { status: saga.status, recorded: saga.steps.length + saga.compensations.length };
+}
+
 async function dbStatus(t: TestApp, id: string): Promise<string> {
   const { rows } = await t.db.query<{ status: string }>(
     'SELECT status FROM saga_states WHERE transaction_id = $1',
@@ -304,6 +339,89 @@ describe.each([
     expect(res2.body.saga.completedAt).toBeDefined();
   });
 
+  it('a purchase answered 202 from the database is never followed by an older state from the cache', async () => {
+    const key = `ahead-of-cache-${randomBytes(6).toString('hex')}`;
+    const [grant, log] = holdSteps(t, 'item_grant', 'log_record');
+    let id = '';
+    const landInvalidations = delayInvalidations(t, () => id);
+    try {
+      const res = await t.http
+        .post('/purchase')
+        .set('Prefer', 'respond-async')
+        .set('Idempotency-Key', key)
+        .send(sword)
+        .expect(202);
+      id = res.body.transactionId as string;
+      await grant.reached;
+      const cached = await cacheState(t, id);
+      // item_grant commits; its invalidation is on its way to the cache; log_record is held.
+      grant.release();
+      await log.reached;
+      const shown = await t.http
+        .post('/purchase')
+        .set('Prefer', 'respond-async')
+        .set('Idempotency-Key', key)
+        .send(sword)
+        .expect(202);
+      expect(shown.body.transactionId).toBe(id);
+      const answered: Snapshot = {
+        status: shown.body.status,
+        recorded: (shown.body.completedSteps as string[]).length,
+      };
+      expect(answered.recorded).toBeGreaterThan(cached.recorded);
+      const after = (await t.http.get(`/saga/${id}`).expect(200)).body.saga;
+      expectNeverBackwards([
+        cached,
+        answered,
+        { status: after.status, recorded: after.steps.length + after.compensations.length },
+      ]);
+    } finally {
+      landInvalidations();
+      log.restore();
+    }
+    await until(
+      () => dbStatus(t, id),
+      (s) => s === 'completed',
+      'completion in the database',
+    );
+  });
+
+  it('a replayed purchase answered from the database is never followed by an older state from the cache', async () => {
+    const key = `replay-ahead-of-cache-${randomBytes(6).toString('hex')}`;
+    const hold = holdStep(t, 'item_grant');
+    let id = '';
+    const landInvalidations = delayInvalidations(t, () => id);
+    try {
+      const res = await t.http
+        .post('/purchase')
+        .set('Prefer', 'respond-async')
+        .set('Idempotency-Key', key)
+        .send(sword)
+        .expect(202);
+      id = res.body.transactionId as string;
+      await hold.reached;
+      expect((await cacheState(t, id)).status).toBe('in_progress');
+      // The saga ends in the database; none of its changes has reached the cache yet.
+      hold.release();
+      await until(
+        () => dbStatus(t, id),
+        (s) => s === 'completed',
+        'completion in the database',
+      );
+      const replayed = await t.http
+        .post('/purchase')
+        .set('Idempotency-Key', key)
+        .send(sword)
+        .expect(200);
+      expect(replayed.body).toMatchObject({ transactionId: id, status: 'completed' });
+      const after = await t.http.get(`/saga/${id}`).expect(200);
+      expect(after.body.saga).toMatchObject({ status: 'completed', currentStep: 'notification' });
+    } finally {
+      landInvalidations();
+      hold.restore();
+    }
+  });
+
   it('a compensated saga: reads follow the compensation and end compensated', async () => {
     // The compensation is held until a read has shown it under way.
     const hold = holdStep(t, 'compensation:user_validation');
@@ -412,6 +530,80 @@ describe.each([
     });
   }
 });
+
+describe.each(['orchestration', 'choreography'] as const)(
+  'A purchase whose wait runs out (%s sagas)',
+  (pattern) => {
+    const prefix = newPrefix();
+    let t: TestApp;
+    let admin: Redis;
+
+    beforeAll(async () => {
+      t = await startTestApp({
+        REDIS_URL: SHARED_REDIS,
+        CACHE_KEY_PREFIX: prefix,
+        SAGA_PATTERN_MODE: pattern,
+        CACHE_INFLIGHT_TTL_MS: '60000',
+        PURCHASE_WAIT_MS: '300',
+      });
+      admin = new Redis(SHARED_REDIS);
+      await until(
+        () => t.http.get('/health').then((r) => r.body.details.cache.status as string),
+        (s) => s === 'up',
+        'the cache',
+      );
+    });
+
+    afterAll(async () => {
+      await t.close();
+      await dropKeys(admin, prefix);
+      admin.disconnect();
+    });
+
+    it('is answered 202 as the database has it, and no older state is read after it', async () => {
+      const [grant, log] = holdSteps(t, 'item_grant', 'log_record');
+      let id = '';
+      const landInvalidations = delayInvalidations(t, () => id);
+      try {
+        const answer = t.http
+          .post('/purchase')
+          .send(sword)
+          .then((res) => res);
+        // The purchase's answer is under way (it waits for the saga); its saga id, from the database.
+        await grant.reached;
+        const { rows } = await t.db.query<{ transaction_id: string }>(
+          `SELECT transaction_id FROM saga_states WHERE status = 'in_progress' ORDER BY created_at DESC LIMIT 1`,
+        );
+        id = rows[0].transaction_id;
+        const cached = await cacheState(t, id);
+        grant.release();
+        await log.reached;
+        const shown = await answer;
+        expect(shown.status).toBe(202);
+        expect(shown.body.transactionId).toBe(id);
+        const answered: Snapshot = {
+          status: shown.body.status,
+          recorded: (shown.body.completedSteps as string[]).length,
+        };
+        expect(answered.recorded).toBeGreaterThan(cached.recorded);
+        const after = (await t.http.get(`/saga/${id}`).expect(200)).body.saga;
+        expectNeverBackwards([
+          cached,
+          answered,
+          { status: after.status, recorded: after.steps.length + after.compensations.length },
+        ]);
+      } finally {
+        landInvalidations();
+        log.restore();
+      }
+      await until(
+        () => dbStatus(t, id),
+        (s) => s === 'completed',
+        'completion in the database',
+      );
+    });
+  },
+);
 
 describe('Redis killed and restarted under a running service', () => {
   let redis: RedisServer;

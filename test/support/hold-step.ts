@@ -16,27 +16,37 @@ export interface HeldStep {
  * saga lasts exactly as long as the test needs, whatever the machine's speed.
  */
 export function holdStep(t: TestApp, target: string): HeldStep {
+  return holdSteps(t, target)[0];
+}
+
+/**
+ * `holdStep` for several steps at once, each held for the first saga that enters it; restoring
+ * any of them releases all and stops holding.
+ */
+export function holdSteps(t: TestApp, ...targets: string[]): HeldStep[] {
   const faults = t.app.get(FaultInjector, { strict: false });
   const inStep = faults.inStep.bind(faults);
-  let entered!: () => void;
-  const reached = new Promise<void>((resolve) => (entered = resolve));
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let held = false;
+  const holds = new Map(
+    targets.map((target) => {
+      let entered!: () => void;
+      const reached = new Promise<void>((resolve) => (entered = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      return [target, { held: false, entered, reached, release, released }];
+    }),
+  );
   const spy = jest.spyOn(faults, 'inStep').mockImplementation(async (name: string) => {
-    if (name === target && !held) {
-      held = true;
-      entered();
-      await released;
+    const hold = holds.get(name);
+    if (hold !== undefined && !hold.held) {
+      hold.held = true;
+      hold.entered();
+      await hold.released;
     }
     return inStep(name);
   });
-  return {
-    reached,
-    release,
-    restore: () => {
-      release();
-      spy.mockRestore();
-    },
+  const restore = () => {
+    holds.forEach((hold) => hold.release());
+    spy.mockRestore();
   };
+  return [...holds.values()].map(({ reached, release }) => ({ reached, release, restore }));
 }

@@ -31,6 +31,9 @@ const invalidationErrors = sharedCounter(
 /** Reads of a stale value in a row before giving up on caching it (a saga changing quickly). */
 const MAX_LOADS = 3;
 
+/** Sagas whose landed floor is remembered: a few seconds of purchases, to answer them for free. */
+const LANDED_KEPT = 10_000;
+
 const keyOf = (transactionId: string) => `saga:${transactionId}`;
 
 /**
@@ -41,7 +44,8 @@ const keyOf = (transactionId: string) => `saga:${transactionId}`;
  * held reads the database again (up to MAX_LOADS times, then answers what it read). Until that
  * invalidation lands, a hit may still serve the previous state: the invalidation of a change
  * that does not end the saga is not awaited (that of the final change is, before the purchase
- * is answered), and an in-process cache only hears of the changes made in its own process.
+ * is answered; a purchase answered with a state read otherwise raises the floor first, see
+ * `keepFrom`), and an in-process cache only hears of the changes made in its own process.
  * The cache only serves the read API: no decision of the saga is ever made from it.
  */
 @Injectable()
@@ -49,6 +53,8 @@ export class SagaViewCache {
   private readonly logger = new Logger(SagaViewCache.name);
   private readonly config: CacheConfig;
   private readonly loads = new SingleFlight<string | undefined>();
+  /** Saga → the newest version whose floor this process has seen reach the cache. */
+  private readonly landed = new Map<string, number>();
 
   constructor(
     private readonly cache: VersionedCache,
@@ -92,16 +98,43 @@ export class SagaViewCache {
   /** After every committed change: nothing older than the new version may be served or stored. */
   @OnEvent(SAGA_CHANGED)
   async onSagaChanged(event: SagaChangedEvent): Promise<void> {
-    const key = keyOf(event.transactionId);
-    this.loads.forget(key);
+    this.loads.forget(keyOf(event.transactionId));
     // A saga just created has no older state anyone could have cached.
-    if (event.previousStatus === null) return;
+    if (event.previousStatus === null) this.land(event.transactionId, event.version);
+    else await this.raiseFloor(event.transactionId, event.version);
+  }
+
+  private async raiseFloor(transactionId: string, version: number): Promise<void> {
+    const key = keyOf(transactionId);
     try {
-      await this.cache.invalidate(key, event.version);
+      await this.cache.invalidate(key, version);
+      this.land(transactionId, version);
     } catch (error) {
       invalidationErrors.inc();
       this.logger.debug(`Invalidation of ${key} failed: ${String(error)}`);
     }
+  }
+
+  /** Remembers, for the last LANDED_KEPT sagas, the newest floor this process has seen land. */
+  private land(transactionId: string, version: number): void {
+    if ((this.landed.get(transactionId) ?? -1) >= version) return;
+    this.landed.delete(transactionId);
+    this.landed.set(transactionId, version);
+    if (this.landed.size > LANDED_KEPT) {
+      this.landed.delete(this.landed.keys().next().value as string);
+    }
+  }
+
+  /**
+   * Before a state read from the database is shown (an answer to `POST /purchase`): nothing older
+   * than `version` is served after it. Free when this process's invalidation of that change has
+   * landed already (the usual case: a purchase is answered once its final change was awaited);
+   * else one invalidation (a `202` answer, a replay, a saga another instance moved). A failing
+   * cache is counted and let be, as for a change's invalidation.
+   */
+  async keepFrom(transactionId: string, version: number): Promise<void> {
+    if (!this.cache.enabled || (this.landed.get(transactionId) ?? -1) >= version) return;
+    await this.raiseFloor(transactionId, version);
   }
 
   /**

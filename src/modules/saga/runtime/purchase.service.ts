@@ -25,6 +25,7 @@ import { InitiatedSaga, SagaEngines } from './saga-engines';
 import { PatternControl } from './pattern-control';
 import { SAGA_CHANGED, sagaChanged } from '../core/saga-changed.event';
 import { PurchaseResult, toPurchaseResult } from '../read-model/saga.mapper';
+import { SagaViewCache } from '../read-model/saga-view.cache';
 import { SagaRepository, type SagaRow } from '../core/saga.repository';
 import type { SagaError } from '../core/saga';
 import { isTerminal } from '../core/saga';
@@ -54,6 +55,12 @@ interface Intake {
 interface Recorded {
   row: SagaRow | undefined;
   initiated: InitiatedSaga | undefined;
+}
+
+/** A purchase's answer, and the saga row's version it shows. */
+interface Shown {
+  result: PurchaseResult;
+  version: number;
 }
 
 /** The server's total; a client price that differs, or an unknown item, refuses the purchase. */
@@ -95,7 +102,7 @@ export class PurchaseService {
     (intakes) => this.recordBatch(intakes),
     { maxBatch: 128, concurrency: 2 },
   );
-  private readonly reads = new BatchQueue<string, PurchaseResult>(
+  private readonly reads = new BatchQueue<string, Shown>(
     (transactionIds) => this.readResults(transactionIds),
     { maxBatch: 128, concurrency: 2 },
   );
@@ -109,6 +116,7 @@ export class PurchaseService {
     private readonly tx: TransactionHost,
     private readonly events: EventEmitter2,
     private readonly identity: InstanceIdentity,
+    private readonly views: SagaViewCache,
     config: ConfigService<AppConfig, true>,
   ) {
     this.config = config.get('saga', { infer: true });
@@ -150,7 +158,8 @@ export class PurchaseService {
     span.end();
 
     // Only a purchase with an idempotency key can find its saga recorded already.
-    if (row === undefined) return this.replay(key ?? '', hash ?? '');
+    const waitMs = options.respondAsync === true ? 0 : this.config.purchaseWaitMs;
+    if (row === undefined) return this.replay(key ?? '', hash ?? '', waitMs);
     const created = sagaChanged(
       {
         context: { transactionId: row.transaction_id, pattern: row.pattern },
@@ -165,7 +174,6 @@ export class PurchaseService {
     await this.events.emitAsync(SAGA_CHANGED, created);
     if (initiated === undefined) return toPurchaseResult(row, []);
 
-    const waitMs = options.respondAsync === true ? 0 : this.config.purchaseWaitMs;
     try {
       await initiated.start(waitMs);
       return await this.result(row.transaction_id);
@@ -263,17 +271,23 @@ export class PurchaseService {
     });
   }
 
-  private async readResults(transactionIds: string[]): Promise<BatchOutcome<PurchaseResult>[]> {
+  private async readResults(transactionIds: string[]): Promise<BatchOutcome<Shown>[]> {
     const found = await this.sagas.findManyWithSteps(transactionIds);
     return found.map((saga, index) =>
       saga === undefined
         ? { kind: 'error', error: new Error(`Saga ${transactionIds[index]} vanished`) }
-        : { kind: 'value', value: toPurchaseResult(saga.row, saga.steps) },
+        : {
+            kind: 'value',
+            value: { result: toPurchaseResult(saga.row, saga.steps), version: saga.row.version },
+          },
     );
   }
 
-  /** A repeated Idempotency-Key: the first request's answer, once its saga has settled. */
-  private async replay(key: string, hash: string): Promise<PurchaseResult> {
+  /**
+   * A repeated Idempotency-Key: the first request's answer, once its saga has settled (or
+   * `waitMs` passed: the answer is then the saga as it stands, 202).
+   */
+  private async replay(key: string, hash: string, waitMs: number): Promise<PurchaseResult> {
     const existing = await this.sagas.findByIdempotencyKey(key);
     if (existing === undefined) throw new Error(`Saga of idempotency key ${key} vanished`);
     if (existing.request_hash !== hash) {
@@ -282,14 +296,19 @@ export class PurchaseService {
         'This Idempotency-Key was used with a different request body',
       );
     }
-    if (!isTerminal(existing.status)) {
-      await this.waiters.wait(existing.transaction_id, this.config.purchaseWaitMs);
+    if (!isTerminal(existing.status) && waitMs > 0) {
+      await this.waiters.wait(existing.transaction_id, waitMs);
     }
     return this.result(existing.transaction_id);
   }
 
-  /** A purchase's answer as the database has it now. */
-  result(transactionId: string): Promise<PurchaseResult> {
-    return this.reads.submit(transactionId);
+  /**
+   * A purchase's answer as the database has it now, once the view cache serves nothing older: a
+   * client shown a state must never read an older one after it.
+   */
+  async result(transactionId: string): Promise<PurchaseResult> {
+    const { result, version } = await this.reads.submit(transactionId);
+    await this.views.keepFrom(transactionId, version);
+    return result;
   }
 }
