@@ -74,7 +74,7 @@ describe.each([
   });
 
   afterAll(async () => {
-    if (cache instanceof RedisVersionedCache) cache.onModuleDestroy();
+    if (cache instanceof RedisVersionedCache) cache.onApplicationShutdown();
     if (admin !== undefined) {
       await dropKeys(admin, prefix);
       admin.disconnect();
@@ -724,7 +724,7 @@ describe('Redis refusing writes', () => {
   });
 
   afterAll(async () => {
-    cache?.onModuleDestroy();
+    cache?.onApplicationShutdown();
     admin?.disconnect();
     await redis?.kill();
   });
@@ -758,7 +758,7 @@ describe('Redis frozen under the cache adapter', () => {
   });
 
   afterAll(async () => {
-    cache?.onModuleDestroy();
+    cache?.onApplicationShutdown();
     redis?.signal('SIGCONT');
     await redis?.kill();
   });
@@ -835,7 +835,7 @@ describe('Invalidations issued together', () => {
   });
 
   afterAll(async () => {
-    cache?.onModuleDestroy();
+    cache?.onApplicationShutdown();
     admin?.disconnect();
     await redis?.kill();
   });

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { Client } from 'pg';
 import { expectConservation, expectNoStepTwice } from './support/db-state';
 import { freePort, ServiceProcess, startService } from './support/service-process';
@@ -202,7 +203,73 @@ describe('Instance identity across restarts', () => {
     // Purchases sent to the leaving instance while it drained were refused, not half taken.
     await staying.http.get('/health').expect(200);
   });
+
+  it('SIGTERM answers the purchases waiting there before it closes the database, their clients gone or not', async () => {
+    const leaving = await start({
+      // They would wait half a minute for their sagas; the shutdown answers them now.
+      PURCHASE_WAIT_MS: '30000',
+      SAGA_FAULTS: 'delay-300:item_grant,delay-300:log_record',
+    });
+    await seed(leaving, 'sa');
+    const body = (n: number) => ({
+      userId: `sa-user-${n % USERS}`,
+      itemId: `sa-item-${n % ITEMS}`,
+      quantity: 1,
+      pattern: n % 2 === 0 ? 'orchestration' : 'choreography',
+    });
+    const waiting = Array.from({ length: 10 }, (_, n) =>
+      leaving.http
+        .post('/purchase')
+        .send(body(n))
+        .then((res) => res),
+    );
+    await Promise.all(
+      Array.from({ length: 10 }, (_, n) => purchaseAndHangUp(leaving.url, body(n))),
+    );
+    await sagasInFlight(db);
+    const from = Date.now();
+    await leaving.kill('SIGTERM');
+    expect(await leaving.exited).toEqual({ code: 0, signal: null });
+    const stoppedMs = Date.now() - from;
+    const answers = await Promise.all(waiting);
+    process.stdout.write(
+      `sigterm with purchases waiting: process gone after ${stoppedMs} ms (PURCHASE_WAIT_MS 30000); answers ${answers.map((res) => res.status).join(' ')}\n`,
+    );
+    // Each was answered with its saga as it stood (202, or 200 if it ended first), none refused.
+    for (const res of answers) {
+      expect([200, 202]).toContain(res.status);
+      expect(res.body.transactionId).toMatch(/^TXN_/);
+    }
+    // No purchase was answered from a closed pool (or found it closed and said so).
+    expect(leaving.output()).not.toMatch(/Cannot use a pool after calling end|interrupted/);
+    // Nothing lost: another instance finishes what this one let go of.
+    const staying = await start({});
+    await allTerminal(db, 'the sagas let go of at SIGTERM');
+    await expectBooksBalance(db, 'sa');
+    await staying.kill('SIGTERM');
+  });
 });
+
+/**
+ * Sends a purchase and lets its socket go once it is sent, as a client that gave up would: the
+ * service goes on answering it to nobody. Resolves once the request is written.
+ */
+function purchaseAndHangUp(url: string, body: object): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}/purchase`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify(body), () => {
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    req.on('response', () => reject(new Error('answered before the client hung up')));
+  });
+}
 
 describe("The instance's own session", () => {
   it('is opened again, with its lock, when the server cuts it', async () => {

@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     if (outcome.kind === 'busy') return 1;
     return outcome.kind === 'ran' && outcome.run.error !== undefined ? 2 : 0;
   } finally {
-    (cache as { onModuleDestroy?: () => void }).onModuleDestroy?.();
+    (cache as { onApplicationShutdown?: () => void }).onApplicationShutdown?.();
     if (dataSource.isInitialized) await dataSource.destroy();
     await database.embedded?.stop();
   }

@@ -1,4 +1,4 @@
-import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
 import {
   CacheEntry,
@@ -115,7 +115,7 @@ function redact(url: string): string {
  * connection is down (callers fall back to the database at once), the client reconnects by
  * itself with backoff, and the loss and the recovery are each logged once.
  */
-export class RedisVersionedCache extends VersionedCache implements OnModuleDestroy {
+export class RedisVersionedCache extends VersionedCache implements OnApplicationShutdown {
   readonly adapter = 'redis';
   private readonly logger = new Logger('SagaCache');
   private readonly client: ScriptedRedis;
@@ -238,7 +238,8 @@ export class RedisVersionedCache extends VersionedCache implements OnModuleDestr
     return this.status();
   }
 
-  onModuleDestroy(): void {
+  /** Last, with the database pool: the saga's hand-over on shutdown still invalidates entries. */
+  onApplicationShutdown(): void {
     this.closing = true;
     this.client.disconnect();
     clearTimeout(this.deadlineTimer);

@@ -15,6 +15,11 @@ const POLL_MS = 1000;
 @Injectable()
 export class SagaWaiters {
   private readonly waiting = new Map<string, Set<(version: number) => void>>();
+  private stopWaiting: () => void = () => undefined;
+  /** Resolves when this instance stops: no waiter waits on after that. */
+  private readonly stopped = new Promise<'stopped'>(
+    (resolve) => (this.stopWaiting = () => resolve('stopped')),
+  );
 
   constructor(@Inject(SagaRepository) private readonly sagas: Pick<SagaRepository, 'findStatus'>) {}
 
@@ -23,6 +28,14 @@ export class SagaWaiters {
     if (!isTerminal(event.status)) return;
     const wakers = this.waiting.get(event.transactionId);
     wakers?.forEach((wake) => wake(event.version));
+  }
+
+  /**
+   * On shutdown, once this instance has let go of its sagas: every wait ends now (false), so that
+   * the requests waiting are answered with their saga as it stands instead of waiting it out.
+   */
+  releaseAll(): void {
+    this.stopWaiting();
   }
 
   /**
@@ -60,8 +73,9 @@ export class SagaWaiters {
         const tick = new Promise<'tick'>(
           (resolve) => (timer = setTimeout(() => resolve('tick'), Math.min(left, POLL_MS))),
         );
-        if ((await Promise.race([woken.then(() => 'woken' as const), tick])) === 'woken')
-          return true;
+        const why = await Promise.race([woken.then(() => 'woken' as const), tick, this.stopped]);
+        if (why === 'woken') return true;
+        if (why === 'stopped') return false;
       }
     } finally {
       clearTimeout(timer);

@@ -98,6 +98,9 @@ function requestHash(dto: PurchaseDto, pattern: SagaPattern): string {
 export class PurchaseService {
   private readonly logger = new Logger(PurchaseService.name);
   private readonly config: SagaConfig;
+  /** Purchases being answered, and who waits for there to be none (shutdown). */
+  private answering = 0;
+  private idle: (() => void) | undefined;
   private readonly intake = new BatchQueue<Intake, Recorded>(
     (intakes) => this.recordBatch(intakes),
     { maxBatch: 128, concurrency: 2 },
@@ -127,6 +130,30 @@ export class PurchaseService {
       // Nothing recorded: the client can send it again, to another instance.
       throw new DomainError('SERVICE_UNAVAILABLE', 'This instance is shutting down; try again');
     }
+    this.answering += 1;
+    try {
+      return await this.answer(dto, options);
+    } finally {
+      this.answering -= 1;
+      if (this.answering === 0) this.idle?.();
+    }
+  }
+
+  /**
+   * On shutdown, once no saga moves here any more: resolves when every purchase under way has been
+   * answered (even one whose client has gone), so that none reads from a closed pool; at most `ms`.
+   */
+  async answered(ms: number): Promise<void> {
+    if (this.answering === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => (this.idle = resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async answer(dto: PurchaseDto, options: PurchaseOptions): Promise<PurchaseResult> {
     const pattern = options.pattern ?? dto.pattern ?? this.patterns.current;
     const key = options.idempotencyKey;
     const hash = key === undefined ? null : requestHash(dto, pattern);

@@ -13,9 +13,13 @@ import { SAGA_RECOVERED, SagaRecoveredEvent } from '../core/saga-changed.event';
 import { SagaRepository } from '../core/saga.repository';
 import { OutboxRepository } from '../choreography/outbox.repository';
 import { InstanceIdentity } from '../core/instance-identity';
+import { SagaWaiters } from '../core/saga-waiters';
+import { PurchaseService } from './purchase.service';
 import { SagaEngines } from './saga-engines';
 
 const BATCH = 50;
+/** How long shutdown waits for the purchases under way to be answered. */
+const ANSWER_MS = 5_000;
 
 /**
  * Finds sagas that nobody is driving any more — their driver crashed or hung and its lease
@@ -23,8 +27,8 @@ const BATCH = 50;
  * (at once for what this instance's previous run left, see InstanceIdentity), on a schedule, and
  * at once when another instance says it let go. Each instance claims different sagas (SKIP
  * LOCKED), and a claim fences out the previous driver. On shutdown it does the reverse: the steps
- * and events in flight here finish, no next one starts, and this instance's leases on sagas and
- * outbox writes are let go for the others.
+ * and events in flight here finish, no next one starts, this instance's leases on sagas and
+ * outbox writes are let go for the others, and the purchases waiting here are answered.
  */
 @Injectable()
 export class SagaRecovery
@@ -40,6 +44,8 @@ export class SagaRecovery
     private readonly outbox: OutboxRepository,
     private readonly identity: InstanceIdentity,
     private readonly events: EventEmitter2,
+    private readonly waiters: SagaWaiters,
+    private readonly purchases: PurchaseService,
     config: ConfigService<AppConfig, true>,
   ) {
     const saga = config.get('saga', { infer: true });
@@ -76,6 +82,10 @@ export class SagaRecovery
     } catch (error) {
       this.logger.warn(`Letting go of this instance's leases failed: ${String(error)}`);
     }
+    // The purchases still waiting for a saga are answered with it as it stands (202), while the
+    // database and the cache are still open.
+    this.waiters.releaseAll();
+    await this.purchases.answered(ANSWER_MS);
   }
 
   /** One pass: claims expired sagas batch by batch and resumes them; returns how many. */
