@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import Redis from 'ioredis';
 import { BenchError } from './config';
 
@@ -103,7 +103,13 @@ export async function startService(
   else env.REDIS_URL = redisUrl;
 
   let output = '';
-  const child: ChildProcess = spawn(process.execPath, [main], {
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each service run, under <dir>/<its checkout's name>.
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const profile =
+    profileDir === undefined || profileDir === ''
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, basename(repoRoot))}`];
+  const child: ChildProcess = spawn(process.execPath, [...profile, main], {
     // A scratch working directory, so no developer .env changes the measured service.
     cwd: mkdtempSync(join(tmpdir(), 'saga-bench-')),
     env,
