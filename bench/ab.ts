@@ -156,9 +156,9 @@ class Ratios {
 }
 
 /**
- * Alternates this checkout's build with another's on one scenario, pair after pair, so
- * that a change is judged against the machine's drift rather than against a run taken minutes
- * apart. Prints each pair's ratios (this ÷ other) and their mean and median: completed purchases
+ * Alternates this checkout's build with another's on one scenario, pair after pair (which goes
+ * first alternating too), so that a change is judged against the machine's drift rather than
+ * against a run taken minutes apart. Prints each pair's ratios (this ÷ other) and their mean and median: completed purchases
  * (or reads) per second, the answers' p95 latency, and CPU per purchase (or read): Node,
  * PostgreSQL, both. At a fixed rate
  * (`requests/s` below what either build takes), throughput is the same and the CPU figures are
@@ -197,8 +197,19 @@ async function main(): Promise<void> {
     `${run.perS}/s, p95 ${run.p95Ms} ms, CPU ${ms(run.nodeMs)} + ${ms(run.pgMs)} ms each`;
   try {
     for (let pair = 1; pair <= o.pairs; pair++) {
-      const other = await run(o.other, url, config, o);
-      const mine = await run(repoRoot, url, config, o, mineEnv);
+      // Odd pairs run the other build first, even pairs this one: a run's place in its pair
+      // (what the run before it left behind) weighs on both builds alike.
+      const runOther = () => run(o.other, url, config, o);
+      const runMine = () => run(repoRoot, url, config, o, mineEnv);
+      let other: Run;
+      let mine: Run;
+      if (pair % 2 === 1) {
+        other = await runOther();
+        mine = await runMine();
+      } else {
+        mine = await runMine();
+        other = await runOther();
+      }
       const figures = [
         ratios.add(
           o.scenario === 'reads' ? 'reads/s' : 'completed/s',

@@ -1,5 +1,6 @@
 import {
   context,
+  INVALID_SPAN_CONTEXT,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
@@ -21,8 +22,10 @@ const TRACE_PARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 /** A span's context as a W3C `traceparent`; null when it has none (a no-op span). */
 export function traceParentOf(span: Span | undefined): string | null {
   if (span === undefined) return null;
-  const { traceId, spanId, traceFlags } = span.spanContext();
-  if (!trace.isSpanContextValid(span.spanContext())) return null;
+  const spanContext = span.spanContext();
+  // The no-op span's (tracing off) is this very object: no need to check its ids.
+  if (spanContext === INVALID_SPAN_CONTEXT || !trace.isSpanContextValid(spanContext)) return null;
+  const { traceId, spanId, traceFlags } = spanContext;
   return `00-${traceId}-${spanId}-${traceFlags.toString(16).padStart(2, '0')}`;
 }
 
@@ -97,11 +100,15 @@ export function endWithError(span: Span, error: unknown): void {
  * Runs `work` inside `span` (active for it, when it records), ending the span when it settles.
  * A span that records nothing is not made active: with tracing off this costs no context.
  */
-export async function inSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
+export function inSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
+  // Ending a span that records nothing does nothing: the work runs as it is.
+  if (!span.isRecording()) return work();
+  return inRecordingSpan(span, work);
+}
+
+async function inRecordingSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
   try {
-    const result = span.isRecording()
-      ? await context.with(trace.setSpan(context.active(), span), work)
-      : await work();
+    const result = await context.with(trace.setSpan(context.active(), span), work);
     span.end();
     return result;
   } catch (error) {

@@ -31,7 +31,10 @@ const invalidationErrors = sharedCounter(
 /** Reads of a stale value in a row before giving up on caching it (a saga changing quickly). */
 const MAX_LOADS = 3;
 
-/** Sagas whose landed floor is remembered: a few seconds of purchases, to answer them for free. */
+/**
+ * Sagas whose landed floor is remembered, per generation (two are kept): a few seconds of
+ * purchases, to answer them for free.
+ */
 const LANDED_KEPT = 10_000;
 
 const keyOf = (transactionId: string) => `saga:${transactionId}`;
@@ -54,7 +57,8 @@ export class SagaViewCache {
   private readonly config: CacheConfig;
   private readonly loads = new SingleFlight<string | undefined>();
   /** Saga → the newest version whose floor this process has seen reach the cache. */
-  private readonly landed = new Map<string, number>();
+  private landedNow = new Map<string, number>();
+  private landedBefore = new Map<string, number>();
 
   constructor(
     private readonly cache: VersionedCache,
@@ -115,14 +119,21 @@ export class SagaViewCache {
     }
   }
 
-  /** Remembers, for the last LANDED_KEPT sagas, the newest floor this process has seen land. */
+  /**
+   * Remembers the newest floor this process has seen land, for the last LANDED_KEPT to twice as
+   * many sagas: a full generation becomes the previous one, and the one before is dropped whole.
+   */
   private land(transactionId: string, version: number): void {
-    if ((this.landed.get(transactionId) ?? -1) >= version) return;
-    this.landed.delete(transactionId);
-    this.landed.set(transactionId, version);
-    if (this.landed.size > LANDED_KEPT) {
-      this.landed.delete(this.landed.keys().next().value as string);
+    if (this.landedAt(transactionId) >= version) return;
+    if (this.landedNow.size >= LANDED_KEPT) {
+      this.landedBefore = this.landedNow;
+      this.landedNow = new Map();
     }
+    this.landedNow.set(transactionId, version);
+  }
+
+  private landedAt(transactionId: string): number {
+    return this.landedNow.get(transactionId) ?? this.landedBefore.get(transactionId) ?? -1;
   }
 
   /**
@@ -133,7 +144,7 @@ export class SagaViewCache {
    * cache is counted and let be, as for a change's invalidation.
    */
   async keepFrom(transactionId: string, version: number): Promise<void> {
-    if (!this.cache.enabled || (this.landed.get(transactionId) ?? -1) >= version) return;
+    if (!this.cache.enabled || this.landedAt(transactionId) >= version) return;
     await this.raiseFloor(transactionId, version);
   }
 
