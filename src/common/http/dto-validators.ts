@@ -142,6 +142,11 @@ export function IdParam(name: string, kind: IdKind = 'entity'): ParameterDecorat
   };
 }
 
+/** A JSON number with at most 2 decimals (IsMoneyAmount's own rule, before its bounds). */
+export function isMoneyNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && isMoney(String(value));
+}
+
 /** An amount of money as a JSON number with at most 2 decimals. */
 export function IsMoneyAmount(
   min: number,
@@ -160,8 +165,7 @@ export function IsMoneyAmount(
     ValidateBy({
       name: 'isMoneyAmount',
       validator: {
-        validate: (value: unknown) =>
-          typeof value === 'number' && Number.isFinite(value) && isMoney(String(value)),
+        validate: isMoneyNumber,
         defaultMessage: (args?: ValidationArguments) =>
           `${args?.property ?? 'value'} must be a number with at most 2 decimals`,
       },
