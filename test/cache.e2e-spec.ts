@@ -226,6 +226,27 @@ async function cacheState(t: TestApp, id: string): Promise<Snapshot> {
   return { status: saga.status, recorded: saga.steps.length + saga.compensations.length };
 }
 
+/**
+ * A purchase answered `answer` (of saga `id`) after `cached` was cached: it shows a newer state,
+ * and the read that follows shows no older one than either.
+ */
+async function expectNoOlderRead(
+  t: TestApp,
+  id: string,
+  cached: Snapshot,
+  answer: { transactionId: string; status: string; completedSteps: string[] },
+): Promise<void> {
+  expect(answer.transactionId).toBe(id);
+  const answered: Snapshot = { status: answer.status, recorded: answer.completedSteps.length };
+  expect(answered.recorded).toBeGreaterThan(cached.recorded);
+  const after = (await t.http.get(`/saga/${id}`).expect(200)).body.saga;
+  expectNeverBackwards([
+    cached,
+    answered,
+    { status: after.status, recorded: after.steps.length + after.compensations.length },
+  ]);
+}
+
 async function dbStatus(t: TestApp, id: string): Promise<string> {
   const { rows } = await t.db.query<{ status: string }>(
     'SELECT status FROM saga_states WHERE transaction_id = $1',
@@ -363,18 +384,7 @@ describe.each([
         .set('Idempotency-Key', key)
         .send(sword)
         .expect(202);
-      expect(shown.body.transactionId).toBe(id);
-      const answered: Snapshot = {
-        status: shown.body.status,
-        recorded: (shown.body.completedSteps as string[]).length,
-      };
-      expect(answered.recorded).toBeGreaterThan(cached.recorded);
-      const after = (await t.http.get(`/saga/${id}`).expect(200)).body.saga;
-      expectNeverBackwards([
-        cached,
-        answered,
-        { status: after.status, recorded: after.steps.length + after.compensations.length },
-      ]);
+      await expectNoOlderRead(t, id, cached, shown.body);
     } finally {
       landInvalidations();
       log.restore();
@@ -580,18 +590,7 @@ describe.each(['orchestration', 'choreography'] as const)(
         await log.reached;
         const shown = await answer;
         expect(shown.status).toBe(202);
-        expect(shown.body.transactionId).toBe(id);
-        const answered: Snapshot = {
-          status: shown.body.status,
-          recorded: (shown.body.completedSteps as string[]).length,
-        };
-        expect(answered.recorded).toBeGreaterThan(cached.recorded);
-        const after = (await t.http.get(`/saga/${id}`).expect(200)).body.saga;
-        expectNeverBackwards([
-          cached,
-          answered,
-          { status: after.status, recorded: after.steps.length + after.compensations.length },
-        ]);
+        await expectNoOlderRead(t, id, cached, shown.body);
       } finally {
         landInvalidations();
         log.restore();

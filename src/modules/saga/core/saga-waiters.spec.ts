@@ -20,6 +20,18 @@ describe('SagaWaiters', () => {
 
   afterEach(() => jest.useRealTimers());
 
+  it('on shutdown ends the waits in progress (false), and the later ones at once', async () => {
+    const waiting = waiters.wait('TXN_1', 60_000, -1, false);
+    const other = waiters.wait('TXN_2', 60_000);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    waiters.releaseAll();
+
+    await expect(waiting).resolves.toBe(false);
+    await expect(other).resolves.toBe(false);
+    await expect(waiters.wait('TXN_3', 60_000)).resolves.toBe(false);
+  });
+
   it('answers at once for a saga the database already has settled', async () => {
     findStatus.mockResolvedValue({ status: 'completed', version: 4 });
 

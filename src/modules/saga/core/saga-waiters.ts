@@ -15,11 +15,10 @@ const POLL_MS = 1000;
 @Injectable()
 export class SagaWaiters {
   private readonly waiting = new Map<string, Set<(version: number) => void>>();
-  private stopWaiting: () => void = () => undefined;
-  /** Resolves when this instance stops: no waiter waits on after that. */
-  private readonly stopped = new Promise<'stopped'>(
-    (resolve) => (this.stopWaiting = () => resolve('stopped')),
-  );
+  /** Set when this instance stops: no wait goes on after that. */
+  private stopping = false;
+  /** What ends each wait in progress when the instance stops. */
+  private readonly stoppers = new Set<() => void>();
 
   constructor(@Inject(SagaRepository) private readonly sagas: Pick<SagaRepository, 'findStatus'>) {}
 
@@ -35,7 +34,8 @@ export class SagaWaiters {
    * the requests waiting are answered with their saga as it stands instead of waiting it out.
    */
   releaseAll(): void {
-    this.stopWaiting();
+    this.stopping = true;
+    this.stoppers.forEach((stop) => stop());
   }
 
   /**
@@ -51,14 +51,16 @@ export class SagaWaiters {
     readFirst = true,
   ): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    let resolveWoken: () => void = () => undefined;
-    const woken = new Promise<void>((resolve) => (resolveWoken = resolve));
+    let end: (why: 'woken' | 'stopped') => void = () => undefined;
+    const ended = new Promise<'woken' | 'stopped'>((resolve) => (end = resolve));
     const wake = (version: number) => {
-      if (version > afterVersion) resolveWoken();
+      if (version > afterVersion) end('woken');
     };
+    const stop = () => end('stopped');
     const wakers = this.waiting.get(transactionId) ?? new Set();
     wakers.add(wake);
     this.waiting.set(transactionId, wakers);
+    this.stoppers.add(stop);
     let timer: NodeJS.Timeout | undefined;
     try {
       for (let read = readFirst; ; read = true) {
@@ -69,16 +71,17 @@ export class SagaWaiters {
           }
         }
         const left = deadline - Date.now();
-        if (left <= 0) return false;
+        if (left <= 0 || this.stopping) return false;
         const tick = new Promise<'tick'>(
           (resolve) => (timer = setTimeout(() => resolve('tick'), Math.min(left, POLL_MS))),
         );
-        const why = await Promise.race([woken.then(() => 'woken' as const), tick, this.stopped]);
+        const why = await Promise.race([ended, tick]);
         if (why === 'woken') return true;
         if (why === 'stopped') return false;
       }
     } finally {
       clearTimeout(timer);
+      this.stoppers.delete(stop);
       wakers.delete(wake);
       if (wakers.size === 0) this.waiting.delete(transactionId);
     }

@@ -155,16 +155,10 @@ export class SagaViewCache {
   async forget(sagas: readonly { transactionId: string; version: number }[]): Promise<void> {
     if (!this.cache.enabled) return;
     await Promise.all(
-      sagas.map(async ({ transactionId, version }) => {
-        const key = keyOf(transactionId);
-        this.loads.forget(key);
-        try {
-          // Above any version the saga had: nothing of it may be stored again.
-          await this.cache.invalidate(key, version + 1);
-        } catch (error) {
-          invalidationErrors.inc();
-          this.logger.debug(`Invalidation of ${key} failed: ${String(error)}`);
-        }
+      sagas.map(({ transactionId, version }) => {
+        this.loads.forget(keyOf(transactionId));
+        // Above any version the saga had: nothing of it may be stored again.
+        return this.raiseFloor(transactionId, version + 1);
       }),
     );
   }
