@@ -18,6 +18,21 @@ export class DomainError extends Error {
 export class NotFoundError extends DomainError {}
 
 /**
+ * A request turned away for now (a client over its rate limit, reporting saturated): answered
+ * 429 with `Retry-After`, it changes nothing and may be sent again after that many seconds.
+ */
+export class TooManyRequestsError extends DomainError {
+  constructor(
+    code: 'RATE_LIMITED' | 'REPORTING_BUSY',
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(code, message);
+    this.name = 'TooManyRequestsError';
+  }
+}
+
+/**
  * A failure of infrastructure (database, network, injected fault): worth retrying, never a
  * business decision.
  */

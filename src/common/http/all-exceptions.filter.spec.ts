@@ -1,7 +1,7 @@
 import { BadRequestException, HttpException, Logger, NotFoundException } from '@nestjs/common';
 import type { ArgumentsHost } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, TooManyRequestsError } from '../errors/domain-error';
 import { AllExceptionsFilter, toErrorBody } from './all-exceptions.filter';
 
 /** An error as Fastify raises its own: a statusCode and an FST_ code. */
@@ -122,10 +122,20 @@ describe('toErrorBody', () => {
 });
 
 describe('AllExceptionsFilter', () => {
-  function host(): { host: ArgumentsHost; sent: unknown[]; statuses: number[] } {
+  function host(): {
+    host: ArgumentsHost;
+    sent: unknown[];
+    statuses: number[];
+    headers: Record<string, string>;
+  } {
     const sent: unknown[] = [];
     const statuses: number[] = [];
+    const headers: Record<string, string> = {};
     const reply = {
+      header(name: string, value: string) {
+        headers[name] = value;
+        return this;
+      },
       status(code: number) {
         statuses.push(code);
         return this;
@@ -137,8 +147,26 @@ describe('AllExceptionsFilter', () => {
     };
     // Nest's own host over an HTTP call's arguments: the request, then the reply.
     const argumentsHost = new ExecutionContextHost([{ id: 'req-7' }, reply]);
-    return { host: argumentsHost, sent, statuses };
+    return { host: argumentsHost, sent, statuses, headers };
   }
+
+  it('answers a request turned away with 429 and Retry-After in whole seconds', () => {
+    const filter = new AllExceptionsFilter();
+    const limited = host();
+    filter.catch(new TooManyRequestsError('RATE_LIMITED', 'slow down', 2.2), limited.host);
+    expect(limited.statuses).toEqual([429]);
+    expect(limited.headers).toEqual({ 'retry-after': '3' });
+    expect(limited.sent).toEqual([
+      { statusCode: 429, errorCode: 'RATE_LIMITED', message: 'slow down' },
+    ]);
+    const busy = host();
+    filter.catch(new TooManyRequestsError('REPORTING_BUSY', 'busy', 0), busy.host);
+    expect(busy.statuses).toEqual([429]);
+    expect(busy.headers).toEqual({ 'retry-after': '1' });
+    const other = host();
+    filter.catch(new DomainError('USER_NOT_FOUND', 'who?'), other.host);
+    expect(other.headers).toEqual({});
+  });
 
   it('sends the body with its status and logs server errors only', () => {
     const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DomainError } from '../errors/domain-error';
+import { DomainError, TooManyRequestsError } from '../errors/domain-error';
 import { dataErrorMessage, isDatabaseUnavailable } from '../errors/database-errors';
 import { ErrorCode, httpStatusOf } from '../errors/error-codes';
 import { MAX_PATH_PARAM_LENGTH } from '../identifiers';
@@ -116,6 +116,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
         { err: exception, errorCode: body.errorCode, reqId: http.getRequest<FastifyRequest>().id },
         exception instanceof Error ? exception.message : 'Unhandled error',
       );
+    }
+    if (exception instanceof TooManyRequestsError) {
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(exception.retryAfterSeconds))));
     }
     void reply.status(body.statusCode).send(body);
   }
