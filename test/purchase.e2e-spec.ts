@@ -244,6 +244,7 @@ describe('POST /purchase (orchestration) on the demo data', () => {
         compensating: 0,
         compensated: n('compensated'),
       },
+      asOf: expect.any(String),
     });
     expect(res.body.statistics.completed).toBe(2);
   });

@@ -109,6 +109,8 @@ export interface AppConfig {
   monitorCron: string;
   integrity: IntegrityConfig;
   retention: RetentionConfig;
+  /** How often the saga rollups fold the changes recorded since their last fold. */
+  rollupMs: number;
 }
 
 /** An admin token and who holds it; only the name is ever logged or stored. */
@@ -397,5 +399,6 @@ export function buildConfig(env: Env = process.env): AppConfig {
     monitorCron: str(env, 'MONITOR_CRON') ?? '0 */5 * * * *',
     integrity: integrityConfig(env),
     retention: retentionConfig(env),
+    rollupMs: int(env, 'STATS_ROLLUP_MS', 1000, 50, 600_000),
   };
 }

@@ -60,18 +60,20 @@ export class ChoreographyController {
   }
 
   @Get('stats')
-  @ApiOperation({ summary: 'Choreographed sagas per status' })
+  @ApiOperation({ summary: 'Choreographed sagas per status, exact as of `asOf`' })
   async stats(): Promise<{
     success: true;
     patternUsed: 'choreography';
     statistics: SagaStatistics;
+    asOf: Date;
     description: { pattern: string; characteristics: string[] };
   }> {
-    const all = await this.reports.patternStatistics();
+    const { patterns, asOf } = await this.reports.patternStatistics();
     return {
       success: true,
       patternUsed: 'choreography',
-      statistics: all.choreography,
+      statistics: patterns.choreography,
+      asOf,
       description: {
         pattern: 'Event-driven choreography',
         characteristics: [

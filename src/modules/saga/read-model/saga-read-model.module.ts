@@ -3,6 +3,8 @@ import { CacheModule } from '../../cache/cache.module';
 import { SagaCoreModule } from '../core/saga-core.module';
 import { SagaReportsRepository } from './saga-reports.repository';
 import { SagaReportsService } from './saga-reports.service';
+import { SagaRollupsJob } from './saga-rollups.job';
+import { SagaRollupsRepository } from './saga-rollups.repository';
 import { SagaViewCache } from './saga-view.cache';
 import { SagaController } from './saga.controller';
 import { SagaService } from './saga.service';
@@ -11,7 +13,14 @@ import { SagaService } from './saga.service';
 @Module({
   imports: [SagaCoreModule, CacheModule],
   controllers: [SagaController],
-  providers: [SagaViewCache, SagaService, SagaReportsRepository, SagaReportsService],
-  exports: [SagaViewCache, SagaService, SagaReportsService],
+  providers: [
+    SagaViewCache,
+    SagaService,
+    SagaReportsRepository,
+    SagaReportsService,
+    SagaRollupsRepository,
+    SagaRollupsJob,
+  ],
+  exports: [SagaViewCache, SagaService, SagaReportsService, SagaRollupsJob],
 })
 export class SagaReadModelModule {}

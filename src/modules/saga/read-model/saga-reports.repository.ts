@@ -4,23 +4,6 @@ import { TransactionHost } from '../../../database/transaction-host';
 import type { SagaRow } from '../core/saga.repository';
 import { compensationGaveUpCondition, type SagaStatus } from '../core/saga';
 
-/** Sagas of one pattern and status, and their mean duration when finished. */
-export interface StatusCountsRow {
-  pattern: SagaPattern;
-  status: SagaStatus;
-  count: string;
-  avg_ms: string | null;
-}
-
-export interface RecentActivityRow {
-  finishedLastMinute: string;
-  finishedInWindow: string;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  stuckRunning: string;
-  compensationFailed: string;
-}
-
 /**
  * States an operator looks for beyond a status: `stuck`, open and either past its lease (no
  * driver renews it) or older than SAGA_TIMEOUT_MS; `compensation_failed`, failed by a
@@ -100,75 +83,10 @@ export function listingWhere(filter: SagaListFilter): { sql: string; params: unk
   return { sql: conditions.length === 0 ? 'TRUE' : conditions.join(' AND '), params };
 }
 
-/**
- * Read-only aggregate and listing queries over saga_states for operators. Each is answered from
- * the indexes (see the SagaReportingIndexes migration), never by loading rows into the service.
- */
+/** Listings of saga_states for operators, answered from the indexes. */
 @Injectable()
 export class SagaReportsRepository {
   constructor(private readonly tx: TransactionHost) {}
-
-  /** Counts per pattern and status, one pass over (pattern, status). */
-  countsByPattern(): Promise<StatusCountsRow[]> {
-    return this.tx.query<StatusCountsRow>(
-      `SELECT pattern, status, count(*)::text AS count FROM saga_states GROUP BY pattern, status`,
-    );
-  }
-
-  /** The same counts, with the mean duration of the finished sagas (reads every row). */
-  countsWithDurations(): Promise<StatusCountsRow[]> {
-    return this.tx.query<StatusCountsRow>(
-      `SELECT pattern, status, count(*)::text AS count,
-              avg(extract(epoch FROM (COALESCE(completed_at, failed_at) - created_at)) * 1000)::text AS avg_ms
-       FROM saga_states GROUP BY pattern, status`,
-    );
-  }
-
-  /**
-   * Sagas finished recently (throughput, duration percentiles) and sagas needing attention, in
-   * one pass over the rows a BitmapOr of four small indexes selects: finished within the window
-   * (completed_at / failed_at), not finished (the recoverable partial index), and compensation
-   * failed (its partial index).
-   */
-  async recentActivity(options: {
-    windowMs: number;
-    throughputMs: number;
-    stuckAfterMs: number;
-  }): Promise<RecentActivityRow> {
-    const row = await this.tx.one<RecentActivityRow>(
-      `WITH bounds AS (
-         SELECT now() - $1::int * interval '1 millisecond' AS window_start,
-                now() - $2::int * interval '1 millisecond' AS throughput_start,
-                now() - $3::int * interval '1 millisecond' AS stuck_before
-       )
-       SELECT
-         count(*) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.throughput_start
-                            AND s.status IN ('completed', 'compensated', 'failed'))::text
-           AS "finishedLastMinute",
-         count(*) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.window_start
-                            AND s.status IN ('completed', 'compensated', 'failed'))::text
-           AS "finishedInWindow",
-         percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY extract(epoch FROM COALESCE(s.completed_at, s.failed_at) - s.created_at) * 1000
-         ) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.window_start
-                     AND s.status IN ('completed', 'compensated', 'failed')) AS "p50Ms",
-         percentile_cont(0.95) WITHIN GROUP (
-           ORDER BY extract(epoch FROM COALESCE(s.completed_at, s.failed_at) - s.created_at) * 1000
-         ) FILTER (WHERE COALESCE(s.completed_at, s.failed_at) >= b.window_start
-                     AND s.status IN ('completed', 'compensated', 'failed')) AS "p95Ms",
-         count(*) FILTER (WHERE s.status IN ('pending', 'in_progress', 'compensating')
-                            AND s.created_at < b.stuck_before)::text AS "stuckRunning",
-         count(*) FILTER (WHERE ${compensationGaveUpCondition('s')})::text AS "compensationFailed"
-       FROM saga_states s CROSS JOIN bounds b
-       WHERE s.completed_at >= b.window_start
-          OR s.failed_at >= b.window_start
-          OR s.status IN ('pending', 'in_progress', 'compensating')
-          OR (${compensationGaveUpCondition('s')})`,
-      [options.windowMs, options.throughputMs, options.stuckAfterMs],
-    );
-    if (row === undefined) throw new Error('The aggregate query returned no row');
-    return row;
-  }
 
   /**
    * A page of sagas, newest first (transaction id breaks ties, so pages never overlap): after

@@ -12,6 +12,7 @@ import {
 } from './saga-reports.repository';
 
 export type { SagaAttentionState } from './saga-reports.repository';
+import { SagaRollupsRepository, type StatusTotalsRow } from './saga-rollups.repository';
 import { statisticsOf, type PatternStatistics, type SagaStatistics } from './saga-statistics';
 
 /** Window of the duration percentiles. */
@@ -32,6 +33,8 @@ export interface SagaOverview {
   };
   throughput: { windowSeconds: number; finished: number; perSecond: number };
   latency: { windowSeconds: number; samples: number; p50Ms: number | null; p95Ms: number | null };
+  /** The instant the counts hold for (exact then); the windows end there too. */
+  asOf: Date;
   generatedAt: Date;
 }
 
@@ -86,8 +89,12 @@ export function decodeSagaCursor(text: string): SagaListCursor | undefined {
   return { createdAt, transactionId };
 }
 
-function rounded(value: number | null): number | null {
-  return value === null ? null : Math.round(value * 10) / 10;
+function rounded(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+function countsOf(rows: readonly StatusTotalsRow[]): { status: SagaStatus; count: string }[] {
+  return rows.map((row) => ({ status: row.status, count: row.sagas }));
 }
 
 export function toSagaSummary(row: SagaSummaryRow): SagaSummary {
@@ -110,36 +117,71 @@ export function toSagaSummary(row: SagaSummaryRow): SagaSummary {
   };
 }
 
-/** What operators read about sagas as a whole: counts, throughput, latency, listings. */
+/** Upper bound in ms of a duration bucket of the rollups (SagaRollups migration). */
+function bucketUpperMs(bucket: number): number {
+  return 2 ** (bucket / 4);
+}
+
+/**
+ * The q-quantile of durations counted per bucket, interpolated inside its bucket (buckets are
+ * 19% wide, so is the figure at worst); null without samples.
+ */
+export function quantileOfBuckets(
+  buckets: readonly { bucket: number; count: number }[],
+  q: number,
+): number | null {
+  const sorted = [...buckets].filter((b) => b.count > 0).sort((a, b) => a.bucket - b.bucket);
+  const total = sorted.reduce((sum, b) => sum + b.count, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let below = 0;
+  for (const { bucket, count } of sorted) {
+    if (below + count >= rank) {
+      const lower = bucket === 0 ? 0 : bucketUpperMs(bucket - 1);
+      const upper = bucketUpperMs(bucket);
+      return rounded(lower + (upper - lower) * ((rank - below) / count));
+    }
+    below += count;
+  }
+  return rounded(bucketUpperMs(sorted[sorted.length - 1].bucket));
+}
+
+/**
+ * What operators read about sagas as a whole: counts, throughput, latency (from the rollups,
+ * whatever the number of sagas), listings.
+ */
 @Injectable()
 export class SagaReportsService {
   private readonly stuckAfterMs: number;
 
   constructor(
     private readonly reports: SagaReportsRepository,
+    private readonly rollups: SagaRollupsRepository,
     config: ConfigService<AppConfig, true>,
   ) {
     this.stuckAfterMs = config.get('saga', { infer: true }).timeoutMs;
   }
 
   async overview(): Promise<SagaOverview> {
-    const counts = await this.reports.countsByPattern();
-    const recent = await this.reports.recentActivity({
-      windowMs: LATENCY_WINDOW_MS,
-      throughputMs: THROUGHPUT_WINDOW_MS,
-      stuckAfterMs: this.stuckAfterMs,
-    });
+    const [totals, window, attention] = await Promise.all([
+      this.rollups.statusTotals(),
+      this.rollups.finishWindow(LATENCY_WINDOW_MS, THROUGHPUT_WINDOW_MS),
+      this.rollups.attention(this.stuckAfterMs),
+    ]);
     const byPattern = Object.fromEntries(
       SAGA_PATTERNS.map((pattern) => [
         pattern,
-        statisticsOf(counts.filter((row) => row.pattern === pattern)),
+        statisticsOf(countsOf(totals.rows.filter((row) => row.pattern === pattern))),
       ]),
     ) as Record<SagaPattern, SagaStatistics>;
-    const finished = Number(recent.finishedLastMinute);
-    const running = Number(recent.stuckRunning);
-    const compensationFailed = Number(recent.compensationFailed);
+    const seconds = (from: Date) => Math.round((window.at.getTime() - from.getTime()) / 100) / 10;
+    const recent = window.buckets.reduce((sum, b) => sum + Number(b.recent), 0);
+    const samples = window.buckets.map((b) => ({ bucket: b.bucket, count: Number(b.finished) }));
+    const throughputSeconds = seconds(window.recentFrom);
+    const running = Number(attention.stuckRunning);
+    const compensationFailed = Number(attention.compensationFailed);
     return {
-      statistics: statisticsOf(counts),
+      statistics: statisticsOf(countsOf(totals.rows)),
       byPattern,
       stuck: {
         running,
@@ -148,44 +190,44 @@ export class SagaReportsService {
         olderThanMs: this.stuckAfterMs,
       },
       throughput: {
-        windowSeconds: THROUGHPUT_WINDOW_MS / 1000,
-        finished,
-        perSecond: Math.round((finished / (THROUGHPUT_WINDOW_MS / 1000)) * 1000) / 1000,
+        windowSeconds: throughputSeconds,
+        finished: recent,
+        perSecond: Math.round((recent / Math.max(throughputSeconds, 0.1)) * 1000) / 1000,
       },
       latency: {
-        windowSeconds: LATENCY_WINDOW_MS / 1000,
-        samples: Number(recent.finishedInWindow),
-        p50Ms: rounded(recent.p50Ms),
-        p95Ms: rounded(recent.p95Ms),
+        windowSeconds: seconds(window.windowFrom),
+        samples: samples.reduce((sum, b) => sum + b.count, 0),
+        p50Ms: quantileOfBuckets(samples, 0.5),
+        p95Ms: quantileOfBuckets(samples, 0.95),
       },
+      asOf: totals.at,
       generatedAt: new Date(),
     };
   }
 
-  /** Sagas per status (GET /sagas/stats). */
-  async statistics(): Promise<SagaStatistics> {
-    return statisticsOf(await this.reports.countsByPattern());
+  /** Sagas per status (GET /sagas/stats), as of `asOf`. */
+  async statistics(): Promise<{ statistics: SagaStatistics; asOf: Date }> {
+    const totals = await this.rollups.statusTotals();
+    return { statistics: statisticsOf(countsOf(totals.rows)), asOf: totals.at };
   }
 
-  /** Sagas per status and mean duration, per pattern (the patterns' comparison). */
-  async patternStatistics(): Promise<Record<SagaPattern, PatternStatistics>> {
-    const rows = await this.reports.countsWithDurations();
-    const result = {} as Record<SagaPattern, PatternStatistics>;
+  /** Sagas per status and mean duration, per pattern (the patterns' comparison), as of `asOf`. */
+  async patternStatistics(): Promise<{
+    patterns: Record<SagaPattern, PatternStatistics>;
+    asOf: Date;
+  }> {
+    const totals = await this.rollups.statusTotals();
+    const patterns = {} as Record<SagaPattern, PatternStatistics>;
     for (const pattern of SAGA_PATTERNS) {
-      const mine = rows.filter((row) => row.pattern === pattern);
-      let weighted = 0;
-      let finished = 0;
-      for (const row of mine) {
-        if (row.avg_ms === null) continue;
-        weighted += Number(row.avg_ms) * Number(row.count);
-        finished += Number(row.count);
-      }
-      result[pattern] = {
-        ...statisticsOf(mine),
-        averageDurationMs: finished === 0 ? null : Math.round(weighted / finished),
+      const mine = totals.rows.filter((row) => row.pattern === pattern);
+      const timed = mine.reduce((sum, row) => sum + Number(row.timed), 0);
+      const durationMs = mine.reduce((sum, row) => sum + Number(row.duration_ms), 0);
+      patterns[pattern] = {
+        ...statisticsOf(countsOf(mine)),
+        averageDurationMs: timed === 0 ? null : Math.round(durationMs / timed),
       };
     }
-    return result;
+    return { patterns, asOf: totals.at };
   }
 
   /** A page by number, or (given `cursor`) the `limit` sagas after it, with the filter's total. */

@@ -36,8 +36,10 @@ export class SagaController {
   }
 
   @Get('sagas/stats')
-  @ApiOperation({ summary: 'Sagas per status' })
-  async stats(): Promise<{ success: true; statistics: SagaStatistics }> {
-    return { success: true, statistics: await this.reports.statistics() };
+  @ApiOperation({
+    summary: 'Sagas per status, exact as of `asOf` (from counters kept as sagas change)',
+  })
+  async stats(): Promise<{ success: true; statistics: SagaStatistics; asOf: Date }> {
+    return { success: true, ...(await this.reports.statistics()) };
   }
 }

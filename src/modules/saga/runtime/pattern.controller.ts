@@ -43,7 +43,9 @@ export class PatternController {
   }
 
   @Get('patterns/comparison')
-  @ApiOperation({ summary: 'The two patterns side by side, with their live figures' })
+  @ApiOperation({
+    summary: 'The two patterns side by side, with their figures exact as of `asOf`',
+  })
   async comparison(): Promise<{
     currentMode: SagaPattern;
     patterns: Record<
@@ -53,8 +55,9 @@ export class PatternController {
     statusEndpoints: Record<SagaPattern, string>;
     statisticsEndpoints: Record<SagaPattern, string>;
     configEndpoints: Record<string, string>;
+    asOf: Date;
   }> {
-    const stats = await this.reports.patternStatistics();
+    const { patterns: stats, asOf } = await this.reports.patternStatistics();
     const current = this.patterns.current;
     const entry = (pattern: SagaPattern) => ({
       ...DESCRIPTIONS[pattern],
@@ -74,6 +77,7 @@ export class PatternController {
         switchMode: 'POST /config/saga-mode',
         note: 'Switching takes effect for new purchases at once; sagas in flight finish in their own pattern',
       },
+      asOf,
     };
   }
 
