@@ -9,10 +9,24 @@ interface Check {
   listed: Violation[];
 }
 
-async function integrity(
-  t: TestApp,
-): Promise<{ clean: boolean; violations: number; checks: Check[] }> {
-  const res = await t.http.get('/admin/integrity').set(ADMIN).expect(200);
+interface Report {
+  mode: string;
+  clean: boolean;
+  violations: number;
+  checks: Check[];
+  progress: {
+    from: { ledgerSeq: string };
+    to: { ledgerSeq: string };
+    slices: number;
+    changesChecked: number;
+    sagasChecked: number;
+    changesLeft: number;
+  };
+}
+
+async function integrity(t: TestApp, mode: 'full' | 'incremental' = 'full'): Promise<Report> {
+  const res = await t.http.get(`/admin/integrity?mode=${mode}`).set(ADMIN).expect(200);
+  expect(res.body.mode).toBe(mode);
   return res.body;
 }
 
@@ -111,6 +125,7 @@ describe('integrity verification (admin route, metric, verify command)', () => {
       ['compensation_failed', 0],
       ['outbox_backlog', 0],
       ['negative_amount', 0],
+      ['rollups', 0],
     ]);
     expect(Object.values(await violationGauge()).every((v) => v === 0)).toBe(true);
     const lastRun = register.getSingleMetric('saga_integrity_last_run_timestamp_seconds');
@@ -118,7 +133,7 @@ describe('integrity verification (admin route, metric, verify command)', () => {
 
     const cli = await runCli('cli/verify.js', [], { DATABASE_URL: t.databaseUrl });
     expect(cli.stderr).toBe('');
-    expect(cli.stdout).toMatch(/clean \(8 checks/);
+    expect(cli.stdout).toMatch(/clean \(9 checks/);
     expect(cli.code).toBe(0);
   });
 
@@ -205,6 +220,11 @@ describe('integrity verification (admin route, metric, verify command)', () => {
     const json = await runCli('cli/verify.js', ['--json'], { DATABASE_URL: t.databaseUrl });
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ clean: false, violations: 7 });
+  });
+
+  it('refuses an unknown mode', async () => {
+    const res = await t.http.get('/admin/integrity?mode=sometimes').set(ADMIN).expect(400);
+    expect(res.body.errorCode).toBe('VALIDATION_FAILED');
   });
 
   it('exits 2 when it cannot run', async () => {

@@ -56,8 +56,12 @@ export interface CacheConfig {
 }
 
 export interface IntegrityConfig {
-  /** Schedule of the reconciliation check (cron with seconds); undefined: not scheduled. */
+  /** Schedule of the incremental reconciliation (cron with seconds); undefined: not scheduled. */
   cron?: string;
+  /** Schedule of the full reconciliation (off-peak); undefined: only on demand. */
+  fullCron?: string;
+  /** Ledger changes an incremental run checks per snapshot. */
+  sliceSize: number;
   /** An outbox event still pending after this long is reported. */
   outboxMaxPendingMs: number;
   /** Violations listed per check (all are counted). */
@@ -261,9 +265,12 @@ function cacheConfig(env: Env): CacheConfig {
 
 function integrityConfig(env: Env): IntegrityConfig {
   // The expression itself is checked when the job is scheduled, by the cron parser.
-  const cron = str(env, 'VERIFY_CRON') ?? '0 */10 * * * *';
+  const cron = str(env, 'VERIFY_CRON') ?? '15 * * * * *';
+  const fullCron = str(env, 'VERIFY_FULL_CRON') ?? '0 30 3 * * *';
   return {
     cron: cron.toLowerCase() === 'off' ? undefined : cron,
+    fullCron: fullCron.toLowerCase() === 'off' ? undefined : fullCron,
+    sliceSize: int(env, 'VERIFY_SLICE', 10_000, 1, 1_000_000),
     outboxMaxPendingMs: int(env, 'OUTBOX_MAX_PENDING_MS', 60_000, 1000, 86_400_000),
     maxListed: int(env, 'VERIFY_MAX_LISTED', 100, 1, 10_000),
   };

@@ -1,6 +1,7 @@
-import { Controller, Get, UseGuards } from '@nestjs/common';
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../common/auth/admin.guard';
+import { IntegrityQuery } from './integrity.query';
 import { IntegrityReport, IntegrityService } from './integrity.service';
 
 @ApiTags('admin')
@@ -15,9 +16,9 @@ export class IntegrityController {
     summary:
       'Reconcile the data now: balances, stock and inventory against completed sagas, logs, stuck sagas, outbox (admin)',
     description:
-      '200 with `clean: true` when every check passes; otherwise each check lists its violations with the ids involved.',
+      'Incremental by default (what changed since the last run, its progress in `progress`); `?mode=full` checks everything and recounts the rollups. 200 with `clean: true` when every check passes; otherwise each check lists its violations with the ids involved.',
   })
-  verify(): Promise<IntegrityReport> {
-    return this.integrity.verify();
+  verify(@Query() query: IntegrityQuery): Promise<IntegrityReport> {
+    return this.integrity.verify(query.mode ?? 'incremental');
   }
 }

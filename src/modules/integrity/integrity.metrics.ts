@@ -33,9 +33,20 @@ export class IntegrityMetrics {
     'How long the last reconciliation took',
   );
 
-  record(counts: Record<string, number>, finishedAt: Date, durationMs: number): void {
+  private readonly changesLeft = sharedGauge(
+    'saga_integrity_changes_pending',
+    'Ledger changes past the reconciliation checkpoint, left for the next incremental run',
+  );
+
+  record(
+    counts: Record<string, number>,
+    finishedAt: Date,
+    durationMs: number,
+    changesLeft: number,
+  ): void {
     for (const [check, count] of Object.entries(counts)) this.violations.set({ check }, count);
     this.lastRun.set(finishedAt.getTime() / 1000);
     this.lastDuration.set(durationMs / 1000);
+    this.changesLeft.set(changesLeft);
   }
 }

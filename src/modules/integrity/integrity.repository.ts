@@ -63,6 +63,22 @@ export interface NegativeFinding extends Counted {
   amount: string;
 }
 
+export interface RollupFinding extends Counted {
+  kind: 'ledger' | 'status';
+  /** `user/item` for the ledger, `pattern/status` for the status totals. */
+  key: string;
+  /** From a recount of saga_states. */
+  expected: string;
+  /** From the rollups. */
+  actual: string;
+}
+
+/** Where the last reconciliation got to: the ledger changes and the finished sagas it covered. */
+export interface IntegrityCheckpoint {
+  ledgerSeq: string;
+  finishedAfter: Date | null;
+}
+
 /** Everything the reconciliation reads, taken from one snapshot of the database. */
 export interface IntegrityFindings {
   balances: BalanceFinding[];
@@ -73,19 +89,79 @@ export interface IntegrityFindings {
   failedCompensations: SagaFinding[];
   outbox: OutboxFinding[];
   negatives: NegativeFinding[];
+  /** Only a full reconciliation recounts the rollups. */
+  rollups: RollupFinding[];
+  /** What the snapshot covered, for the next incremental run to start from. */
+  covered: IntegrityCheckpoint;
+}
+
+/** A slice of an incremental run: its findings, and whether changes are left past it. */
+export interface IntegritySlice {
+  findings: IntegrityFindings;
+  pairs: number;
+  sagas: number;
+  more: boolean;
 }
 
 /**
+ * What a query checks: every user, item and saga; or the users, items and (user, item) pairs a
+ * slice of ledger changes touched, and the sagas finished since the last run.
+ */
+type Scope =
+  | { kind: 'all' }
+  | {
+      kind: 'changed';
+      finishedAfter: Date | null;
+      users: string[];
+      items: string[];
+      pairs: { users: string[]; items: string[] };
+    };
+
+/**
+ * The condition a scope puts on a user or item column (as `$1`), or on a pair of them (`$1`,
+ * `$2`), and the parameters it takes.
+ */
+function inScope(
+  scope: Scope,
+  of: 'user' | 'item' | 'pair',
+): { where: (column: string, item?: string) => string; params: unknown[] } {
+  if (scope.kind === 'all') return { where: () => 'TRUE', params: [] };
+  if (of === 'pair') {
+    return {
+      where: (user, item) =>
+        `(${user}, ${item}) IN (SELECT * FROM unnest($1::varchar[], $2::varchar[]))`,
+      params: [scope.pairs.users, scope.pairs.items],
+    };
+  }
+  return {
+    where: (column) => `${column} = ANY($1::varchar[])`,
+    params: [of === 'user' ? scope.users : scope.items],
+  };
+}
+
+/** Open sagas, read through their partial index (few, whatever the sagas kept). */
+const OPEN_SAGAS = `SELECT user_id, item_id, price, quantity FROM saga_states
+  WHERE status IN ('pending', 'in_progress', 'compensating')`;
+
+/** Slack a figure may have while sagas are in flight: lower by at most what they hold. */
+const OUT_OF_LINE = (actual: string, inFlight: string) =>
+  `${actual} > expected OR ${actual} < expected - ${inFlight}`;
+
+/**
  * The reconciliation's SQL. Each query aggregates in the database and returns only the first
- * `limit` offending rows, with the total count of offenders alongside.
+ * `limit` offending rows, with the total count of offenders alongside. Balances, stock and
+ * inventory are checked against the ledger rollups (saga_ledger_totals and its deltas, plus the
+ * purged totals), and a full run recounts those rollups from the sagas, so together they check
+ * the figures against every saga kept; an incremental run checks only what the ledger changes
+ * since its checkpoint touched, slice by slice.
  */
 @Injectable()
 export class IntegrityRepository {
   constructor(private readonly tx: TransactionHost) {}
 
   /**
-   * Runs every query in one read-only REPEATABLE READ transaction, so they all see the same
-   * snapshot (and now() is the same instant for all of them).
+   * Everything, in one read-only REPEATABLE READ transaction (one snapshot, one now()). No
+   * statement timeout: it reads whole tables, on its own connection, off-peak or on demand.
    */
   findAll(options: {
     sagaTimeoutMs: number;
@@ -93,21 +169,177 @@ export class IntegrityRepository {
     limit: number;
   }): Promise<IntegrityFindings> {
     const { limit } = options;
-    return this.tx.run(async () => {
-      await this.tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const all: Scope = { kind: 'all' };
+    return this.snapshot(async () => {
       // Its sums read whole tables: sequential scans, which the service's connections avoid.
       await this.tx.query('SET LOCAL enable_seqscan = on');
+      const covered = await this.covered();
       return {
-        balances: await this.balances(limit),
-        stock: await this.stock(limit),
-        logs: await this.logs(limit),
-        inventory: await this.inventory(limit),
-        stuckSagas: await this.stuckSagas(options.sagaTimeoutMs, limit),
-        failedCompensations: await this.failedCompensations(limit),
-        outbox: await this.staleOutbox(options.outboxMaxPendingMs, limit),
-        negatives: await this.negatives(limit),
+        balances: await this.balances(all, limit),
+        stock: await this.stock(all, limit),
+        logs: await this.logs(all, limit),
+        inventory: await this.inventory(all, limit),
+        ...(await this.global(options)),
+        rollups: await this.rollups(limit),
+        covered,
       };
     });
+  }
+
+  /**
+   * One slice of an incremental run, in one snapshot: the users, items and pairs of up to
+   * `slice` ledger changes after `from.ledgerSeq` (and of the changes not folded yet); with
+   * `first`, also the sagas finished since `from.finishedAfter` and the checks that read only
+   * open, failed or pending rows.
+   */
+  findChanged(options: {
+    from: IntegrityCheckpoint;
+    slice: number;
+    first: boolean;
+    sagaTimeoutMs: number;
+    outboxMaxPendingMs: number;
+    limit: number;
+  }): Promise<IntegritySlice> {
+    const { limit, from } = options;
+    return this.snapshot(async () => {
+      const changes = await this.tx.query<{
+        user_id: string;
+        item_id: string;
+        changed_seq: string;
+      }>(
+        `SELECT user_id, item_id, changed_seq::text FROM saga_ledger_totals
+         WHERE changed_seq > $1 ORDER BY changed_seq LIMIT $2`,
+        [from.ledgerSeq, options.slice],
+      );
+      const more = changes.length === options.slice;
+      const pairs = [
+        ...changes,
+        ...(more
+          ? []
+          : await this.tx.query<{ user_id: string; item_id: string }>(
+              'SELECT DISTINCT user_id, item_id FROM saga_ledger_deltas',
+            )),
+      ];
+      const scope: Scope = {
+        kind: 'changed',
+        finishedAfter: from.finishedAfter,
+        users: [...new Set(pairs.map((p) => p.user_id))],
+        items: [...new Set(pairs.map((p) => p.item_id))],
+        pairs: { users: pairs.map((p) => p.user_id), items: pairs.map((p) => p.item_id) },
+      };
+      const now = await this.covered();
+      const logs = options.first ? await this.logs(scope, limit) : [];
+      const findings: IntegrityFindings = {
+        balances: await this.balances(scope, limit),
+        stock: await this.stock(scope, limit),
+        logs,
+        inventory: await this.inventory(scope, limit),
+        ...(options.first
+          ? await this.global(options)
+          : { stuckSagas: [], failedCompensations: [], outbox: [], negatives: [] }),
+        rollups: [],
+        covered: {
+          ledgerSeq: changes.at(-1)?.changed_seq ?? from.ledgerSeq,
+          finishedAfter: now.finishedAfter,
+        },
+      };
+      return {
+        findings,
+        pairs: pairs.length,
+        sagas: options.first ? await this.finishedSince(from.finishedAfter) : 0,
+        more,
+      };
+    });
+  }
+
+  /** Where the last run got to (nothing checked yet: from the start). */
+  async checkpoint(): Promise<IntegrityCheckpoint> {
+    const row = await this.tx.one<{ ledger_seq: string; finished_after: Date | null }>(
+      'SELECT ledger_seq::text, finished_after FROM integrity_checkpoint WHERE id = 1',
+    );
+    return { ledgerSeq: row?.ledger_seq ?? '0', finishedAfter: row?.finished_after ?? null };
+  }
+
+  /** Moves the checkpoint forward (never back, whichever instance ran last). */
+  async advance(to: IntegrityCheckpoint): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO integrity_checkpoint (id, ledger_seq, finished_after, updated_at)
+       VALUES (1, $1, $2, now())
+       ON CONFLICT (id) DO UPDATE SET
+         ledger_seq = GREATEST(integrity_checkpoint.ledger_seq, excluded.ledger_seq),
+         finished_after = GREATEST(integrity_checkpoint.finished_after, excluded.finished_after),
+         updated_at = now()`,
+      [to.ledgerSeq, to.finishedAfter],
+    );
+  }
+
+  /** Ledger changes past a checkpoint, not checked yet (the run's backlog). */
+  async pendingChanges(after: string): Promise<number> {
+    const row = await this.tx.one<{ n: string }>(
+      `SELECT (SELECT count(*) FROM saga_ledger_totals WHERE changed_seq > $1)
+            + (SELECT count(*) FROM saga_ledger_deltas) AS n`,
+      [after],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  private snapshot<T>(work: () => Promise<T>): Promise<T> {
+    return this.tx.run(async () => {
+      await this.tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      await this.tx.query('SET LOCAL statement_timeout = 0');
+      return work();
+    });
+  }
+
+  /**
+   * What this snapshot covers: the ledger changes folded so far, and the sagas finished until a
+   * minute ago (a saga's finish time is its transaction's start, which may commit later).
+   */
+  private async covered(): Promise<IntegrityCheckpoint> {
+    const row = await this.tx.one<{ ledger_seq: string; finished_after: Date }>(
+      `SELECT COALESCE((SELECT max(changed_seq) FROM saga_ledger_totals), 0)::text AS ledger_seq,
+              now() - interval '1 minute' AS finished_after`,
+    );
+    if (row === undefined) throw new Error('The snapshot query returned no row');
+    return { ledgerSeq: row.ledger_seq, finishedAfter: row.finished_after };
+  }
+
+  private async finishedSince(after: Date | null): Promise<number> {
+    const row = await this.tx.one<{ n: string }>(
+      `SELECT count(*)::text AS n FROM saga_states
+       WHERE completed_at >= $1::timestamptz OR failed_at >= $1::timestamptz`,
+      [after ?? new Date(0)],
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  /** The checks that read only open, failed or pending rows (through their partial indexes). */
+  private async global(options: {
+    sagaTimeoutMs: number;
+    outboxMaxPendingMs: number;
+    limit: number;
+  }): Promise<
+    Pick<IntegrityFindings, 'stuckSagas' | 'failedCompensations' | 'outbox' | 'negatives'>
+  > {
+    return {
+      stuckSagas: await this.stuckSagas(options.sagaTimeoutMs, options.limit),
+      failedCompensations: await this.failedCompensations(options.limit),
+      outbox: await this.staleOutbox(options.outboxMaxPendingMs, options.limit),
+      negatives: await this.negatives(options.limit),
+    };
+  }
+
+  /** The ledger of each user, item or pair in scope: folded, not folded yet, and purged. */
+  private ledger(scope: Scope, by: 'user' | 'item' | 'pair', columns: string): string {
+    const keys = by === 'user' ? 'user_id' : by === 'item' ? 'item_id' : 'user_id, item_id';
+    const where = inScope(scope, by).where(by === 'item' ? 'item_id' : 'user_id', 'item_id');
+    return `SELECT ${keys}, ${columns} FROM (
+        SELECT user_id, item_id, completed_total, completed_quantity FROM saga_ledger_totals WHERE ${where}
+        UNION ALL
+        SELECT user_id, item_id, completed_total, completed_quantity FROM saga_ledger_deltas WHERE ${where}
+        UNION ALL
+        SELECT user_id, item_id, completed_total, completed_quantity FROM saga_purged_totals WHERE ${where}
+      ) parts GROUP BY ${keys}`;
   }
 
   /**
@@ -115,111 +347,154 @@ export class IntegrityRepository {
    * those retention removed). A saga still in flight may hold a debit not yet
    * settled either way, so the balance may be lower by at most the in-flight totals.
    */
-  private balances(limit: number): Promise<BalanceFinding[]> {
+  private balances(scope: Scope, limit: number): Promise<BalanceFinding[]> {
+    const { where, params } = inScope(scope, 'user');
     return this.tx.query<BalanceFinding>(
-      `WITH spent AS (
-         SELECT user_id, sum(completed_total) AS completed_total, sum(in_flight_total) AS in_flight_total
-         FROM (
-           SELECT user_id,
-                  COALESCE(sum(price) FILTER (WHERE status = 'completed'), 0) AS completed_total,
-                  COALESCE(sum(price) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_total
-           FROM saga_states GROUP BY user_id
-           UNION ALL
-           SELECT user_id, sum(completed_total), 0 FROM saga_purged_totals GROUP BY user_id
-         ) parts GROUP BY user_id
-       ), checked AS (
+      `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
+       spent AS (${this.ledger(scope, 'user', 'sum(completed_total) AS completed_total')}),
+       flight AS (SELECT user_id, sum(price) AS in_flight_total FROM open GROUP BY user_id),
+       checked AS (
          SELECT u.user_id, u.balance, u.credited_total,
                 COALESCE(s.completed_total, 0) AS completed_total,
-                COALESCE(s.in_flight_total, 0) AS in_flight_total,
+                COALESCE(f.in_flight_total, 0) AS in_flight_total,
                 u.credited_total - COALESCE(s.completed_total, 0) AS expected
          FROM users u LEFT JOIN spent s ON s.user_id = u.user_id
+         LEFT JOIN flight f ON f.user_id = u.user_id
+         WHERE ${where('u.user_id')}
        )
        SELECT user_id, balance::text, credited_total::text,
               completed_total::numeric(14,2)::text AS completed_total,
               in_flight_total::numeric(14,2)::text AS in_flight_total,
               expected::numeric(14,2)::text AS expected, count(*) OVER ()::text AS total
        FROM checked
-       WHERE balance > expected OR balance < expected - in_flight_total
-       ORDER BY user_id LIMIT $1`,
-      [limit],
+       WHERE ${OUT_OF_LINE('balance', 'in_flight_total')}
+       ORDER BY user_id LIMIT $${params.length + 1}`,
+      [...params, limit],
     );
   }
 
   /** stocked_total = stock + completed quantities, give or take the in-flight reservations. */
-  private stock(limit: number): Promise<StockFinding[]> {
+  private stock(scope: Scope, limit: number): Promise<StockFinding[]> {
+    const { where, params } = inScope(scope, 'item');
     return this.tx.query<StockFinding>(
-      `WITH sold AS (
-         SELECT item_id, sum(completed_quantity)::int AS completed_quantity,
-                sum(in_flight_quantity)::int AS in_flight_quantity
-         FROM (
-           SELECT item_id,
-                  COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0) AS completed_quantity,
-                  COALESCE(sum(quantity) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_quantity
-           FROM saga_states GROUP BY item_id
-           UNION ALL
-           SELECT item_id, sum(completed_quantity), 0 FROM saga_purged_totals GROUP BY item_id
-         ) parts GROUP BY item_id
-       ), checked AS (
+      `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
+       sold AS (${this.ledger(scope, 'item', 'sum(completed_quantity)::int AS completed_quantity')}),
+       flight AS (SELECT item_id, sum(quantity)::int AS in_flight_quantity FROM open GROUP BY item_id),
+       checked AS (
          SELECT i.item_id, i.stock, i.stocked_total,
                 COALESCE(s.completed_quantity, 0) AS completed_quantity,
-                COALESCE(s.in_flight_quantity, 0) AS in_flight_quantity,
+                COALESCE(f.in_flight_quantity, 0) AS in_flight_quantity,
                 i.stocked_total - COALESCE(s.completed_quantity, 0) AS expected
          FROM items i LEFT JOIN sold s ON s.item_id = i.item_id
+         LEFT JOIN flight f ON f.item_id = i.item_id
+         WHERE ${where('i.item_id')}
        )
        SELECT item_id, stock, stocked_total, completed_quantity, in_flight_quantity, expected,
               count(*) OVER ()::text AS total
        FROM checked
-       WHERE stock > expected OR stock < expected - in_flight_quantity
-       ORDER BY item_id LIMIT $1`,
-      [limit],
+       WHERE ${OUT_OF_LINE('stock', 'in_flight_quantity')}
+       ORDER BY item_id LIMIT $${params.length + 1}`,
+      [...params, limit],
     );
   }
 
   /**
    * A completed saga has exactly one completed log; a compensated or failed one has none (a saga
-   * in flight may already be past its pivot, so it is left out).
+   * in flight may already be past its pivot, so it is left out). Incremental: the sagas finished
+   * since the last run, through the indexes on their finish times.
    */
-  private logs(limit: number): Promise<LogFinding[]> {
+  private logs(scope: Scope, limit: number): Promise<LogFinding[]> {
+    const since =
+      scope.kind === 'all'
+        ? { where: 'TRUE', params: [] }
+        : {
+            where: '(s.completed_at >= $1::timestamptz OR s.failed_at >= $1::timestamptz)',
+            params: [scope.finishedAfter ?? new Date(0)],
+          };
     return this.tx.query<LogFinding>(
       `SELECT s.transaction_id, s.user_id, s.status,
               count(l.log_id)::int AS completed_logs, count(*) OVER ()::text AS total
        FROM saga_states s
        LEFT JOIN transaction_logs l ON l.transaction_id = s.transaction_id AND l.status = 'completed'
-       WHERE s.status IN ('completed', 'compensated', 'failed')
+       WHERE s.status IN ('completed', 'compensated', 'failed') AND ${since.where}
        GROUP BY s.transaction_id, s.user_id, s.status
        HAVING count(l.log_id) <> CASE WHEN s.status = 'completed' THEN 1 ELSE 0 END
-       ORDER BY s.transaction_id LIMIT $1`,
-      [limit],
+       ORDER BY s.transaction_id LIMIT $${since.params.length + 1}`,
+      [...since.params, limit],
     );
   }
 
   /** What a user owns of an item = what its completed sagas granted (plus grants in flight). */
-  private inventory(limit: number): Promise<InventoryFinding[]> {
+  private inventory(scope: Scope, limit: number): Promise<InventoryFinding[]> {
+    const { where, params } = inScope(scope, 'pair');
     return this.tx.query<InventoryFinding>(
-      `WITH granted AS (
-         SELECT user_id, item_id, sum(completed_quantity)::int AS completed_quantity,
-                sum(in_flight_quantity)::int AS in_flight_quantity
-         FROM (
-           SELECT user_id, item_id,
-                  COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0) AS completed_quantity,
-                  COALESCE(sum(quantity) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating')), 0) AS in_flight_quantity
-           FROM saga_states GROUP BY user_id, item_id
-           UNION ALL
-           SELECT user_id, item_id, completed_quantity, 0 FROM saga_purged_totals
-         ) parts GROUP BY user_id, item_id
-       ), checked AS (
+      `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
+       granted AS (${this.ledger(scope, 'pair', 'sum(completed_quantity)::int AS completed_quantity')}),
+       flight AS (SELECT user_id, item_id, sum(quantity)::int AS in_flight_quantity
+                  FROM open GROUP BY user_id, item_id),
+       checked AS (
          SELECT COALESCE(ui.user_id, g.user_id) AS user_id, COALESCE(ui.item_id, g.item_id) AS item_id,
                 COALESCE(ui.quantity, 0) AS quantity,
-                COALESCE(g.completed_quantity, 0) AS completed_quantity,
-                COALESCE(g.in_flight_quantity, 0) AS in_flight_quantity
-         FROM user_inventory ui
+                COALESCE(g.completed_quantity, 0) AS completed_quantity
+         FROM (SELECT * FROM user_inventory WHERE ${where('user_id', 'item_id')}) ui
          FULL JOIN granted g ON g.user_id = ui.user_id AND g.item_id = ui.item_id
        )
-       SELECT user_id, item_id, quantity, completed_quantity, in_flight_quantity,
+       SELECT c.user_id, c.item_id, c.quantity, c.completed_quantity,
+              COALESCE(f.in_flight_quantity, 0) AS in_flight_quantity,
               count(*) OVER ()::text AS total
-       FROM checked
-       WHERE quantity < completed_quantity OR quantity > completed_quantity + in_flight_quantity
-       ORDER BY user_id, item_id LIMIT $1`,
+       FROM checked c LEFT JOIN flight f ON f.user_id = c.user_id AND f.item_id = c.item_id
+       WHERE c.quantity < c.completed_quantity
+          OR c.quantity > c.completed_quantity + COALESCE(f.in_flight_quantity, 0)
+       ORDER BY c.user_id, c.item_id LIMIT $${params.length + 1}`,
+      [...params, limit],
+    );
+  }
+
+  /**
+   * The rollups against a recount of every saga: the ledger per user and item (what completed
+   * sagas spent, granted, and how many), and the sagas per pattern and status.
+   */
+  private rollups(limit: number): Promise<RollupFinding[]> {
+    return this.tx.query<RollupFinding>(
+      `WITH counted_ledger AS (
+         SELECT user_id || '/' || item_id AS key, count(*) AS a, sum(price) AS b, sum(quantity) AS c
+         FROM saga_states WHERE status = 'completed' GROUP BY user_id, item_id
+       ), kept_ledger AS (
+         SELECT user_id || '/' || item_id AS key, sum(completed_sagas) AS a,
+                sum(completed_total) AS b, sum(completed_quantity) AS c
+         FROM (SELECT user_id, item_id, completed_sagas, completed_total, completed_quantity FROM saga_ledger_totals
+               UNION ALL
+               SELECT user_id, item_id, completed_sagas, completed_total, completed_quantity FROM saga_ledger_deltas) parts
+         GROUP BY user_id, item_id
+       ), counted_status AS (
+         SELECT pattern || '/' || status AS key, count(*) AS a,
+                count(COALESCE(completed_at, failed_at)) AS b,
+                COALESCE(sum(extract(epoch FROM COALESCE(completed_at, failed_at) - created_at) * 1000), 0) AS c
+         FROM saga_states GROUP BY pattern, status
+       ), kept_status AS (
+         SELECT pattern || '/' || status AS key, sum(sagas) AS a, sum(timed) AS b, sum(duration_ms) AS c
+         FROM (SELECT pattern, status, sagas, timed, duration_ms FROM saga_status_totals
+               UNION ALL
+               SELECT pattern, status, sagas, timed, duration_ms FROM saga_count_deltas) parts
+         GROUP BY pattern, status
+       ), compared AS (
+         SELECT 'ledger' AS kind, COALESCE(c.key, k.key) AS key,
+                COALESCE(c.a, 0) AS ea, COALESCE(c.b, 0) AS eb, COALESCE(c.c, 0) AS ec,
+                COALESCE(k.a, 0) AS aa, COALESCE(k.b, 0) AS ab, COALESCE(k.c, 0) AS ac,
+                ' sagas, spent ' AS b_is, ', granted ' AS c_is
+         FROM counted_ledger c FULL JOIN kept_ledger k ON k.key = c.key
+         UNION ALL
+         SELECT 'status', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
+                COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),
+                ' sagas, finished ', ' in ms '
+         FROM counted_status c FULL JOIN kept_status k ON k.key = c.key
+       ), found AS (
+         SELECT kind, key, ea || b_is || eb || c_is || ec AS expected,
+                aa || b_is || ab || c_is || ac AS actual
+         FROM compared WHERE ea <> aa OR eb <> ab OR ec <> ac
+       )
+       SELECT kind, key, expected, actual, count(*) OVER ()::text AS total
+       FROM found ORDER BY kind, key LIMIT $1`,
       [limit],
     );
   }

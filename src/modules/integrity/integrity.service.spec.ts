@@ -17,18 +17,32 @@ const none = (): IntegrityFindings => ({
   failedCompensations: [],
   outbox: [],
   negatives: [],
+  rollups: [],
+  covered: { ledgerSeq: '0', finishedAfter: null },
 });
 
 function service(
   findings: () => Promise<IntegrityFindings>,
   env: Record<string, string> = {},
-): { integrity: IntegrityService; findAll: jest.Mock } {
+): { integrity: IntegrityService; findAll: jest.Mock; findChanged: jest.Mock } {
   const findAll = jest.fn(findings);
-  const repository: IntegrityFindingsSource = { findAll };
+  const findChanged = jest.fn(async () => ({
+    findings: await findings(),
+    pairs: 0,
+    sagas: 0,
+    more: false,
+  }));
+  const repository: IntegrityFindingsSource = {
+    findAll,
+    findChanged,
+    checkpoint: jest.fn(() => Promise.resolve({ ledgerSeq: '0', finishedAfter: null })),
+    advance: jest.fn(() => Promise.resolve()),
+    pendingChanges: jest.fn(() => Promise.resolve(0)),
+  };
   const config = new ConfigService<AppConfig, true>(
     buildConfig({ SAGA_TIMEOUT_MS: '30000', ...env }),
   );
-  return { integrity: new IntegrityService(repository, config), findAll };
+  return { integrity: new IntegrityService(repository, config), findAll, findChanged };
 }
 
 async function gauge(check: string): Promise<number | undefined> {
@@ -57,11 +71,11 @@ describe('IntegrityService', () => {
       limit: 7,
     });
     expect(report).toMatchObject({ clean: true, violations: 0 });
-    expect(report.checks).toHaveLength(8);
+    expect(report.checks).toHaveLength(9);
     expect(await gauge('user_balance')).toBe(0);
     expect(Logger.prototype.log).toHaveBeenCalledWith(expect.stringMatching(/clean/));
     expect(formatIntegrityReport(report, '"db" on h:1')).toMatch(
-      /^Integrity of "db" on h:1: clean \(8 checks in \d+ ms\)\n {2}ok {3}user_balance/,
+      /^Integrity of "db" on h:1: clean \(9 checks in \d+ ms\)\n {2}ok {3}user_balance/,
     );
   });
 
@@ -185,6 +199,90 @@ describe('IntegrityService', () => {
   });
 });
 
+describe('IntegrityService, incremental', () => {
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('checks slice after slice from the checkpoint, moving it past each, counts added up', async () => {
+    const balance = (user: string, total: string) => ({
+      user_id: user,
+      balance: '1.00',
+      credited_total: '0.00',
+      completed_total: '0.00',
+      in_flight_total: '0.00',
+      expected: '0.00',
+      total,
+    });
+    const slices = [
+      {
+        findings: {
+          ...none(),
+          balances: [balance('u1', '2'), balance('u2', '2')],
+          covered: { ledgerSeq: '10', finishedAfter: new Date('2026-01-01T00:00:00Z') },
+        },
+        pairs: 10,
+        sagas: 7,
+        more: true,
+      },
+      {
+        findings: {
+          ...none(),
+          balances: [balance('u3', '1')],
+          covered: { ledgerSeq: '14', finishedAfter: new Date('2026-01-01T00:00:05Z') },
+        },
+        pairs: 4,
+        sagas: 0,
+        more: false,
+      },
+    ];
+    let call = 0;
+    const findChanged = jest.fn(() => Promise.resolve(slices[call++]));
+    const advance = jest.fn(() => Promise.resolve());
+    const from = { ledgerSeq: '3', finishedAfter: new Date('2025-12-31T23:59:00Z') };
+    const repository: IntegrityFindingsSource = {
+      findAll: jest.fn(() => Promise.reject(new Error('not full'))),
+      findChanged,
+      checkpoint: jest.fn(() => Promise.resolve(from)),
+      advance,
+      pendingChanges: jest.fn(() => Promise.resolve(0)),
+    };
+    const integrity = new IntegrityService(
+      repository,
+      new ConfigService<AppConfig, true>(
+        buildConfig({ VERIFY_SLICE: '10', VERIFY_MAX_LISTED: '2' }),
+      ),
+    );
+    const report = await integrity.verify('incremental');
+    expect(findChanged).toHaveBeenCalledTimes(2);
+    expect(findChanged).toHaveBeenNthCalledWith(
+      1,
+      expect.objectContaining({ from, slice: 10, first: true }),
+    );
+    expect(findChanged).toHaveBeenNthCalledWith(
+      2,
+      expect.objectContaining({
+        from: { ledgerSeq: '10', finishedAfter: new Date('2026-01-01T00:00:00Z') },
+        first: false,
+      }),
+    );
+    expect(advance).toHaveBeenLastCalledWith({
+      ledgerSeq: '14',
+      finishedAfter: new Date('2026-01-01T00:00:00Z'),
+    });
+    const balances = report.checks.find((c) => c.check === 'user_balance');
+    expect(balances?.violations).toBe(3);
+    expect(balances?.listed.map((v) => v.userId)).toEqual(['u1', 'u2']);
+    expect(report).toMatchObject({
+      mode: 'incremental',
+      clean: false,
+      progress: { slices: 2, changesChecked: 14, sagasChecked: 7, changesLeft: 0 },
+    });
+  });
+});
+
 describe('IntegrityScheduler', () => {
   afterEach(() => jest.restoreAllMocks());
 
@@ -205,7 +303,7 @@ describe('IntegrityScheduler', () => {
 
   it('schedules the job, never runs two at once, and stops it on shutdown', async () => {
     let release: () => void = () => undefined;
-    const { integrity, findAll } = service(
+    const { integrity, findAll, findChanged } = service(
       () => new Promise<IntegrityFindings>((resolve) => (release = () => resolve(none()))),
     );
     jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -213,17 +311,21 @@ describe('IntegrityScheduler', () => {
     const scheduler = new IntegrityScheduler(
       integrity,
       registry,
-      config({ VERIFY_CRON: '0 0 * * * *' }),
+      config({ VERIFY_CRON: '0 0 * * * *', VERIFY_FULL_CRON: '0 30 3 * * *' }),
     );
     scheduler.onApplicationBootstrap();
-    expect(registry.getCronJobs().size).toBe(1);
+    expect(registry.getCronJobs().size).toBe(2);
 
     const first = scheduler.tick();
     const second = scheduler.tick();
     expect(second).toBe(first);
+    // An advance is awaited before the findings: let the tick reach them.
+    await new Promise((resolve) => setImmediate(resolve));
     release();
     await first;
-    expect(findAll).toHaveBeenCalledTimes(1);
+    // The scheduled run is the incremental one.
+    expect(findChanged).toHaveBeenCalledTimes(1);
+    expect(findAll).not.toHaveBeenCalled();
 
     await scheduler.beforeApplicationShutdown();
     expect(registry.getCronJobs().size).toBe(0);
@@ -233,7 +335,11 @@ describe('IntegrityScheduler', () => {
     const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const { integrity } = service(() => Promise.reject(new Error('database gone')));
     const registry = new SchedulerRegistry();
-    const scheduler = new IntegrityScheduler(integrity, registry, config({ VERIFY_CRON: 'off' }));
+    const scheduler = new IntegrityScheduler(
+      integrity,
+      registry,
+      config({ VERIFY_CRON: 'off', VERIFY_FULL_CRON: 'off' }),
+    );
     scheduler.onApplicationBootstrap();
     expect(registry.getCronJobs().size).toBe(0);
     await scheduler.tick();

@@ -2,7 +2,11 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { moneyToJson } from '../../common/money';
 import type { AppConfig, IntegrityConfig } from '../../config/configuration';
-import { IntegrityFindings, IntegrityRepository } from './integrity.repository';
+import {
+  IntegrityCheckpoint,
+  IntegrityFindings,
+  IntegrityRepository,
+} from './integrity.repository';
 import { IntegrityMetrics } from './integrity.metrics';
 
 export const INTEGRITY_CHECKS = [
@@ -14,6 +18,7 @@ export const INTEGRITY_CHECKS = [
   'compensation_failed',
   'outbox_backlog',
   'negative_amount',
+  'rollups',
 ] as const;
 export type IntegrityCheck = (typeof INTEGRITY_CHECKS)[number];
 
@@ -36,13 +41,38 @@ export interface IntegrityCheckResult {
   listed: IntegrityViolation[];
 }
 
+/**
+ * `full`: every user, item and saga, and the rollups recounted (reads whole tables: on demand or
+ * off-peak); `incremental`: what changed since the last run, in bounded slices.
+ */
+export type IntegrityMode = 'full' | 'incremental';
+export const INTEGRITY_MODES: readonly IntegrityMode[] = ['full', 'incremental'];
+
+/** How far a run got: from the checkpoint it found to the one it left. */
+export interface IntegrityProgress {
+  from: IntegrityCheckpoint;
+  to: IntegrityCheckpoint;
+  /** Snapshots taken (an incremental run takes one per slice of ledger changes). */
+  slices: number;
+  /** (user, item) ledger changes checked, and sagas finished since the last run checked. */
+  changesChecked: number;
+  sagasChecked: number;
+  /** Changes past the new checkpoint, for the next run (a run stops after MAX_SLICES). */
+  changesLeft: number;
+}
+
 export interface IntegrityReport {
+  mode: IntegrityMode;
   clean: boolean;
   checkedAt: Date;
   durationMs: number;
   violations: number;
   checks: IntegrityCheckResult[];
+  progress: IntegrityProgress;
 }
+
+/** The most slices one incremental run takes; what is left waits for the next run. */
+const MAX_SLICES = 100;
 
 const DESCRIPTIONS: Record<IntegrityCheck, string> = {
   user_balance:
@@ -57,6 +87,7 @@ const DESCRIPTIONS: Record<IntegrityCheck, string> = {
   compensation_failed: 'no saga left failed by a compensation that gave up (re-drive it)',
   outbox_backlog: 'no outbox event pending past OUTBOX_MAX_PENDING_MS',
   negative_amount: 'no negative balance or stock',
+  rollups: 'the statistics and ledger rollups = a recount of every saga (full reconciliation only)',
 };
 
 const money = (value: string): number => moneyToJson(value) ?? 0;
@@ -135,7 +166,38 @@ function toViolations(
       actual: r.kind === 'user' ? money(r.amount) : Number(r.amount),
       message: `${r.kind === 'user' ? 'User' : 'Item'} ${r.id} is negative: ${r.amount}`,
     })),
+    rollups: of(findings.rollups, (r) => ({
+      expected: r.expected,
+      actual: r.actual,
+      message: `Rollup ${r.kind} ${r.key}: ${r.actual}, a recount gives ${r.expected}`,
+    })),
   };
+}
+
+type FindingLists = Omit<IntegrityFindings, 'covered'>;
+
+/** Two slices' findings as one: counts added up, the first `limit` rows of each check kept. */
+export function mergeFindings(
+  a: IntegrityFindings,
+  b: IntegrityFindings,
+  limit: number,
+): IntegrityFindings {
+  const merge = <T extends { total: string }>(x: T[], y: T[]): T[] => {
+    const total = String(Number(x[0]?.total ?? 0) + Number(y[0]?.total ?? 0));
+    return [...x, ...y].slice(0, limit).map((row) => ({ ...row, total }));
+  };
+  const lists: FindingLists = {
+    balances: merge(a.balances, b.balances),
+    stock: merge(a.stock, b.stock),
+    logs: merge(a.logs, b.logs),
+    inventory: merge(a.inventory, b.inventory),
+    stuckSagas: merge(a.stuckSagas, b.stuckSagas),
+    failedCompensations: merge(a.failedCompensations, b.failedCompensations),
+    outbox: merge(a.outbox, b.outbox),
+    negatives: merge(a.negatives, b.negatives),
+    rollups: merge(a.rollups, b.rollups),
+  };
+  return { ...lists, covered: b.covered };
 }
 
 /** The ids a log line names for one violation. */
@@ -153,8 +215,11 @@ function idsOf(violation: IntegrityViolation): string {
  * completed saga, no saga stuck or left half-compensated, no outbox event left undelivered.
  * Used by the scheduled job, the admin route and the `verify` command alike.
  */
-/** What the service reads: the findings of one snapshot (a unit test gives its own). */
-export type IntegrityFindingsSource = Pick<IntegrityRepository, 'findAll'>;
+/** What the service reads: findings and checkpoints (a unit test gives its own). */
+export type IntegrityFindingsSource = Pick<
+  IntegrityRepository,
+  'findAll' | 'findChanged' | 'checkpoint' | 'advance' | 'pendingChanges'
+>;
 
 @Injectable()
 export class IntegrityService {
@@ -171,13 +236,16 @@ export class IntegrityService {
     this.sagaTimeoutMs = config.get('saga', { infer: true }).timeoutMs;
   }
 
-  async verify(): Promise<IntegrityReport> {
+  async verify(mode: IntegrityMode = 'full'): Promise<IntegrityReport> {
     const started = Date.now();
     const limits = {
       sagaTimeoutMs: this.sagaTimeoutMs,
       outboxMaxPendingMs: this.settings.outboxMaxPendingMs,
+      limit: this.settings.maxListed,
     };
-    const findings = await this.repository.findAll({ ...limits, limit: this.settings.maxListed });
+    const from = await this.repository.checkpoint();
+    const { findings, progress } =
+      mode === 'full' ? await this.full(limits, from) : await this.incremental(limits, from);
     const results = toViolations(findings, limits);
     const checks = INTEGRITY_CHECKS.map((check) => ({
       check,
@@ -189,32 +257,114 @@ export class IntegrityService {
     const checkedAt = new Date();
     const durationMs = checkedAt.getTime() - started;
     this.metrics.record(
-      Object.fromEntries(checks.map((c) => [c.check, c.violations])),
+      Object.fromEntries(
+        // An incremental run does not recount the rollups: it leaves the last full run's figure.
+        checks
+          .filter((c) => mode === 'full' || c.check !== 'rollups')
+          .map((c) => [c.check, c.violations]),
+      ),
       checkedAt,
       durationMs,
+      progress.changesLeft,
     );
     const report: IntegrityReport = {
+      mode,
       clean: violations === 0,
       checkedAt,
       durationMs,
       violations,
       checks,
+      progress,
     };
     this.log(report);
     return report;
   }
 
+  private async full(
+    limits: { sagaTimeoutMs: number; outboxMaxPendingMs: number; limit: number },
+    from: IntegrityCheckpoint,
+  ): Promise<{ findings: IntegrityFindings; progress: IntegrityProgress }> {
+    const findings = await this.repository.findAll(limits);
+    // Everything the snapshot saw is checked: the next incremental run starts after it.
+    await this.repository.advance(findings.covered);
+    return {
+      findings,
+      progress: {
+        from,
+        to: findings.covered,
+        slices: 1,
+        changesChecked: 0,
+        sagasChecked: 0,
+        changesLeft: await this.repository.pendingChanges(findings.covered.ledgerSeq),
+      },
+    };
+  }
+
+  /**
+   * Slices of ledger changes after the checkpoint, each in its own snapshot, the checkpoint moved
+   * past each slice as it is checked (a run cut short resumes there).
+   */
+  private async incremental(
+    limits: { sagaTimeoutMs: number; outboxMaxPendingMs: number; limit: number },
+    from: IntegrityCheckpoint,
+  ): Promise<{ findings: IntegrityFindings; progress: IntegrityProgress }> {
+    let at = from;
+    let findings: IntegrityFindings | undefined;
+    let slices = 0;
+    let changesChecked = 0;
+    let sagasChecked = 0;
+    let more = true;
+    while (more && slices < MAX_SLICES) {
+      const slice = await this.repository.findChanged({
+        ...limits,
+        from: at,
+        slice: this.settings.sliceSize,
+        first: slices === 0,
+      });
+      findings =
+        findings === undefined
+          ? slice.findings
+          : mergeFindings(findings, slice.findings, limits.limit);
+      at = {
+        ledgerSeq: slice.findings.covered.ledgerSeq,
+        // The sagas finished since the last run are checked by the first slice.
+        finishedAfter: slices === 0 ? slice.findings.covered.finishedAfter : at.finishedAfter,
+      };
+      await this.repository.advance(at);
+      slices += 1;
+      changesChecked += slice.pairs;
+      sagasChecked += slice.sagas;
+      more = slice.more;
+    }
+    if (findings === undefined) throw new Error('An incremental run checked no slice');
+    return {
+      findings,
+      progress: {
+        from,
+        to: at,
+        slices,
+        changesChecked,
+        sagasChecked,
+        changesLeft: more ? await this.repository.pendingChanges(at.ledgerSeq) : 0,
+      },
+    };
+  }
+
   /** One line per run: the count, and the first few ids of each failing check. */
   private log(report: IntegrityReport): void {
+    const scope =
+      report.mode === 'full'
+        ? 'full'
+        : `incremental, ${report.progress.changesChecked} change(s) and ${report.progress.sagasChecked} finished saga(s)`;
     if (report.clean) {
-      this.logger.log(`Integrity check clean (${report.durationMs} ms)`);
+      this.logger.log(`Integrity check clean (${scope}, ${report.durationMs} ms)`);
       return;
     }
     const failing = report.checks
       .filter((c) => c.violations > 0)
       .map((c) => `${c.check}=${c.violations} [${c.listed.slice(0, 3).map(idsOf).join(', ')}]`);
     this.logger.warn(
-      `Integrity check found ${report.violations} violation(s) in ${report.durationMs} ms: ${failing.join('; ')}`,
+      `Integrity check found ${report.violations} violation(s) (${scope}, ${report.durationMs} ms): ${failing.join('; ')}`,
     );
   }
 }
