@@ -97,6 +97,8 @@ export async function startService(
     SEED_DEMO_DATA: 'false',
     // Its own key space, so a shared Redis holds no entries of another run or service.
     CACHE_KEY_PREFIX: keyPrefix,
+    // The load comes from one address, far over a client's budget: measured unlimited unless asked.
+    RATE_LIMIT_PUBLIC: process.env.RATE_LIMIT_PUBLIC ?? 'off',
     ...extraEnv,
   };
   if (redisUrl === undefined) delete env.REDIS_URL;

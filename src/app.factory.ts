@@ -9,13 +9,23 @@ import { MAX_PATH_PARAM_LENGTH } from './common/identifiers';
 import { requestIdOf } from './common/http/request-id';
 import { logRequests } from './common/http/request-log';
 import { createValidationPipe } from './common/http/validation.pipe';
-import type { AppConfig } from './config/configuration';
+import type { AppConfig, TrustProxy } from './config/configuration';
 import { findConsoleAssets, serveConsole } from './modules/console/console-assets';
+
+/** A hop count as Fastify applies it (its types leave numbers out): the first `hops` are proxies. */
+function fastifyTrustProxy(
+  trustProxy: TrustProxy,
+): boolean | string | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy !== 'number') return trustProxy;
+  return (_address, hop) => hop < trustProxy;
+}
 
 /** Builds the HTTP application (not yet listening) for a resolved configuration. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
+    // Behind a proxy the client (its address in the logs, its rate limits) is X-Forwarded-For's.
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     genReqId: requestIdOf,
     return503OnClosing: true,
     routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },

@@ -16,6 +16,7 @@ import { IntegrityModule } from './modules/integrity/integrity.module';
 import { ItemsModule } from './modules/items/items.module';
 import { LogsModule } from './modules/logs/logs.module';
 import { MonitoringModule } from './modules/monitoring/monitoring.module';
+import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
 import { RetentionModule } from './modules/retention/retention.module';
 import { SagaModule } from './modules/saga/saga.module';
 import { UsersModule } from './modules/users/users.module';
@@ -43,6 +44,7 @@ export class AppModule {
         // Registered once, here: every module's jobs share its registry.
         ScheduleModule.forRoot(),
         DatabaseModule,
+        RateLimitModule.forRoot(config),
         UsersModule,
         ItemsModule,
         LogsModule,

@@ -86,6 +86,20 @@ describe('buildConfig', () => {
     ['RETENTION_IDEMPOTENCY', '1y', /RETENTION_IDEMPOTENCY must be a duration/],
     ['RETENTION_SLICE', '0', /RETENTION_SLICE must be between 1 and 100000/],
     ['CONSOLE_READ_ONLY', 'perhaps', /CONSOLE_READ_ONLY must be true or false/],
+    ['RATE_LIMIT_REPORTS', '10', /RATE_LIMIT_REPORTS must be N\/DURATION/],
+    ['RATE_LIMIT_REPORTS', '10/second', /RATE_LIMIT_REPORTS must be N\/DURATION/],
+    ['RATE_LIMIT_REPORTS', '0/1s', /RATE_LIMIT_REPORTS must be N\/DURATION/],
+    ['RATE_LIMIT_REPORTS', '-1/1s', /RATE_LIMIT_REPORTS must be N\/DURATION/],
+    ['RATE_LIMIT_REPORTS', '10/ 1s', /RATE_LIMIT_REPORTS must be N\/DURATION/],
+    ['RATE_LIMIT_PUBLIC', '1s/200', /RATE_LIMIT_PUBLIC must be N\/DURATION/],
+    ['RATE_LIMIT_PUBLIC', 'none', /RATE_LIMIT_PUBLIC must be N\/DURATION/],
+    ['RATE_LIMIT_PUBLIC', '200000/1s', /RATE_LIMIT_PUBLIC must allow at most 100000 requests/],
+    ['RATE_LIMIT_PUBLIC', '5/50ms', /RATE_LIMIT_PUBLIC must have a window between 100ms and 24h/],
+    ['RATE_LIMIT_PUBLIC', '5/2d', /RATE_LIMIT_PUBLIC must have a window between 100ms and 24h/],
+    ['TRUST_PROXY', 'maybe', /TRUST_PROXY must be true, false, a number of proxy hops/],
+    ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be true, false/],
+    ['TRUST_PROXY', '10.0.0.1,not-an-ip', /TRUST_PROXY must be true, false/],
+    ['TRUST_PROXY', '100', /TRUST_PROXY must be true, false/],
     ['ADMIN_TOKENS', 'no-colon-here-at-all', /ADMIN_TOKENS must be name:token pairs/],
     ['ADMIN_TOKENS', 'two words:0123456789abcdef', /ADMIN_TOKENS must be name:token pairs/],
     ['ADMIN_TOKENS', 'ops:short', /ADMIN_TOKENS token of "ops" must be at least 16/],
@@ -154,6 +168,38 @@ describe('buildConfig', () => {
       buildConfig({ RETENTION_SAGAS: 'off', RETENTION_OUTBOX: 'off', RETENTION_IDEMPOTENCY: 'off' })
         .retention,
     ).toMatchObject({ sagasMs: undefined, outboxMs: undefined, idempotencyMs: undefined });
+  });
+
+  it('limits each client to 10 reports and 200 other public requests a second by default', () => {
+    const config = buildConfig({});
+    expect(config.rateLimits).toEqual({
+      reports: { limit: 10, ttlMs: 1000 },
+      public: { limit: 200, ttlMs: 1000 },
+    });
+    expect(config.trustProxy).toBe(false);
+  });
+
+  it('reads a budget as N/DURATION, or off', () => {
+    expect(
+      buildConfig({ RATE_LIMIT_REPORTS: '600/1m', RATE_LIMIT_PUBLIC: '50/500ms' }).rateLimits,
+    ).toEqual({ reports: { limit: 600, ttlMs: 60_000 }, public: { limit: 50, ttlMs: 500 } });
+    expect(buildConfig({ RATE_LIMIT_REPORTS: 'OFF', RATE_LIMIT_PUBLIC: 'off' }).rateLimits).toEqual(
+      { reports: undefined, public: undefined },
+    );
+    expect(buildConfig({ RATE_LIMIT_PUBLIC: ' 1000/24H ' }).rateLimits.public).toEqual({
+      limit: 1000,
+      ttlMs: 86_400_000,
+    });
+  });
+
+  it('trusts X-Forwarded-For as TRUST_PROXY says: every hop, a hop count, or given proxies', () => {
+    expect(buildConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(buildConfig({ TRUST_PROXY: 'FALSE' }).trustProxy).toBe(false);
+    expect(buildConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(buildConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(buildConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8' }).trustProxy).toBe(
+      '10.0.0.0/8,192.168.1.7,fd00::/8',
+    );
   });
 
   it('builds a URL from DB_HOST alone with the default user and database', () => {

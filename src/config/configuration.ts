@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { identifierRule, isIdentifier } from '../common/identifiers';
 
@@ -55,6 +56,22 @@ export interface CacheConfig {
   maxEntries: number;
 }
 
+/** The budgets a client's requests count against: RATE_LIMIT_REPORTS, RATE_LIMIT_PUBLIC. */
+export type RateLimitClass = 'reports' | 'public';
+export const RATE_LIMIT_CLASSES: readonly RateLimitClass[] = ['reports', 'public'];
+
+/** At most `limit` requests per client in a window of `ttlMs`. */
+export interface RateLimit {
+  limit: number;
+  ttlMs: number;
+}
+
+/**
+ * Fastify's `trustProxy`: false (the client is the connection's address), true (the left-most
+ * X-Forwarded-For address), a number of proxy hops, or the proxies' addresses and CIDRs.
+ */
+export type TrustProxy = boolean | number | string;
+
 export interface IntegrityConfig {
   /** Schedule of the incremental reconciliation (cron with seconds); undefined: not scheduled. */
   cron?: string;
@@ -98,6 +115,9 @@ export interface AppConfig {
   host: string;
   logLevel: LogLevel;
   bodyLimitBytes: number;
+  trustProxy: TrustProxy;
+  /** Each class's budget per client; undefined: that class is not limited. */
+  rateLimits: Record<RateLimitClass, RateLimit | undefined>;
   database: DatabaseConfig;
   redisUrl?: string;
   cache: CacheConfig;
@@ -284,20 +304,71 @@ const DURATION_UNITS: Record<string, number> = {
   d: 86_400_000,
 };
 
+/** Milliseconds of a duration such as `30d`, `24h`, `90s`, `500ms`; undefined if it is none. */
+function durationMs(raw: string): number | undefined {
+  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
+  return match === null ? undefined : Number(match[1]) * DURATION_UNITS[match[2]];
+}
+
 /** A duration such as `30d`, `24h`, `90s`, `500ms`, or `off` (undefined). */
 function duration(env: Env, name: string, fallback: string, minMs: number): number | undefined {
   const raw = (str(env, name) ?? fallback).toLowerCase();
   if (raw === 'off') return undefined;
-  const match = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
-  if (match === null) {
+  const ms = durationMs(raw);
+  if (ms === undefined) {
     throw new ConfigError(
       name,
       `must be a duration such as 30d, 24h, 15m, 90s or 500ms, or "off", got "${env[name]}"`,
     );
   }
-  const ms = Number(match[1]) * DURATION_UNITS[match[2]];
   if (ms < minMs) throw new ConfigError(name, `must be at least ${minMs} ms, got "${raw}"`);
   return ms;
+}
+
+/** A budget `N/DURATION` (`10/1s`, `600/1m`: N requests per window), or `off` (undefined). */
+function rateLimit(env: Env, name: string, fallback: string): RateLimit | undefined {
+  const raw = (str(env, name) ?? fallback).toLowerCase();
+  if (raw === 'off') return undefined;
+  const match = /^(\d{1,6})\/(.+)$/.exec(raw);
+  const limit = Number(match?.[1] ?? 0);
+  const ttlMs = match === null ? undefined : durationMs(match[2]);
+  if (limit === 0 || ttlMs === undefined) {
+    throw new ConfigError(
+      name,
+      `must be N/DURATION, N requests per client in a window such as 500ms, 1s or 1m (10/1s), or "off", got "${env[name]}"`,
+    );
+  }
+  if (limit > 100_000) {
+    throw new ConfigError(name, `must allow at most 100000 requests, got ${limit}`);
+  }
+  if (ttlMs < 100 || ttlMs > 86_400_000) {
+    throw new ConfigError(name, `must have a window between 100ms and 24h, got "${raw}"`);
+  }
+  return { limit, ttlMs };
+}
+
+/** An IPv4 or IPv6 address, or a CIDR range of one. */
+function isAddressOrRange(value: string): boolean {
+  const [address, bits, extra] = value.split('/');
+  const version = isIP(address);
+  if (version === 0 || extra !== undefined) return false;
+  return (
+    bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128))
+  );
+}
+
+/** TRUST_PROXY: `false`, `true`, a hop count, or a comma list of proxy addresses or CIDRs. */
+function trustProxy(env: Env): TrustProxy {
+  const raw = str(env, 'TRUST_PROXY')?.toLowerCase();
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d{1,2}$/.test(raw)) return Number(raw) === 0 ? false : Number(raw);
+  const addresses = raw.split(',').map((address) => address.trim());
+  if (addresses.every(isAddressOrRange)) return addresses.join(',');
+  throw new ConfigError(
+    'TRUST_PROXY',
+    `must be true, false, a number of proxy hops, or the proxies' addresses or CIDRs separated by commas, got "${env.TRUST_PROXY}"`,
+  );
 }
 
 /** Data kept past what the service needs is removed on a schedule (see RetentionConfig). */
@@ -372,6 +443,11 @@ export function buildConfig(env: Env = process.env): AppConfig {
     host: str(env, 'HOST') ?? '0.0.0.0',
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16 * 1024, 1024, 10 * 1024 * 1024),
+    trustProxy: trustProxy(env),
+    rateLimits: {
+      reports: rateLimit(env, 'RATE_LIMIT_REPORTS', '10/1s'),
+      public: rateLimit(env, 'RATE_LIMIT_PUBLIC', '200/1s'),
+    },
     database: {
       url,
       poolSize: int(env, 'DB_POOL_SIZE', 8, 1, 200),

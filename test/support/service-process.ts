@@ -53,6 +53,9 @@ export async function startService(
       HOST: host,
       PORT: port,
       DATABASE_URL: databaseUrl,
+      // Suites load the service from one address: only the rate limit suite sets budgets.
+      RATE_LIMIT_REPORTS: 'off',
+      RATE_LIMIT_PUBLIC: 'off',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -98,6 +98,9 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     ADMIN_TOKEN,
     SEED_DEMO_DATA: 'true',
+    // Suites send many requests from one address: only the rate limit suite sets budgets.
+    RATE_LIMIT_REPORTS: 'off',
+    RATE_LIMIT_PUBLIC: 'off',
     ...env,
     DATABASE_URL: database.url,
   });

@@ -17,6 +17,7 @@ async function appLoggingAt(level: string) {
   app.get('/ok', () => ({ ok: true }));
   app.get('/health', () => ({ ok: true }));
   app.get('/boom', async (_request, reply) => reply.code(500).send({ ok: false }));
+  app.get('/limited', async (_request, reply) => reply.code(429).send({ ok: false }));
   await app.ready();
   return { app, lines };
 }
@@ -46,6 +47,19 @@ describe('logRequests', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 50, url: '/boom', statusCode: 500 });
     await app.close();
+  });
+
+  it('logs a 429 at debug only, so that a client over its rate limit costs no line', async () => {
+    const atInfo = await appLoggingAt('info');
+    await atInfo.app.inject({ method: 'GET', url: '/limited' });
+    expect(atInfo.lines).toHaveLength(0);
+    await atInfo.app.close();
+    const atDebug = await appLoggingAt('debug');
+    await atDebug.app.inject({ method: 'GET', url: '/limited' });
+    expect(atDebug.lines).toEqual([
+      expect.objectContaining({ level: 20, url: '/limited', statusCode: 429 }),
+    ]);
+    await atDebug.app.close();
   });
 
   it('leaves out what the level leaves out', async () => {

@@ -1,5 +1,5 @@
 import { Logger, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import {
   CacheEntry,
   CacheUnavailableError,
@@ -7,6 +7,7 @@ import {
   type CacheStatus,
 } from './versioned-cache';
 import { errorMessage } from '../../common/errors/error-message';
+import { CommandDeadlines, connectRedis, redactRedisUrl } from './redis-connection';
 
 /**
  * Each key is a hash: `v` the version (or floor), `d` the value, `x` when the value expires (ms,
@@ -85,12 +86,6 @@ export interface RedisCacheOptions {
   floorTtlMs: number;
 }
 
-/** A command's answer is due `at` (ms); `fail` rejects it once that has passed. */
-interface Deadline {
-  at: number;
-  fail: (error: Error) => void;
-}
-
 /** An invalidation waiting for the next write of floors. */
 interface QueuedFloor {
   key: string;
@@ -105,10 +100,6 @@ const MAX_PENDING_FLOORS = 100_000;
 const SUSPEND_MS = 1000;
 /** Floors written by one command at most. */
 const FLOOR_CHUNK = 500;
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
 
 /**
  * The Redis adapter. Optional by design: commands time out quickly, nothing queues while the
@@ -128,30 +119,21 @@ export class RedisVersionedCache extends VersionedCache implements OnApplication
   private readonly pendingFloors = new Map<string, number>();
   /** Invalidations issued since the last write of floors, written together at the next tick. */
   private queuedFloors: QueuedFloor[] = [];
-  /** Commands awaiting their answer, oldest first. */
-  private readonly deadlines = new Set<Deadline>();
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  private readonly deadlines: CommandDeadlines;
 
   constructor(private readonly options: RedisCacheOptions) {
     super();
-    this.client = new Redis(options.url, {
+    this.client = connectRedis({
+      url: options.url,
       keyPrefix: options.keyPrefix,
-      commandTimeout: options.timeoutMs,
-      connectTimeout: Math.max(1000, options.timeoutMs * 10),
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      // Commands issued in the same tick (every step's invalidation, concurrent reads) leave in
-      // one socket write instead of one write each.
-      enableAutoPipelining: true,
-      // Reconnect forever, backing off to 2 s.
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+      timeoutMs: options.timeoutMs,
       scripts: {
         versionedGet: { lua: GET, numberOfKeys: 1, readOnly: true },
         versionedPut: { lua: PUT, numberOfKeys: 1 },
         versionedInvalidate: { lua: INVALIDATE },
       },
     }) as ScriptedRedis;
+    this.deadlines = new CommandDeadlines(options.timeoutMs);
     this.client.on('ready', () => this.markUp());
     this.client.on('error', (error: unknown) => this.markDown(errorMessage(error)));
     this.client.on('close', () => this.markDown('connection closed'));
@@ -242,8 +224,7 @@ export class RedisVersionedCache extends VersionedCache implements OnApplication
   onApplicationShutdown(): void {
     this.closing = true;
     this.client.disconnect();
-    clearTimeout(this.deadlineTimer);
-    this.deadlineTimer = undefined;
+    this.deadlines.stop();
   }
 
   private keyTtlMs(ttlMs: number): number {
@@ -255,54 +236,13 @@ export class RedisVersionedCache extends VersionedCache implements OnApplication
       throw new CacheUnavailableError('Redis is unavailable');
     }
     try {
-      const result = await this.withinTimeout(command());
+      const result = await this.deadlines.within(command());
       if (!this.healthy) this.markUp();
       return result;
     } catch (error) {
       this.suspendedUntil = Date.now() + SUSPEND_MS;
       this.markDown(errorMessage(error));
       throw new CacheUnavailableError(`Redis failed: ${errorMessage(error)}`, { cause: error });
-    }
-  }
-
-  /**
-   * ioredis times a command from when its pipeline is written, and an auto-pipeline waits for
-   * the one before it to be answered: against a frozen Redis that would double the wait. The
-   * caller's deadline runs from the call instead. Deadlines come in call order, so one timer, set
-   * for the oldest, serves them all.
-   */
-  private withinTimeout<T>(pending: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const deadline: Deadline = { at: Date.now() + this.options.timeoutMs, fail: reject };
-      this.deadlines.add(deadline);
-      if (this.deadlineTimer === undefined) this.armDeadlines(this.options.timeoutMs);
-      pending.then(
-        (value) => {
-          this.deadlines.delete(deadline);
-          resolve(value);
-        },
-        (error: Error) => {
-          this.deadlines.delete(deadline);
-          reject(error);
-        },
-      );
-    });
-  }
-
-  private armDeadlines(delayMs: number): void {
-    this.deadlineTimer = setTimeout(() => this.expireDeadlines(), delayMs);
-  }
-
-  private expireDeadlines(): void {
-    this.deadlineTimer = undefined;
-    const now = Date.now();
-    for (const deadline of this.deadlines) {
-      if (deadline.at > now) {
-        this.armDeadlines(deadline.at - now);
-        return;
-      }
-      this.deadlines.delete(deadline);
-      deadline.fail(new Error('Command timed out'));
     }
   }
 
@@ -323,7 +263,7 @@ export class RedisVersionedCache extends VersionedCache implements OnApplication
     if (this.degradedLogged) {
       this.logger.log('Redis cache is available again');
     } else if (!this.everUp) {
-      this.logger.log(`Redis cache connected (${redact(this.options.url)})`);
+      this.logger.log(`Redis cache connected (${redactRedisUrl(this.options.url)})`);
     }
     this.everUp = true;
     this.degradedLogged = false;
@@ -335,7 +275,7 @@ export class RedisVersionedCache extends VersionedCache implements OnApplication
     if (this.degradedLogged || this.closing) return;
     this.degradedLogged = true;
     this.logger.warn(
-      `Redis cache unavailable (${redact(this.options.url)}: ${reason}); reading from the database until it is back`,
+      `Redis cache unavailable (${redactRedisUrl(this.options.url)}: ${reason}); reading from the database until it is back`,
     );
   }
 

@@ -1,10 +1,12 @@
 import { Controller, Get } from '@nestjs/common';
 import { IdParam } from '../../common/http/dto-validators';
+import { RateLimit } from '../../common/http/rate-limit';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ItemView, ItemsService } from './items.service';
 
 @ApiTags('items')
 @Controller('items')
+@RateLimit('public')
 export class ItemsController {
   constructor(private readonly items: ItemsService) {}
 

@@ -2,6 +2,7 @@ import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/commo
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
+import { NoRateLimit } from '../../common/http/rate-limit';
 import { VersionedCache } from '../cache/versioned-cache';
 
 type Indicators = Partial<Record<string, { status: string; [detail: string]: unknown }>>;
@@ -15,6 +16,7 @@ type HealthBody = Pick<HealthCheckResult, 'status' | 'error'> & {
 
 @ApiTags('operations')
 @Controller('health')
+@NoRateLimit()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

@@ -1,13 +1,20 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { histogram } from './metric-registry';
+import { counter, histogram } from './metric-registry';
 
 const requestDuration = histogram({
   name: 'http_request_duration_seconds',
   help: 'HTTP requests by method, route pattern and status code',
   labelNames: ['method', 'route', 'status_code'] as const,
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+});
+
+/** Requests a client's rate limit turned away (also in the histogram above, as 429s). */
+export const rateLimitedRequests = counter({
+  name: 'http_rate_limited_total',
+  help: 'Requests answered 429 RATE_LIMITED, by rate limit class (reports, public)',
+  labelNames: ['class'] as const,
 });
 
 /** Requests no route matched share one label, so that scanners cannot inflate cardinality. */

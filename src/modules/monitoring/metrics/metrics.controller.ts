@@ -1,10 +1,12 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { register } from 'prom-client';
+import { NoRateLimit } from '../../../common/http/rate-limit';
 import { ensureDefaultMetrics } from './metric-registry';
 
 @ApiTags('operations')
 @Controller('metrics')
+@NoRateLimit()
 export class MetricsController {
   constructor() {
     ensureDefaultMetrics();

@@ -4,6 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { NotFoundError } from '../../../common/errors/domain-error';
 import { toErrorBody } from '../../../common/http/all-exceptions.filter';
+import { RateLimit } from '../../../common/http/rate-limit';
 import { SagaView } from '../read-model/saga.mapper';
 import { SagaReportsService } from '../read-model/saga-reports.service';
 import type { SagaStatistics } from '../read-model/saga-statistics';
@@ -21,6 +22,7 @@ export class ChoreographyController {
   ) {}
 
   @Get('transaction/:transactionId')
+  @RateLimit('public')
   @ApiOperation({ summary: 'A saga with its steps, compensations and the events it raised' })
   async transaction(
     @IdParam('transactionId', 'transaction') transactionId: string,
@@ -41,6 +43,7 @@ export class ChoreographyController {
   }
 
   @Get('user/:userId/history')
+  @RateLimit('reports')
   @ApiOperation({ summary: "A user's choreographed purchases, newest first (at most 100)" })
   async history(@IdParam('userId') userId: string): Promise<{
     success: true;
@@ -60,6 +63,7 @@ export class ChoreographyController {
   }
 
   @Get('stats')
+  @RateLimit('reports')
   @ApiOperation({ summary: 'Choreographed sagas per status, exact as of `asOf`' })
   async stats(): Promise<{
     success: true;

@@ -4,6 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { NotFoundError } from '../../../common/errors/domain-error';
 import { toErrorBody } from '../../../common/http/all-exceptions.filter';
+import { RateLimit } from '../../../common/http/rate-limit';
 import { SagaView } from './saga.mapper';
 import { SagaReportsService } from './saga-reports.service';
 import type { SagaStatistics } from './saga-statistics';
@@ -18,6 +19,7 @@ export class SagaController {
   ) {}
 
   @Get('saga/:transactionId')
+  @RateLimit('public')
   @ApiOperation({ summary: 'A saga with its steps and compensations, in order' })
   async get(
     @IdParam('transactionId', 'transaction') transactionId: string,
@@ -36,6 +38,7 @@ export class SagaController {
   }
 
   @Get('sagas/stats')
+  @RateLimit('reports')
   @ApiOperation({
     summary: 'Sagas per status, exact as of `asOf` (from counters kept as sagas change)',
   })

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../../common/auth/admin.guard';
+import { RateLimit } from '../../../common/http/rate-limit';
 import { SAGA_PATTERNS, type SagaPattern } from '../../../config/configuration';
 import { SagaModeDto } from './dto/saga-mode.dto';
 import { PatternControl } from './pattern-control';
@@ -43,6 +44,7 @@ export class PatternController {
   }
 
   @Get('patterns/comparison')
+  @RateLimit('reports')
   @ApiOperation({
     summary: 'The two patterns side by side, with their figures exact as of `asOf`',
   })

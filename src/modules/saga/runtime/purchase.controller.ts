@@ -2,6 +2,7 @@ import { applyDecorators, Body, Controller, Headers, HttpCode, Post, Res } from 
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { DomainError } from '../../../common/errors/domain-error';
+import { RateLimit } from '../../../common/http/rate-limit';
 import { PurchaseDto } from './dto/purchase.dto';
 import { PurchaseService } from './purchase.service';
 import type { PurchaseResult } from '../read-model/saga.mapper';
@@ -40,6 +41,7 @@ function PurchaseHeaders(): MethodDecorator {
 
 @ApiTags('purchases')
 @Controller('purchase')
+@RateLimit('public')
 export class PurchaseController {
   constructor(private readonly purchases: PurchaseService) {}
 
