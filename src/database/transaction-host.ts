@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { DataSource, Logger } from 'typeorm';
-import { driverPool } from './pg-pool';
+import { driverPool, poolUsageOf, type PoolUsage } from './pg-pool';
 
 type Row = object;
 
@@ -31,13 +31,18 @@ export interface PgPool extends PgQueryable {
   connect(): Promise<PgClient>;
 }
 
-/** What the host needs of the database: in the service, TypeORM's pool and query logger. */
+/**
+ * What the host needs of the database: TypeORM's pool and query logger for the purchase path, a
+ * pool of their own for reports and jobs (see work-pools.ts).
+ */
 export interface TransactionDatabase {
   /** The pool, asked for at each use (TypeORM's exists once its data source is initialized). */
   pool(): PgPool;
   logger: Pick<Logger, 'logQueryError' | 'logQuerySlow'>;
   /** Statements slower than this are logged; 0: none. */
   slowMs: number;
+  /** Closes a pool the host owns (TypeORM closes its own). */
+  close?(): Promise<void>;
 }
 
 function isPgPool(value: unknown): value is PgPool {
@@ -123,9 +128,12 @@ export class TransactionHost {
 
   constructor(private readonly database: TransactionDatabase) {}
 
-  /** The host of a TypeORM data source (the service's, provided by DatabaseModule). */
-  static of(dataSource: DataSource): TransactionHost {
-    return new TransactionHost(typeormDatabase(dataSource));
+  /** A host (of this class) on the pool of a TypeORM data source. */
+  static of<H extends TransactionHost>(
+    this: new (database: TransactionDatabase) => H,
+    dataSource: DataSource,
+  ): H {
+    return new this(typeormDatabase(dataSource));
   }
 
   get inTransaction(): boolean {
@@ -216,6 +224,17 @@ export class TransactionHost {
       // A client whose connection failed is closed instead of going back to the pool.
       client.release(broken);
     }
+  }
+
+  /** Connections in use and callers waiting for one; null when the pool does not tell. */
+  usage(): { inUse: number; waiting: number } | null {
+    const usage: PoolUsage | null = poolUsageOf(this.pool());
+    return usage === null ? null : { inUse: usage.total - usage.idle, waiting: usage.waiting };
+  }
+
+  /** Closes the pool when the host owns it; statements after that fail. */
+  async close(): Promise<void> {
+    await this.database.close?.();
   }
 
   private pool(): PgPool {

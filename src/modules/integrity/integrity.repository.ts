@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TransactionHost } from '../../database/transaction-host';
+import { JobsTransactionHost } from '../../database/work-pools';
 import { compensationGaveUpCondition } from '../saga/core/saga';
 
 /** Every row a finding query returns carries the number of findings in all, before the limit. */
@@ -81,7 +81,7 @@ export interface IntegrityFindings {
  */
 @Injectable()
 export class IntegrityRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(private readonly tx: JobsTransactionHost) {}
 
   /**
    * Runs every query in one read-only REPEATABLE READ transaction, so they all see the same

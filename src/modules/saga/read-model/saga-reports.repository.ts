@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
-import { TransactionHost } from '../../../database/transaction-host';
+import { ReportingTransactionHost } from '../../../database/work-pools';
 import type { SagaRow } from '../core/saga.repository';
 import { compensationGaveUpCondition, type SagaStatus } from '../core/saga';
 
@@ -106,7 +106,7 @@ export function listingWhere(filter: SagaListFilter): { sql: string; params: unk
  */
 @Injectable()
 export class SagaReportsRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(private readonly tx: ReportingTransactionHost) {}
 
   /** Counts per pattern and status, one pass over (pattern, status). */
   countsByPattern(): Promise<StatusCountsRow[]> {
