@@ -114,9 +114,10 @@ export class TransactionRolledBackError extends Error {
  * inside `fn` (however deep) joins it through async-local context. Outside `run`, repositories
  * use the pool directly.
  *
- * Statements go to TypeORM's pg pool as named prepared statements: PostgreSQL parses and plans
- * each distinct statement once per connection instead of on every call. A transaction holds one
- * pool client and sends each statement the moment it is asked for: on a pipelined connection
+ * Statements go to the host's pg pool (TypeORM's for the purchase path; work-pools.ts for the
+ * others) as named prepared statements: PostgreSQL parses and plans each distinct statement once
+ * per connection instead of on every call. A transaction holds one pool client and sends each
+ * statement the moment it is asked for: on a pipelined connection
  * (`pipeline: true`, see data-source-options) `BEGIN` leaves together with the first statement,
  * and statements issued without awaiting each other share one round trip, still executed in the
  * order they were issued. `commit()` sends the COMMIT behind them, so that a transaction's last
