@@ -146,7 +146,13 @@ describe('Admin statistics and saga listing', () => {
   describe('GET /admin/sagas', () => {
     it('lists every saga newest first, transaction id breaking ties, 20 per page by default', async () => {
       const res = await t.http.get('/admin/sagas').set(ADMIN).expect(200);
-      expect(res.body).toMatchObject({ total: 11, page: 1, limit: 20, totalPages: 1 });
+      expect(res.body).toMatchObject({
+        total: 11,
+        totalEstimated: false,
+        page: 1,
+        limit: 20,
+        totalPages: 1,
+      });
       const ids = (res.body.data as Summary[]).map((s) => s.transactionId);
       const expected = await t.db.query<{ transaction_id: string }>(
         'SELECT transaction_id FROM saga_states ORDER BY created_at DESC, transaction_id DESC',
@@ -379,5 +385,102 @@ describe('Admin statistics and saga listing', () => {
     it('checks the token before the query parameters', async () => {
       await t.http.get('/admin/sagas?page=abc').expect(401);
     });
+  });
+});
+
+describe('Saga listing past the exact count', () => {
+  let t: TestApp;
+  /** The sagas of item-rare, open and settled, newest first. */
+  let rare: string[];
+
+  beforeAll(async () => {
+    // Retention would remove these old sagas.
+    t = await startTestApp({ SAGA_PATTERN_MODE: 'orchestration', RETENTION_CRON: 'off' });
+    // 10,050 settled sagas of item-bulk, a minute apart, and item-rare's, open and settled
+    // sagas taking turns in time: its listing merges the two kinds newest first.
+    await t.db.query(
+      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+         created_at, updated_at, completed_at, failed_at, lease_owner, lease_expires_at)
+       SELECT 'BULK_' || lpad(i::text, 6, '0'), 'orchestration', 'completed', 'user-bulk',
+              'item-bulk', 1, 1.00, t, t, t, NULL, NULL, NULL
+         FROM generate_series(1, 10050) AS i,
+              LATERAL (SELECT timestamptz '2021-01-01' + i * interval '1 minute' AS t) at
+       UNION ALL
+       SELECT 'RARE_' || lpad(i::text, 2, '0'), 'orchestration',
+              (ARRAY['completed', 'in_progress', 'failed', 'pending', 'compensated', 'compensating'])[1 + i % 6],
+              'user-bulk', 'item-rare', 1, 1.00, t, t,
+              CASE WHEN i % 6 IN (0, 4) THEN t END, CASE WHEN i % 6 = 2 THEN t END,
+              CASE WHEN i % 6 IN (1, 3, 5) THEN 'elsewhere' END,
+              CASE WHEN i % 6 IN (1, 3, 5) THEN now() + interval '1 hour' END
+         FROM generate_series(1, 30) AS i,
+              LATERAL (SELECT timestamptz '2021-02-01' + (i / 2) * interval '1 hour' AS t) at`,
+    );
+    await t.db.query('ANALYZE saga_states');
+    rare = (
+      await t.db.query<{ transaction_id: string }>(
+        `SELECT transaction_id FROM saga_states WHERE item_id = 'item-rare'
+          ORDER BY created_at DESC, transaction_id DESC`,
+      )
+    ).rows.map((row) => row.transaction_id);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('answers an estimate of the total above 10,000 matches, and says so', async () => {
+    const res = await t.http.get('/admin/sagas?limit=50').set(ADMIN).expect(200);
+    expect(res.body.totalEstimated).toBe(true);
+    expect(res.body.total).toBeGreaterThan(10_000);
+    expect(res.body.totalPages).toBe(Math.ceil(res.body.total / 50));
+    expect(res.body.data).toHaveLength(50);
+
+    const byUser = await t.http.get('/admin/sagas?userId=user-bulk&limit=5').set(ADMIN);
+    expect(byUser.body).toMatchObject({ totalEstimated: true });
+    const few = await t.http.get('/admin/sagas?status=failed').set(ADMIN).expect(200);
+    expect(few.body).toMatchObject({ total: 5, totalEstimated: false });
+    const ranged = await t.http
+      .get('/admin/sagas?dateFrom=2021-01-01&dateTo=2021-01-01T23:59:59Z&limit=5')
+      .set(ADMIN)
+      .expect(200);
+    expect(ranged.body).toMatchObject({ total: 1439, totalEstimated: false, totalPages: 288 });
+  });
+
+  it("lists an item's open and settled sagas together, newest first, by page and by cursor", async () => {
+    expect(rare).toHaveLength(30);
+    const all = await t.http.get('/admin/sagas?itemId=item-rare&limit=100').set(ADMIN).expect(200);
+    expect(all.body).toMatchObject({ total: 30, totalEstimated: false });
+    expect((all.body.data as Summary[]).map((s) => s.transactionId)).toEqual(rare);
+
+    const numbered: string[] = [];
+    for (let page = 1; page <= 4; page++) {
+      const res = await t.http
+        .get(`/admin/sagas?itemId=item-rare&limit=8&page=${page}`)
+        .set(ADMIN)
+        .expect(200);
+      expect(res.body).toMatchObject({ total: 30, totalPages: 4 });
+      numbered.push(...(res.body.data as Summary[]).map((s) => s.transactionId));
+    }
+    expect(numbered).toEqual(rare);
+
+    const keyset: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor === null ? '' : `&cursor=${cursor}`;
+      const res = await t.http.get(`/admin/sagas?itemId=item-rare&limit=7${query}`).set(ADMIN);
+      keyset.push(...(res.body.data as Summary[]).map((s) => s.transactionId));
+      cursor = res.body.nextCursor as string | null;
+    } while (cursor !== null);
+    expect(keyset).toEqual(rare);
+
+    const open = await listAll(t, 'itemId=item-rare&status=in_progress');
+    expect(open.map((s) => s.transactionId)).toEqual(
+      rare.filter((id) => Number(id.slice(5)) % 6 === 1),
+    );
+    // Open for years: stuck, whatever their lease.
+    const stuck = await listAll(t, 'itemId=item-rare&status=stuck&limit=100');
+    expect(stuck.map((s) => s.transactionId)).toEqual(
+      rare.filter((id) => Number(id.slice(5)) % 2 === 1),
+    );
   });
 });

@@ -28,7 +28,9 @@ export interface SagaSummary {
 
 export interface SagaPage {
   data: SagaSummary[];
+  /** Exact up to 10,000 matches; beyond, the database's estimate (`totalEstimated`). */
   total: number;
+  totalEstimated: boolean;
   page: number;
   limit: number;
   totalPages: number;

@@ -12,7 +12,11 @@ import { buildConfig, type AppConfig } from '../config/configuration';
 import { dataSourceOptions } from '../database/data-source-options';
 import { resolveDatabase } from '../database/database-connection';
 import { parseArgs } from '../database/pg-tools';
-import { TransactionHost } from '../database/transaction-host';
+import {
+  JobsTransactionHost,
+  ReportingTransactionHost,
+  workPoolDatabase,
+} from '../database/work-pools';
 import { createVersionedCache } from '../modules/cache/create-versioned-cache';
 import { RetentionRepository } from '../modules/retention/retention.repository';
 import {
@@ -67,6 +71,13 @@ async function main(argv: string[]): Promise<number> {
     dataSourceOptions(database.url, { poolSize: 2, slowQueryMs: 600_000 }),
   );
   const cache = createVersionedCache(resolved);
+  // The run goes on a jobs pool, as the service's scheduled one does (JOBS_STATEMENT_TIMEOUT_MS).
+  const jobs = new JobsTransactionHost(
+    workPoolDatabase(database.url, 'jobs', config.database.jobs, {
+      logger: dataSource.logger,
+      slowMs: 0,
+    }),
+  );
   try {
     await dataSource.initialize();
     if (await dataSource.showMigrations()) {
@@ -74,10 +85,9 @@ async function main(argv: string[]): Promise<number> {
     }
     await cache.probe();
     const settings = new ConfigService<AppConfig, true>(resolved);
-    const tx = TransactionHost.of(dataSource);
     const retention = new RetentionService(
-      new RetentionRepository(tx),
-      tx,
+      new RetentionRepository(jobs, ReportingTransactionHost.of(dataSource)),
+      jobs,
       new SagaViewCache(cache, settings),
       settings,
     );
@@ -89,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
     if (outcome.kind === 'busy') return 1;
     return outcome.kind === 'ran' && outcome.run.error !== undefined ? 2 : 0;
   } finally {
+    await jobs.close();
     (cache as { onApplicationShutdown?: () => void }).onApplicationShutdown?.();
     if (dataSource.isInitialized) await dataSource.destroy();
     await database.embedded?.stop();

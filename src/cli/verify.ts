@@ -11,7 +11,7 @@ import { buildConfig, type AppConfig } from '../config/configuration';
 import { dataSourceOptions } from '../database/data-source-options';
 import { resolveDatabase } from '../database/database-connection';
 import { connectionOf, describeConnection, parseArgs } from '../database/pg-tools';
-import { TransactionHost } from '../database/transaction-host';
+import { JobsTransactionHost, workPoolDatabase } from '../database/work-pools';
 import { formatIntegrityReport } from '../modules/integrity/integrity-report';
 import { IntegrityRepository } from '../modules/integrity/integrity.repository';
 import { IntegrityService } from '../modules/integrity/integrity.service';
@@ -28,13 +28,20 @@ async function main(argv: string[]): Promise<number> {
     // The report gives the time taken; slow-query lines would only interleave with it.
     dataSourceOptions(database.url, { poolSize: 1, slowQueryMs: 600_000 }),
   );
+  // The check runs on a jobs pool, as the service's scheduled one does (JOBS_STATEMENT_TIMEOUT_MS).
+  const jobs = new JobsTransactionHost(
+    workPoolDatabase(database.url, 'jobs', config.database.jobs, {
+      logger: dataSource.logger,
+      slowMs: 0,
+    }),
+  );
   try {
     await dataSource.initialize();
     if (await dataSource.showMigrations()) {
       throw new Error('The database has migrations pending: run `npm run migration:run` first');
     }
     const integrity = new IntegrityService(
-      new IntegrityRepository(TransactionHost.of(dataSource)),
+      new IntegrityRepository(jobs),
       new ConfigService<AppConfig, true>(config),
     );
     const report = await integrity.verify(args.flags.has('incremental') ? 'incremental' : 'full');
@@ -45,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return report.clean ? 0 : 1;
   } finally {
+    await jobs.close();
     if (dataSource.isInitialized) await dataSource.destroy();
     await database.embedded?.stop();
   }

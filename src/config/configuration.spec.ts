@@ -45,6 +45,30 @@ describe('buildConfig', () => {
     );
   });
 
+  it('gives reports and jobs small pools of their own, with their statement timeouts', () => {
+    const defaults = buildConfig({}).database;
+    expect([defaults.poolSize, defaults.reporting, defaults.jobs]).toEqual([
+      8,
+      { poolSize: 2, statementTimeoutMs: 5000, queue: 8 },
+      { poolSize: 2, statementTimeoutMs: 60_000 },
+    ]);
+    const set = buildConfig({
+      REPORTING_POOL_SIZE: '3',
+      REPORTING_QUEUE: '0',
+      REPORTING_STATEMENT_TIMEOUT_MS: '2500',
+      JOBS_POOL_SIZE: '1',
+      JOBS_STATEMENT_TIMEOUT_MS: '120000',
+    }).database;
+    expect([set.reporting, set.jobs]).toEqual([
+      { poolSize: 3, statementTimeoutMs: 2500, queue: 0 },
+      { poolSize: 1, statementTimeoutMs: 120_000 },
+    ]);
+    expect(() => buildConfig({ REPORTING_POOL_SIZE: '0' })).toThrow(/REPORTING_POOL_SIZE/);
+    expect(() => buildConfig({ JOBS_STATEMENT_TIMEOUT_MS: '5s' })).toThrow(
+      /JOBS_STATEMENT_TIMEOUT_MS must be an integer/,
+    );
+  });
+
   it('names the instance INSTANCE_ID, else after its host and port', () => {
     expect(buildConfig({ INSTANCE_ID: 'checkout-1' }).instance).toEqual({
       id: 'checkout-1',

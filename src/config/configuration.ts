@@ -19,9 +19,24 @@ const LOG_LEVELS: readonly LogLevel[] = [
 export interface DatabaseConfig {
   /** Connection URL of an external server; undefined means the embedded PostgreSQL. */
   url?: string;
+  /** Connections of the purchase path (purchases, saga reads, the saga's own upkeep). */
   poolSize: number;
   slowQueryMs: number;
   embedded: { dir: string; port: number };
+  /** Reports and listings, on a pool of their own behind a bounded queue. */
+  reporting: ReportingPoolConfig;
+  /** Integrity, retention and the DB monitor, on a pool of their own. */
+  jobs: WorkPoolConfig;
+}
+
+export interface WorkPoolConfig {
+  poolSize: number;
+  statementTimeoutMs: number;
+}
+
+export interface ReportingPoolConfig extends WorkPoolConfig {
+  /** Reporting statements waiting for a connection; beyond them, requests are refused (429). */
+  queue: number;
 }
 
 export interface SagaConfig {
@@ -455,6 +470,15 @@ export function buildConfig(env: Env = process.env): AppConfig {
       embedded: {
         dir: str(env, 'EMBEDDED_PG_DIR') ?? '.data/postgres',
         port: int(env, 'EMBEDDED_PG_PORT', 54329, 1, 65535),
+      },
+      reporting: {
+        poolSize: int(env, 'REPORTING_POOL_SIZE', 2, 1, 50),
+        statementTimeoutMs: int(env, 'REPORTING_STATEMENT_TIMEOUT_MS', 5000, 100, 600_000),
+        queue: int(env, 'REPORTING_QUEUE', 8, 0, 1000),
+      },
+      jobs: {
+        poolSize: int(env, 'JOBS_POOL_SIZE', 2, 1, 20),
+        statementTimeoutMs: int(env, 'JOBS_STATEMENT_TIMEOUT_MS', 60_000, 1000, 3_600_000),
       },
     },
     redisUrl: redisUrl(env),

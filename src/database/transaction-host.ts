@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { DataSource, Logger } from 'typeorm';
-import { driverPool } from './pg-pool';
+import { driverPool, poolUsageOf, type PoolUsage } from './pg-pool';
 
 type Row = object;
 
@@ -31,13 +31,18 @@ export interface PgPool extends PgQueryable {
   connect(): Promise<PgClient>;
 }
 
-/** What the host needs of the database: in the service, TypeORM's pool and query logger. */
+/**
+ * What the host needs of the database: TypeORM's pool and query logger for the purchase path, a
+ * pool of their own for reports and jobs (see work-pools.ts).
+ */
 export interface TransactionDatabase {
   /** The pool, asked for at each use (TypeORM's exists once its data source is initialized). */
   pool(): PgPool;
   logger: Pick<Logger, 'logQueryError' | 'logQuerySlow'>;
   /** Statements slower than this are logged; 0: none. */
   slowMs: number;
+  /** Closes a pool the host owns (TypeORM closes its own). */
+  close?(): Promise<void>;
 }
 
 function isPgPool(value: unknown): value is PgPool {
@@ -109,9 +114,10 @@ export class TransactionRolledBackError extends Error {
  * inside `fn` (however deep) joins it through async-local context. Outside `run`, repositories
  * use the pool directly.
  *
- * Statements go to TypeORM's pg pool as named prepared statements: PostgreSQL parses and plans
- * each distinct statement once per connection instead of on every call. A transaction holds one
- * pool client and sends each statement the moment it is asked for: on a pipelined connection
+ * Statements go to the host's pg pool (TypeORM's for the purchase path; work-pools.ts for the
+ * others) as named prepared statements: PostgreSQL parses and plans each distinct statement once
+ * per connection instead of on every call. A transaction holds one pool client and sends each
+ * statement the moment it is asked for: on a pipelined connection
  * (`pipeline: true`, see data-source-options) `BEGIN` leaves together with the first statement,
  * and statements issued without awaiting each other share one round trip, still executed in the
  * order they were issued. `commit()` sends the COMMIT behind them, so that a transaction's last
@@ -123,9 +129,12 @@ export class TransactionHost {
 
   constructor(private readonly database: TransactionDatabase) {}
 
-  /** The host of a TypeORM data source (the service's, provided by DatabaseModule). */
-  static of(dataSource: DataSource): TransactionHost {
-    return new TransactionHost(typeormDatabase(dataSource));
+  /** A host (of this class) on the pool of a TypeORM data source. */
+  static of<H extends TransactionHost>(
+    this: new (database: TransactionDatabase) => H,
+    dataSource: DataSource,
+  ): H {
+    return new this(typeormDatabase(dataSource));
   }
 
   get inTransaction(): boolean {
@@ -216,6 +225,17 @@ export class TransactionHost {
       // A client whose connection failed is closed instead of going back to the pool.
       client.release(broken);
     }
+  }
+
+  /** Connections in use and callers waiting for one; null when the pool does not tell. */
+  usage(): { inUse: number; waiting: number } | null {
+    const usage: PoolUsage | null = poolUsageOf(this.pool());
+    return usage === null ? null : { inUse: usage.total - usage.idle, waiting: usage.waiting };
+  }
+
+  /** Closes the pool when the host owns it; statements after that fail. */
+  async close(): Promise<void> {
+    await this.database.close?.();
   }
 
   private pool(): PgPool {

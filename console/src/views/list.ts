@@ -118,7 +118,11 @@ export function listView(state: ListState, apply: (form: HTMLFormElement) => voi
       page === undefined
         ? nothing
         : html`<p class="count" aria-live="polite">
-              ${page.total} saga${page.total === 1 ? '' : 's'} match${page.total === 1 ? 'es' : ''}
+              ${
+                page.totalEstimated
+                  ? `about ${page.total.toLocaleString('en')} sagas match`
+                  : `${page.total} saga${page.total === 1 ? '' : 's'} match${page.total === 1 ? 'es' : ''}`
+              }
               ${query.has('cursor') ? html`(an older page)` : nothing}
             </p>
             <div class="table-wrap" tabindex="0" role="region" aria-label="Sagas table">

@@ -1,5 +1,6 @@
 import {
   isDatabaseUnavailable,
+  isStatementTimeout,
   isTransientDatabaseError,
   isUniqueViolation,
 } from './database-errors';
@@ -27,6 +28,19 @@ describe('database errors', () => {
     expect(isTransientDatabaseError({ code: '40P01' })).toBe(true);
     expect(isTransientDatabaseError({ code: 'ECONNRESET' })).toBe(true);
     expect(isTransientDatabaseError({ code: '23514' })).toBe(false);
+  });
+
+  it('knows a statement cut off by its statement timeout from one cancelled otherwise', () => {
+    const timedOut = Object.assign(new Error('canceling statement due to statement timeout'), {
+      code: '57014',
+    });
+    const cancelled = Object.assign(new Error('canceling statement due to user request'), {
+      code: '57014',
+    });
+    expect(isStatementTimeout(timedOut)).toBe(true);
+    expect(isStatementTimeout(cancelled)).toBe(false);
+    expect(isStatementTimeout(new Error('statement timeout'))).toBe(false);
+    expect(isDatabaseUnavailable(timedOut)).toBe(false);
   });
 
   it('recognises a unique violation, optionally of one constraint', () => {

@@ -36,6 +36,11 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   );
 }
 
+/** The server cancelled a statement that ran past its statement_timeout (SQLSTATE 57014). */
+export function isStatementTimeout(error: unknown): boolean {
+  return codeOf(error) === '57014' && /statement timeout/i.test(errorMessage(error));
+}
+
 /** Serialization failures and deadlocks: the transaction may simply be run again. */
 export function isTransientDatabaseError(error: unknown): boolean {
   const code = codeOf(error);

@@ -26,11 +26,9 @@ export class SagasAdminController {
       'Sagas per status and per pattern, stuck sagas, throughput of the last minute, p50/p95 duration of the last 15 minutes, the retention policy and its last run',
   })
   async statistics(): Promise<{ success: true; retention: RetentionStatus } & SagaOverview> {
-    const [overview, retention] = await Promise.all([
-      this.reports.overview(),
-      this.retention.status(),
-    ]);
-    return { success: true, ...overview, retention };
+    // One after the other: a request takes one reporting turn at a time (see work-pools.ts).
+    const overview = await this.reports.overview();
+    return { success: true, ...overview, retention: await this.retention.status() };
   }
 
   @Get('sagas')

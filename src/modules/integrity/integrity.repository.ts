@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TransactionHost } from '../../database/transaction-host';
+import { JobsTransactionHost } from '../../database/work-pools';
 import { compensationGaveUpCondition } from '../saga/core/saga';
 
 /** Every row a finding query returns carries the number of findings in all, before the limit. */
@@ -157,7 +157,7 @@ const OUT_OF_LINE = (actual: string, inFlight: string) =>
  */
 @Injectable()
 export class IntegrityRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(private readonly tx: JobsTransactionHost) {}
 
   /**
    * Everything, in one read-only REPEATABLE READ transaction (one snapshot, one now()). No

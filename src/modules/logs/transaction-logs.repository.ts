@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
+import { ReportingTransactionHost } from '../../database/work-pools';
 import type { TransactionLogStatus } from './transaction-log.entity';
 
 export interface TransactionLogRow {
@@ -17,7 +18,10 @@ export interface TransactionLogRow {
 
 @Injectable()
 export class TransactionLogsRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(
+    private readonly tx: TransactionHost,
+    private readonly reporting: ReportingTransactionHost,
+  ) {}
 
   /**
    * One log per saga, for several sagas in one statement: a saga already logged keeps (and
@@ -87,8 +91,9 @@ export class TransactionLogsRepository {
     );
   }
 
+  /** A report: a user's logs, newest first. */
   listByUser(userId: string, limit: number): Promise<TransactionLogRow[]> {
-    return this.tx.query<TransactionLogRow>(
+    return this.reporting.query<TransactionLogRow>(
       'SELECT * FROM transaction_logs WHERE user_id = $1 ORDER BY created_at DESC, log_id LIMIT $2',
       [userId, limit],
     );

@@ -1,5 +1,6 @@
 import { answerOk, FakePgDatabase } from '../../database/pg-pool.fixture';
 import { type PgResult, TransactionHost } from '../../database/transaction-host';
+import { ReportingTransactionHost } from '../../database/work-pools';
 import { LogRecordStep } from '../saga/core/steps/log-record.step';
 import { TransactionLogRow, TransactionLogsRepository } from './transaction-logs.repository';
 import { TransactionLogsService } from './transaction-logs.service';
@@ -61,7 +62,10 @@ class FakeTable {
 function setup() {
   const table = new FakeTable();
   const logs = new TransactionLogsService(
-    new TransactionLogsRepository(new TransactionHost(table.database)),
+    new TransactionLogsRepository(
+      new TransactionHost(table.database),
+      new ReportingTransactionHost(table.database),
+    ),
   );
   return { table, logs };
 }

@@ -8,13 +8,21 @@ import { HealthController } from './health.controller';
 import { HttpMetrics } from './metrics/http-metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { OverviewController } from './metrics/overview.controller';
+import { PoolMetrics } from './metrics/pool-metrics';
 import { SagaOverviewSampler } from './metrics/saga-overview';
 import { SagaMetrics } from './metrics/saga-metrics';
 
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), CacheModule],
   controllers: [HealthController, MetricsController, DbMetricsController, OverviewController],
-  providers: [SagaMetrics, HttpMetrics, DbMonitorRepository, DbMonitorService, SagaOverviewSampler],
+  providers: [
+    SagaMetrics,
+    HttpMetrics,
+    PoolMetrics,
+    DbMonitorRepository,
+    DbMonitorService,
+    SagaOverviewSampler,
+  ],
   exports: [SagaMetrics],
 })
 export class MonitoringModule {}

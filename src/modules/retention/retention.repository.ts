@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TransactionHost } from '../../database/transaction-host';
+import { JobsTransactionHost, ReportingTransactionHost } from '../../database/work-pools';
 import { type SagaStatus, settledCondition } from '../saga/core/saga';
 
 /**
@@ -50,7 +50,11 @@ const PENDING_SAGAS = `SELECT pe.aggregate_id FROM outbox_events pe WHERE pe.id 
  */
 @Injectable()
 export class RetentionRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(
+    private readonly tx: JobsTransactionHost,
+    /** The policy's figures in the admin statistics. */
+    private readonly reporting: ReportingTransactionHost,
+  ) {}
 
   /**
    * Inside a transaction: locks up to `limit` settled sagas created and last changed before
@@ -262,16 +266,12 @@ export class RetentionRepository {
     );
   }
 
-  async lastRun<T>(): Promise<T | undefined> {
-    const row = await this.tx.one<{ run: T }>('SELECT run FROM retention_runs WHERE id = 1');
-    return row?.run;
-  }
-
-  /** Sagas removed so far, all outcomes together. */
-  async purgedSagas(): Promise<number> {
-    const [row] = await this.tx.query<{ n: string }>(
-      'SELECT COALESCE(sum(sagas), 0)::text AS n FROM saga_purged_totals',
+  /** Sagas removed so far, all outcomes together, and the last run (one reporting statement). */
+  async progress<T>(): Promise<{ purgedSagas: number; lastRun: T | undefined }> {
+    const row = await this.reporting.one<{ n: string; run: T | null }>(
+      `SELECT (SELECT COALESCE(sum(sagas), 0)::text FROM saga_purged_totals) AS n,
+              (SELECT run FROM retention_runs WHERE id = 1) AS run`,
     );
-    return Number(row.n);
+    return { purgedSagas: Number(row?.n ?? 0), lastRun: row?.run ?? undefined };
   }
 }

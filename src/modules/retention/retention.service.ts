@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ConfigError, type AppConfig, type RetentionConfig } from '../../config/configuration';
 import { SessionConnection } from '../../database/session-connection';
-import { TransactionHost } from '../../database/transaction-host';
+import { JobsTransactionHost } from '../../database/work-pools';
 import { counter, gauge } from '../monitoring/metrics/metric-registry';
 import { SagaViewCache } from '../saga/read-model/saga-view.cache';
 import {
@@ -140,7 +140,7 @@ export class RetentionService implements OnModuleInit {
 
   constructor(
     private readonly repository: RetentionRepository,
-    private readonly tx: TransactionHost,
+    private readonly tx: JobsTransactionHost,
     private readonly views: SagaViewCache,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -188,10 +188,7 @@ export class RetentionService implements OnModuleInit {
   }
 
   async status(): Promise<RetentionStatus> {
-    const [purgedSagas, lastRun] = await Promise.all([
-      this.repository.purgedSagas(),
-      this.repository.lastRun<RetentionRun>(),
-    ]);
+    const { purgedSagas, lastRun } = await this.repository.progress<RetentionRun>();
     return {
       policy: {
         sagasMs: this.config.sagasMs ?? null,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../../database/transaction-host';
+import { ReportingTransactionHost } from '../../../database/work-pools';
 import type { AuditOutcome } from './audit-entry.entity';
 
 export interface AuditRow {
@@ -22,7 +23,10 @@ const COLUMNS =
 /** The admin audit log: rows are added, and read newest first by id (keyset, never OFFSET). */
 @Injectable()
 export class AuditRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(
+    private readonly tx: TransactionHost,
+    private readonly reporting: ReportingTransactionHost,
+  ) {}
 
   async insert(row: NewAuditRow): Promise<AuditRow> {
     const inserted = await this.tx.one<AuditRow>(
@@ -49,7 +53,7 @@ export class AuditRepository {
     beforeId?: string;
     transactionId?: string;
   }): Promise<AuditRow[]> {
-    return this.tx.query<AuditRow>(
+    return this.reporting.query<AuditRow>(
       `SELECT ${COLUMNS} FROM admin_audit_log
         WHERE ($1::bigint IS NULL OR id < $1::bigint)
           AND ($2::varchar IS NULL OR transaction_id = $2::varchar)

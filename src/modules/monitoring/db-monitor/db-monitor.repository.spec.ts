@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
+import { poolUsageOf } from '../../../database/pg-pool';
 import { FakePgDatabase } from '../../../database/pg-pool.fixture';
-import { TransactionHost } from '../../../database/transaction-host';
-import { DbMonitorRepository, poolUsageOf, serviceTablesOf } from './db-monitor.repository';
+import { JobsTransactionHost } from '../../../database/work-pools';
+import { DbMonitorRepository, serviceTablesOf } from './db-monitor.repository';
 
 /** A database answering each statement with the rows given for the first fragment it contains. */
 function fakeDatabase(answers: [fragment: string, rows: object[]][]): FakePgDatabase {
@@ -17,7 +18,7 @@ const dataSource = (options: { migrationsTableName?: string } = {}) =>
 
 function repository(answers: [string, object[]][] = [], source: DataSource = dataSource()) {
   const db = fakeDatabase(answers);
-  return { repo: new DbMonitorRepository(new TransactionHost(db), source), db };
+  return { repo: new DbMonitorRepository(new JobsTransactionHost(db), source), db };
 }
 
 describe('DbMonitorRepository', () => {

@@ -1,49 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { driverPool } from '../../../database/pg-pool';
-import { TransactionHost } from '../../../database/transaction-host';
-import {
-  PoolUsage,
-  quoteIdentifier,
-  SlowStatement,
-  StatStatementsState,
-  TableSize,
-} from './db-snapshot';
+import { driverPool, poolUsageOf, type PoolUsage } from '../../../database/pg-pool';
+import { JobsTransactionHost } from '../../../database/work-pools';
+import { quoteIdentifier, SlowStatement, StatStatementsState, TableSize } from './db-snapshot';
 
 /** The monitor's statements never hold a connection for long. */
 const STATEMENT_TIMEOUT_MS = 5000;
-
-/** What the monitor reads of a pg pool. */
-interface PgPoolCounts {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-  options?: { max?: number };
-}
-
-function hasPoolCounts(value: unknown): value is PgPoolCounts {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    'totalCount' in value &&
-    typeof value.totalCount === 'number' &&
-    'idleCount' in value &&
-    typeof value.idleCount === 'number' &&
-    'waitingCount' in value &&
-    typeof value.waitingCount === 'number'
-  );
-}
-
-/** The usage of a pg pool; null when `pool` is not one. */
-export function poolUsageOf(pool: unknown): PoolUsage | null {
-  if (!hasPoolCounts(pool)) return null;
-  return {
-    total: pool.totalCount,
-    idle: pool.idleCount,
-    waiting: pool.waitingCount,
-    max: pool.options?.max ?? null,
-  };
-}
 
 /** The tables of the entities and the migrations table, once each and sorted. */
 export function serviceTablesOf(
@@ -57,7 +19,7 @@ export function serviceTablesOf(
 @Injectable()
 export class DbMonitorRepository {
   constructor(
-    private readonly tx: TransactionHost,
+    private readonly tx: JobsTransactionHost,
     private readonly dataSource: DataSource,
   ) {}
 

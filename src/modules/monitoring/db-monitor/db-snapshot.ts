@@ -1,3 +1,7 @@
+import type { PoolUsage } from '../../../database/pg-pool';
+
+export type { PoolUsage };
+
 /** What the DB performance monitor records on each run. */
 export interface DbSnapshot {
   takenAt: Date;
@@ -11,13 +15,6 @@ export interface DbSnapshot {
   cacheHitRatio: number | null;
   tables: TableSize[];
   slowQueries: SlowQueries;
-}
-
-export interface PoolUsage {
-  total: number;
-  idle: number;
-  waiting: number;
-  max: number | null;
 }
 
 export interface TableSize {

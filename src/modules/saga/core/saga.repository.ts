@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
+import { ReportingTransactionHost } from '../../../database/work-pools';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga';
 import { type SagaStatus, isTerminal } from './saga';
@@ -90,7 +91,10 @@ export interface FencedTransition {
 
 @Injectable()
 export class SagaRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(
+    private readonly tx: TransactionHost,
+    private readonly reporting: ReportingTransactionHost,
+  ) {}
 
   /**
    * Inserts sagas in one statement; per saga in order, its row, or undefined when its
@@ -355,13 +359,16 @@ export class SagaRepository {
     );
   }
 
-  /** A user's sagas of one pattern, newest first, with how many steps and undos committed. */
+  /**
+   * A report: a user's sagas of one pattern, newest first, with how many steps and undos
+   * committed.
+   */
   listByUser(
     userId: string,
     pattern: SagaPattern,
     limit: number,
   ): Promise<(SagaRow & { steps_completed: number; compensations_executed: number })[]> {
-    return this.tx.query(
+    return this.reporting.query(
       `SELECT s.*,
          (SELECT count(*)::int FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
             AND r.kind = 'forward' AND r.status = 'success') AS steps_completed,

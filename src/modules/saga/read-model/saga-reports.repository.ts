@@ -1,8 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
-import { TransactionHost } from '../../../database/transaction-host';
+import { ReportingTransactionHost } from '../../../database/work-pools';
 import type { SagaRow } from '../core/saga.repository';
-import { compensationGaveUpCondition, type SagaStatus } from '../core/saga';
+import {
+  compensationGaveUpCondition,
+  isTerminal,
+  SAGA_STATUSES,
+  TERMINAL_STATUSES,
+  type SagaStatus,
+} from '../core/saga';
 
 /**
  * States an operator looks for beyond a status: `stuck`, open and either past its lease (no
@@ -83,10 +89,42 @@ export function listingWhere(filter: SagaListFilter): { sql: string; params: unk
   return { sql: conditions.length === 0 ? 'TRUE' : conditions.join(' AND '), params };
 }
 
+const NEWEST_FIRST = 'ORDER BY created_at DESC, transaction_id DESC';
+
+const statusIn = (statuses: readonly SagaStatus[]): string =>
+  `status IN (${statuses.map((status) => `'${status}'`).join(', ')})`;
+
+/**
+ * Where a listing filtered by item reads its sagas (see the ItemSettledIndex migration): the
+ * settled ones through idx_saga_states_item_settled, whose predicate these words match, and the
+ * open ones through idx_saga_states_open. Undefined for the other filters: one scan serves them.
+ */
+function listingBranches(filter: SagaListFilter): string[] | undefined {
+  if (filter.itemId === undefined) return undefined;
+  return [
+    statusIn(TERMINAL_STATUSES),
+    statusIn(SAGA_STATUSES.filter((status) => !isTerminal(status))),
+  ];
+}
+
+/** The sagas a filter matches, one row each, unordered. */
+function matchingSql(filter: SagaListFilter): { sql: string; params: unknown[] } {
+  const where = listingWhere(filter);
+  const conditions = listingBranches(filter)?.map((branch) => `${branch} AND ${where.sql}`) ?? [
+    where.sql,
+  ];
+  return {
+    sql: conditions
+      .map((condition) => `SELECT 1 FROM saga_states WHERE ${condition}`)
+      .join(' UNION ALL '),
+    params: where.params,
+  };
+}
+
 /** Listings of saga_states for operators, answered from the indexes. */
 @Injectable()
 export class SagaReportsRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(private readonly tx: ReportingTransactionHost) {}
 
   /**
    * A page of sagas, newest first (transaction id breaks ties, so pages never overlap): after
@@ -105,26 +143,51 @@ export class SagaReportsRepository {
       params.push(cursor.createdAt, cursor.transactionId);
       sql += ` AND (created_at, transaction_id) < ($${params.length - 1}::timestamptz, $${params.length}::varchar)`;
     }
-    const limitAt = params.length + 1;
-    return this.tx.query<SagaSummaryRow & { cursor_created_at: string }>(
+    params.push(limit, offset);
+    const [limitAt, offsetAt] = [params.length - 1, params.length];
+    const select = (condition: string) =>
       `SELECT transaction_id, status, pattern, user_id, item_id, quantity, price, current_step,
               error_step, error_code, error_message, created_at, completed_at, failed_at,
               to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
                 AS cursor_created_at
          FROM saga_states
-        WHERE ${sql}
-        ORDER BY created_at DESC, transaction_id DESC
-        LIMIT $${limitAt} OFFSET $${limitAt + 1}`,
-      [...params, limit, offset],
+        WHERE ${condition}`;
+    const branches = listingBranches(filter);
+    if (branches === undefined) {
+      return this.tx.query(
+        `${select(sql)} ${NEWEST_FIRST} LIMIT $${limitAt} OFFSET $${offsetAt}`,
+        params,
+      );
+    }
+    // Each branch reads its newest rows through its own index; the page is taken from them.
+    params.push(limit + offset);
+    const reach = params.length;
+    return this.tx.query(
+      `SELECT * FROM (${branches
+        .map((branch) => `(${select(`${branch} AND ${sql}`)} ${NEWEST_FIRST} LIMIT $${reach})`)
+        .join(' UNION ALL ')}) listed
+        ${NEWEST_FIRST} LIMIT $${limitAt} OFFSET $${offsetAt}`,
+      params,
     );
   }
 
-  async count(filter: SagaListFilter): Promise<number> {
-    const where = listingWhere(filter);
-    const row = await this.tx.one<{ total: string }>(
-      `SELECT count(*)::text AS total FROM saga_states WHERE ${where.sql}`,
-      where.params,
+  /** How many sagas match `filter`, counting no further than `cap + 1`. */
+  async countUpTo(filter: SagaListFilter, cap: number): Promise<number> {
+    const matching = matchingSql(filter);
+    const row = await this.tx.one<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (${matching.sql} LIMIT $${matching.params.length + 1}) capped`,
+      [...matching.params, cap + 1],
     );
-    return Number(row?.total ?? 0);
+    return row?.n ?? 0;
+  }
+
+  /** The planner's estimate of how many sagas match `filter`: no row is read. */
+  async estimate(filter: SagaListFilter): Promise<number> {
+    const matching = matchingSql(filter);
+    const row = await this.tx.one<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(
+      `EXPLAIN (FORMAT JSON) ${matching.sql}`,
+      matching.params,
+    );
+    return Math.round(row?.['QUERY PLAN'][0]?.Plan['Plan Rows'] ?? 0);
   }
 }

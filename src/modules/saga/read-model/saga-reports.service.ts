@@ -19,6 +19,11 @@ import { statisticsOf, type PatternStatistics, type SagaStatistics } from './sag
 export const LATENCY_WINDOW_MS = 15 * 60_000;
 /** Window of the throughput figure. */
 export const THROUGHPUT_WINDOW_MS = 60_000;
+/**
+ * A listing's total is counted up to this many sagas (a few milliseconds through an index);
+ * beyond, the planner's estimate answers instead of a count that would read every match.
+ */
+export const EXACT_TOTAL_UP_TO = 10_000;
 
 export interface SagaOverview {
   statistics: SagaStatistics;
@@ -55,7 +60,9 @@ export interface SagaSummary {
 
 export interface SagaPage {
   data: SagaSummary[];
+  /** Exact up to EXACT_TOTAL_UP_TO; beyond, an estimate (then `totalEstimated`). */
   total: number;
+  totalEstimated: boolean;
   page: number;
   limit: number;
   totalPages: number;
@@ -163,11 +170,10 @@ export class SagaReportsService {
   }
 
   async overview(): Promise<SagaOverview> {
-    const [totals, window, attention] = await Promise.all([
-      this.rollups.statusTotals(),
-      this.rollups.finishWindow(LATENCY_WINDOW_MS, THROUGHPUT_WINDOW_MS),
-      this.rollups.attention(this.stuckAfterMs),
-    ]);
+    // One after the other: each takes a turn of the reporting pool.
+    const totals = await this.rollups.statusTotals();
+    const window = await this.rollups.finishWindow(LATENCY_WINDOW_MS, THROUGHPUT_WINDOW_MS);
+    const attention = await this.rollups.attention(this.stuckAfterMs);
     const byPattern = Object.fromEntries(
       SAGA_PATTERNS.map((pattern) => [
         pattern,
@@ -230,7 +236,10 @@ export class SagaReportsService {
     return { patterns, asOf: totals.at };
   }
 
-  /** A page by number, or (given `cursor`) the `limit` sagas after it, with the filter's total. */
+  /**
+   * A page by number, or (given `cursor`) the `limit` sagas after it, with the filter's total:
+   * exact up to EXACT_TOTAL_UP_TO, the planner's estimate beyond (`totalEstimated`).
+   */
   async list(
     filter: SagaListFilter,
     page: number,
@@ -239,29 +248,42 @@ export class SagaReportsService {
   ): Promise<SagaPage> {
     const scoped =
       filter.state === 'stuck' ? { ...filter, stuckAfterMs: this.stuckAfterMs } : filter;
+    const offset = cursor === undefined ? (page - 1) * limit : 0;
     // One more than asked tells whether an older page exists.
-    const rows = await this.reports.page(
-      scoped,
-      limit + 1,
-      cursor === undefined ? (page - 1) * limit : 0,
-      cursor,
-    );
-    const total = await this.reports.count(scoped);
+    const rows = await this.reports.page(scoped, limit + 1, offset, cursor);
     const shown = rows.slice(0, limit);
+    const more = rows.length > limit;
+    // A numbered page that reaches the end of the list tells the total by itself.
+    const { total, estimated } =
+      cursor === undefined && !more && (shown.length > 0 || offset === 0)
+        ? { total: offset + shown.length, estimated: false }
+        : await this.total(scoped, offset + shown.length + (more ? 1 : 0));
     const last = shown.at(-1);
     return {
       data: shown.map(toSagaSummary),
       total,
+      totalEstimated: estimated,
       page,
       limit,
       totalPages: Math.ceil(total / limit),
       nextCursor:
-        rows.length > limit && last !== undefined
+        more && last !== undefined
           ? encodeSagaCursor({
               createdAt: last.cursor_created_at,
               transactionId: last.transaction_id,
             })
           : null,
     };
+  }
+
+  /** Counted up to EXACT_TOTAL_UP_TO; beyond, estimated, never below what was seen. */
+  private async total(
+    filter: SagaListFilter,
+    seen: number,
+  ): Promise<{ total: number; estimated: boolean }> {
+    const counted = await this.reports.countUpTo(filter, EXACT_TOTAL_UP_TO);
+    if (counted <= EXACT_TOTAL_UP_TO) return { total: counted, estimated: false };
+    const estimate = await this.reports.estimate(filter);
+    return { total: Math.max(estimate, counted, seen), estimated: true };
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { SagaPattern } from '../../../config/configuration';
-import { TransactionHost } from '../../../database/transaction-host';
+import { JobsTransactionHost, ReportingTransactionHost } from '../../../database/work-pools';
 import { compensationGaveUpCondition, type SagaStatus } from '../core/saga';
 
 /** Any fixed 64-bit key shared by the instances: one folds at a time, the others skip. */
@@ -48,7 +48,12 @@ export interface AttentionCounts {
  */
 @Injectable()
 export class SagaRollupsRepository {
-  constructor(private readonly tx: TransactionHost) {}
+  constructor(
+    /** The reads, with the other reports. */
+    private readonly tx: ReportingTransactionHost,
+    /** The fold, with the other jobs. */
+    private readonly jobs: JobsTransactionHost,
+  ) {}
 
   /**
    * Folds the recorded deltas into the totals, unless another instance is folding now (answers
@@ -56,13 +61,13 @@ export class SagaRollupsRepository {
    * its snapshot sees.
    */
   fold(): Promise<boolean> {
-    return this.tx.run(async () => {
-      const lock = await this.tx.one<{ locked: boolean }>(
+    return this.jobs.run(async () => {
+      const lock = await this.jobs.one<{ locked: boolean }>(
         'SELECT pg_try_advisory_xact_lock($1) AS locked',
         [FOLD_LOCK_KEY],
       );
       if (lock?.locked !== true) return false;
-      await this.tx.query(
+      await this.jobs.query(
         `WITH moved AS (DELETE FROM saga_count_deltas RETURNING *)
          INSERT INTO saga_status_totals AS t (pattern, status, sagas, timed, duration_ms)
          SELECT pattern, status, sum(sagas), sum(timed), sum(duration_ms)
@@ -70,7 +75,7 @@ export class SagaRollupsRepository {
          ON CONFLICT (pattern, status) DO UPDATE SET sagas = t.sagas + excluded.sagas,
            timed = t.timed + excluded.timed, duration_ms = t.duration_ms + excluded.duration_ms`,
       );
-      await this.tx.query(
+      await this.jobs.query(
         `WITH moved AS (DELETE FROM saga_finish_deltas RETURNING *)
          INSERT INTO saga_finish_slots AS t (slot, pattern, status, bucket, finished, duration_ms)
          SELECT slot, pattern, status, bucket, sum(finished), sum(duration_ms)
@@ -79,7 +84,7 @@ export class SagaRollupsRepository {
            finished = t.finished + excluded.finished,
            duration_ms = t.duration_ms + excluded.duration_ms`,
       );
-      await this.tx.query(
+      await this.jobs.query(
         `WITH moved AS (DELETE FROM saga_ledger_deltas RETURNING *)
          INSERT INTO saga_ledger_totals AS t (user_id, item_id, completed_sagas, completed_total,
            completed_quantity, changed_seq)
@@ -92,7 +97,7 @@ export class SagaRollupsRepository {
            completed_quantity = t.completed_quantity + excluded.completed_quantity,
            changed_seq = excluded.changed_seq`,
       );
-      await this.tx.query(`DELETE FROM saga_finish_slots WHERE slot < now() - $1::interval`, [
+      await this.jobs.query(`DELETE FROM saga_finish_slots WHERE slot < now() - $1::interval`, [
         FINISH_SLOTS_KEPT,
       ]);
       return true;
