@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { SagaRollupsJob } from '../src/modules/saga/read-model/saga-rollups.job';
 import { runCli } from './support/cli';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
@@ -115,6 +116,23 @@ describe('incremental integrity', () => {
       expect.objectContaining({ itemId: 'item-sword' }),
     ]);
     expect(violations(full, 'rollups').violations).toBe(0);
+  });
+
+  it('leaves the changes to the instance checking them now, and says so', async () => {
+    const holder = new Client({ connectionString: t.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      // The key incremental slices take (IntegrityRepository).
+      await holder.query('SELECT pg_advisory_xact_lock(7243901118302)');
+      const busy = await verify('incremental');
+      expect(busy.progress).toMatchObject({ busy: true, slices: 0, changesChecked: 0 });
+      await holder.query('COMMIT');
+      const free = await verify('incremental');
+      expect(free.progress).toMatchObject({ busy: false, slices: 1 });
+    } finally {
+      await holder.end();
+    }
   });
 
   it('recounts the rollups in a full run and names any drift, route and command', async () => {

@@ -144,6 +144,9 @@ const OPEN_SAGAS = `SELECT user_id, item_id, price, quantity FROM saga_states
   WHERE status IN ('pending', 'in_progress', 'compensating')`;
 
 /** Slack a figure may have while sagas are in flight: lower by at most what they hold. */
+/** Any fixed 64-bit key shared by the instances: one incremental slice at a time. */
+const SLICE_LOCK_KEY = 7_243_901_118_302;
+
 const OUT_OF_LINE = (actual: string, inFlight: string) =>
   `${actual} > expected OR ${actual} < expected - ${inFlight}`;
 
@@ -190,7 +193,7 @@ export class IntegrityRepository {
    * One slice of an incremental run, in one snapshot: the users, items and pairs of up to
    * `slice` ledger changes after `from.ledgerSeq` (and of the changes not folded yet); with
    * `first`, also the sagas finished since `from.finishedAfter` and the checks that read only
-   * open, failed or pending rows.
+   * open, failed or pending rows. `busy` when another instance is checking a slice now.
    */
   findChanged(options: {
     from: IntegrityCheckpoint;
@@ -199,9 +202,15 @@ export class IntegrityRepository {
     sagaTimeoutMs: number;
     outboxMaxPendingMs: number;
     limit: number;
-  }): Promise<IntegritySlice> {
+  }): Promise<IntegritySlice | 'busy'> {
     const { limit, from } = options;
     return this.snapshot(async () => {
+      // Another instance checking a slice now is checking the same changes.
+      const lock = await this.tx.one<{ locked: boolean }>(
+        'SELECT pg_try_advisory_xact_lock($1) AS locked',
+        [SLICE_LOCK_KEY],
+      );
+      if (lock?.locked !== true) return 'busy';
       const changes = await this.tx.query<{
         user_id: string;
         item_id: string;

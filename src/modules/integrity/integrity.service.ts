@@ -59,6 +59,8 @@ export interface IntegrityProgress {
   sagasChecked: number;
   /** Changes past the new checkpoint, for the next run (a run stops after MAX_SLICES). */
   changesLeft: number;
+  /** Stopped because another instance was checking a slice (it checks the same changes). */
+  busy: boolean;
 }
 
 export interface IntegrityReport {
@@ -70,6 +72,20 @@ export interface IntegrityReport {
   checks: IntegrityCheckResult[];
   progress: IntegrityProgress;
 }
+
+/** A run that checked nothing finds nothing. */
+const EMPTY_FINDINGS = (covered: IntegrityCheckpoint): IntegrityFindings => ({
+  balances: [],
+  stock: [],
+  logs: [],
+  inventory: [],
+  stuckSagas: [],
+  failedCompensations: [],
+  outbox: [],
+  negatives: [],
+  rollups: [],
+  covered,
+});
 
 /** The most slices one incremental run takes; what is left waits for the next run. */
 const MAX_SLICES = 100;
@@ -256,6 +272,20 @@ export class IntegrityService {
     const violations = checks.reduce((sum, c) => sum + c.violations, 0);
     const checkedAt = new Date();
     const durationMs = checkedAt.getTime() - started;
+    const report: IntegrityReport = {
+      mode,
+      clean: violations === 0,
+      checkedAt,
+      durationMs,
+      violations,
+      checks,
+      progress,
+    };
+    if (progress.busy && progress.slices === 0) {
+      // Nothing checked: the figures of the run under way elsewhere stand.
+      this.logger.log('Integrity check skipped: another instance is checking the same changes');
+      return report;
+    }
     this.metrics.record(
       Object.fromEntries(
         // An incremental run does not recount the rollups: it leaves the last full run's figure.
@@ -267,15 +297,6 @@ export class IntegrityService {
       durationMs,
       progress.changesLeft,
     );
-    const report: IntegrityReport = {
-      mode,
-      clean: violations === 0,
-      checkedAt,
-      durationMs,
-      violations,
-      checks,
-      progress,
-    };
     this.log(report);
     return report;
   }
@@ -296,6 +317,7 @@ export class IntegrityService {
         changesChecked: 0,
         sagasChecked: 0,
         changesLeft: await this.repository.pendingChanges(findings.covered.ledgerSeq),
+        busy: false,
       },
     };
   }
@@ -314,6 +336,7 @@ export class IntegrityService {
     let changesChecked = 0;
     let sagasChecked = 0;
     let more = true;
+    let busy = false;
     while (more && slices < MAX_SLICES) {
       const slice = await this.repository.findChanged({
         ...limits,
@@ -321,6 +344,10 @@ export class IntegrityService {
         slice: this.settings.sliceSize,
         first: slices === 0,
       });
+      if (slice === 'busy') {
+        busy = true;
+        break;
+      }
       findings =
         findings === undefined
           ? slice.findings
@@ -336,9 +363,8 @@ export class IntegrityService {
       sagasChecked += slice.sagas;
       more = slice.more;
     }
-    if (findings === undefined) throw new Error('An incremental run checked no slice');
     return {
-      findings,
+      findings: findings ?? EMPTY_FINDINGS(at),
       progress: {
         from,
         to: at,
@@ -346,6 +372,7 @@ export class IntegrityService {
         changesChecked,
         sagasChecked,
         changesLeft: more ? await this.repository.pendingChanges(at.ledgerSeq) : 0,
+        busy,
       },
     };
   }

@@ -66,6 +66,24 @@ describe('RedisThrottlerStorage', () => {
     expect(storage.shared).toBe(true);
   });
 
+  it('refuses a blocked client here until its block ends, without asking Redis each time', async () => {
+    redis.answer = () => Promise.resolve([3, 1, 800]);
+    expect((await hit(storage)).isBlocked).toBe(true);
+    expect(redis.calls).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      expect(await hit(storage)).toMatchObject({ isBlocked: true, timeToBlockExpire: 1 });
+    }
+    expect(redis.calls).toBe(1);
+    // Another client, and the same client once its block has ended, go to Redis.
+    redis.answer = () => Promise.resolve([1, 0, 1000]);
+    expect((await hit(storage, 'reports:198.51.100.1')).isBlocked).toBe(false);
+    expect(redis.calls).toBe(2);
+    const now = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(now + 900);
+    expect((await hit(storage)).isBlocked).toBe(false);
+    expect(redis.calls).toBe(3);
+  });
+
   it('counts in this process when Redis fails, and says so once per outage', async () => {
     redis.answer = () => Promise.reject(new Error('READONLY'));
     const answers = [];

@@ -56,6 +56,8 @@ export interface RedisThrottlerStorageOptions {
 
 /** After a failed command, Redis is left alone this long (a slow Redis must not slow every request). */
 const SUSPEND_MS = 1000;
+/** Blocked keys remembered here; beyond, the expired ones are dropped. */
+const MAX_BLOCKED_KEYS = 10_000;
 
 /**
  * Counts shared by every instance in Redis, one script per hit. Redis is optional: while it is
@@ -67,6 +69,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   private readonly logger = new Logger('RateLimit');
   private readonly deadlines: CommandDeadlines;
   private suspendedUntil = 0;
+  /** Keys Redis said are blocked, until when: their hits are refused without asking it again. */
+  private readonly blockedUntil = new Map<string, number>();
   private down = false;
   private closing = false;
 
@@ -101,12 +105,25 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    if (this.client.status === 'ready' && Date.now() >= this.suspendedUntil) {
+    const now = Date.now();
+    const until = this.blockedUntil.get(key);
+    if (until !== undefined && until > now) {
+      // A client hammering past its limit costs no Redis call until its block ends.
+      const seconds = Math.ceil((until - now) / 1000);
+      return {
+        totalHits: limit + 1,
+        timeToExpire: seconds,
+        isBlocked: true,
+        timeToBlockExpire: seconds,
+      };
+    }
+    if (this.client.status === 'ready' && now >= this.suspendedUntil) {
       try {
         const [hits, blocked, ms] = await this.deadlines.within(
           this.client.rateLimitHit(key, ttl, limit, blockDuration),
         );
         if (this.down) this.markUp();
+        if (blocked === 1) this.rememberBlocked(key, Date.now() + ms);
         const seconds = Math.ceil(ms / 1000);
         return {
           totalHits: hits,
@@ -120,6 +137,19 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
       }
     }
     return this.fallback.increment(key, ttl, limit, blockDuration, throttlerName);
+  }
+
+  private rememberBlocked(key: string, until: number): void {
+    if (this.blockedUntil.size >= MAX_BLOCKED_KEYS) {
+      const now = Date.now();
+      for (const [known, end] of this.blockedUntil) if (end <= now) this.blockedUntil.delete(known);
+      // Still full of live blocks: forget the oldest rather than grow without bound.
+      if (this.blockedUntil.size >= MAX_BLOCKED_KEYS) {
+        const oldest = this.blockedUntil.keys().next();
+        if (oldest.done !== true) this.blockedUntil.delete(oldest.value);
+      }
+    }
+    this.blockedUntil.set(key, until);
   }
 
   onApplicationShutdown(): void {
