@@ -192,6 +192,9 @@ export function statusClasses(row: ScenarioRow): Record<string, number> {
 }
 
 function describe(row: ScenarioRow): string {
+  if (row.requests === 0) {
+    return `no answer within the run, errors ${row.errors} (timeouts ${row.timeouts})`;
+  }
   return (
     `${row.completedPerS ?? row.requestsPerS}/s, p50/p95 ${row.latencyMs.p50}/${row.latencyMs.p95} ms, ` +
     `statuses ${JSON.stringify(row.statuses)}, errors ${row.errors} (timeouts ${row.timeouts})`
@@ -254,7 +257,9 @@ export async function measureService(
           purchases: bought,
           hostile,
           completedRatio: ratio(bought.completedPerS, alone?.completedPerS),
-          p95Ratio: ratio(bought.latencyMs.p95, alone?.latencyMs.p95),
+          // No answer within the run: no latency to compare (not a latency of 0).
+          p95Ratio:
+            bought.requests === 0 ? null : ratio(bought.latencyMs.p95, alone?.latencyMs.p95),
         };
         measures.hostile.push(run);
         log(

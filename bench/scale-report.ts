@@ -143,8 +143,12 @@ function lines(sizes: SizeResult[]): Line[] {
             const run = service.hostile.find((h) => h.route === route && h.pattern === pattern);
             if (run === undefined) return none;
             const c = statusClasses(run.hostile);
+            const purchases =
+              run.purchases.requests === 0
+                ? 'no purchase answered'
+                : `×${run.completedRatio ?? '-'}, ×${run.p95Ratio ?? '-'}`;
             return cell(
-              `×${run.completedRatio ?? '-'}, ×${run.p95Ratio ?? '-'}; ` +
+              `${purchases}; ` +
                 `${number(c['2xx'])} / ${number(c['429'])} / ${number(c['5xx'])} / ${number(c.errors)}`,
               run.completedRatio,
             );
