@@ -143,10 +143,12 @@ function lines(sizes: SizeResult[]): Line[] {
             const run = service.hostile.find((h) => h.route === route && h.pattern === pattern);
             if (run === undefined) return none;
             const c = statusClasses(run.hostile);
+            const timedOut =
+              run.purchases.errors > 0 ? ` (${number(run.purchases.errors)} unanswered)` : '';
             const purchases =
               run.purchases.requests === 0
-                ? 'no purchase answered'
-                : `×${run.completedRatio ?? '-'}, ×${run.p95Ratio ?? '-'}`;
+                ? `no purchase answered${timedOut}`
+                : `×${run.completedRatio ?? '-'}, ×${run.p95Ratio ?? '-'}${timedOut}`;
             return cell(
               `${purchases}; ` +
                 `${number(c['2xx'])} / ${number(c['429'])} / ${number(c['5xx'])} / ${number(c.errors)}`,
