@@ -29,14 +29,16 @@ export interface BenchConfig {
   resultsDir: string;
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
-function text(env: Env, name: string): string | undefined {
+/** A variable's value, trimmed; undefined when unset or blank. */
+export function text(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value === undefined || value === '' ? undefined : value;
 }
 
-function positive(env: Env, name: string, fallback: number, max: number): number {
+/** An integer variable within 1..max, else `fallback` when unset. */
+export function positive(env: Env, name: string, fallback: number, max: number): number {
   const raw = text(env, name);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {

@@ -223,6 +223,25 @@ export async function sagaReadLoad(
   return row('5 GET /saga/:id', `GET /saga/:id over ${ids.length} existing sagas`, spec, run, null);
 }
 
+/** `GET path` for `durationS` over `connections`, headers as given (none: an anonymous client). */
+export async function getLoad(
+  scenario: string,
+  url: string,
+  path: string,
+  durationS: number,
+  connections: number,
+  headers: Record<string, string> = {},
+): Promise<ScenarioRow> {
+  const spec: LoadSpec = {
+    url,
+    durationS,
+    connections,
+    request: { method: 'GET', path, headers },
+  };
+  const run = await runAutocannon(spec);
+  return row(scenario, `GET ${path} at ${connections} connections`, spec, run, null);
+}
+
 /** Reads every id once, so the timed read run measures a warm cache. */
 export async function warmSagaReads(url: string, ids: string[], connections: number) {
   let next = 0;

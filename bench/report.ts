@@ -135,9 +135,14 @@ export function pgbenchLines(result: PgbenchResult, ratioValues: Ratios): string
   return lines;
 }
 
+/** Where a run's results go: `<dir>/<kind>-<start time, file-name safe>.<extension>`. */
+export function resultsPath(dir: string, kind: string, startedAt: string, extension: string) {
+  return join(dir, `${kind}-${startedAt.replace(/[:.]/g, '-')}.${extension}`);
+}
+
 export async function writeReport(dir: string, report: BenchReport): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const file = join(dir, `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  const file = resultsPath(dir, 'bench', report.startedAt, 'json');
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;
 }
