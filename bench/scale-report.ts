@@ -158,6 +158,23 @@ function lines(sizes: SizeResult[]): Line[] {
         );
       }
     }
+    out.push({
+      section:
+        "incremental integrity over the purchase runs' traffic: ms (status; changes, finished sagas checked)",
+    });
+    row(
+      'integrity',
+      measured((service) => {
+        const run = service.integrityAfterLoad;
+        if (run === undefined) return none;
+        const progress = run.progress as
+          { changesChecked?: number; sagasChecked?: number } | undefined;
+        return cell(
+          `${number(run.ms)} (${run.status}; ${progress?.changesChecked ?? '-'}, ${progress?.sagasChecked ?? '-'})`,
+          run.ms,
+        );
+      }),
+    );
     out.push({ section: 'cold GET /saga/:id (cache off): reads/s, p50 / p95 ms (non-2xx)' });
     row(
       'reads',
