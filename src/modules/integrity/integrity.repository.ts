@@ -76,7 +76,8 @@ export interface RollupFinding extends Counted {
 /** Where the last reconciliation got to: the ledger changes and the finished sagas it covered. */
 export interface IntegrityCheckpoint {
   ledgerSeq: string;
-  finishedAfter: Date | null;
+  /** Sagas finished since are checked (the epoch: none checked yet). */
+  finishedAfter: Date;
 }
 
 /** Everything the reconciliation reads, taken from one snapshot of the database. */
@@ -266,7 +267,7 @@ export class IntegrityRepository {
     const row = await this.tx.one<{ ledger_seq: string; finished_after: Date | null }>(
       'SELECT ledger_seq::text, finished_after FROM integrity_checkpoint WHERE id = 1',
     );
-    return { ledgerSeq: row?.ledger_seq ?? '0', finishedAfter: row?.finished_after ?? null };
+    return { ledgerSeq: row?.ledger_seq ?? '0', finishedAfter: row?.finished_after ?? new Date(0) };
   }
 
   /** Moves the checkpoint forward (never back, whichever instance ran last). */
@@ -283,13 +284,12 @@ export class IntegrityRepository {
   }
 
   /** Ledger changes past a checkpoint, not checked yet (the run's backlog). */
-  async pendingChanges(after: string): Promise<number> {
-    const row = await this.tx.one<{ n: string }>(
+  pendingChanges(after: string): Promise<number> {
+    return this.count(
       `SELECT (SELECT count(*) FROM saga_ledger_totals WHERE changed_seq > $1)
             + (SELECT count(*) FROM saga_ledger_deltas) AS n`,
       [after],
     );
-    return Number(row?.n ?? 0);
   }
 
   private snapshot<T>(work: () => Promise<T>): Promise<T> {
@@ -313,13 +313,17 @@ export class IntegrityRepository {
     return { ledgerSeq: row.ledger_seq, finishedAfter: row.finished_after };
   }
 
-  private async finishedSince(after: Date | null): Promise<number> {
-    const row = await this.tx.one<{ n: string }>(
-      `SELECT count(*)::text AS n FROM saga_states
+  private finishedSince(after: Date): Promise<number> {
+    return this.count(
+      `SELECT count(*) AS n FROM saga_states
        WHERE completed_at >= $1::timestamptz OR failed_at >= $1::timestamptz`,
-      [after ?? new Date(0)],
+      [after],
     );
-    return Number(row?.n ?? 0);
+  }
+
+  private async count(sql: string, params: unknown[]): Promise<number> {
+    const [row] = await this.tx.query<{ n: string }>(sql, params);
+    return Number(row.n);
   }
 
   /** The checks that read only open, failed or pending rows (through their partial indexes). */
@@ -418,7 +422,7 @@ export class IntegrityRepository {
         ? { where: 'TRUE', params: [] }
         : {
             where: '(s.completed_at >= $1::timestamptz OR s.failed_at >= $1::timestamptz)',
-            params: [scope.finishedAfter ?? new Date(0)],
+            params: [scope.finishedAfter],
           };
     return this.tx.query<LogFinding>(
       `SELECT s.transaction_id, s.user_id, s.status,

@@ -6,7 +6,7 @@ import { buildConfig, ConfigError, type AppConfig } from '../../config/configura
 import { formatIntegrityReport } from './integrity-report';
 import type { IntegrityFindings } from './integrity.repository';
 import { IntegrityScheduler } from './integrity.scheduler';
-import { IntegrityService, type IntegrityFindingsSource } from './integrity.service';
+import { IntegrityService, mergeFindings, type IntegrityFindingsSource } from './integrity.service';
 
 const none = (): IntegrityFindings => ({
   balances: [],
@@ -18,7 +18,7 @@ const none = (): IntegrityFindings => ({
   outbox: [],
   negatives: [],
   rollups: [],
-  covered: { ledgerSeq: '0', finishedAfter: null },
+  covered: { ledgerSeq: '0', finishedAfter: new Date(0) },
 });
 
 function service(
@@ -35,7 +35,7 @@ function service(
   const repository: IntegrityFindingsSource = {
     findAll,
     findChanged,
-    checkpoint: jest.fn(() => Promise.resolve({ ledgerSeq: '0', finishedAfter: null })),
+    checkpoint: jest.fn(() => Promise.resolve({ ledgerSeq: '0', finishedAfter: new Date(0) })),
     advance: jest.fn(() => Promise.resolve()),
     pendingChanges: jest.fn(() => Promise.resolve(0)),
   };
@@ -280,6 +280,32 @@ describe('IntegrityService, incremental', () => {
       clean: false,
       progress: { slices: 2, changesChecked: 14, sagasChecked: 7, changesLeft: 0 },
     });
+  });
+});
+
+describe('mergeFindings', () => {
+  it('adds up the counts of two slices and keeps the first rows, a slice without any included', () => {
+    const log = (id: string, total: string) => ({
+      transaction_id: id,
+      user_id: 'u',
+      status: 'completed',
+      completed_logs: 0,
+      total,
+    });
+    const first = { ...none(), logs: [log('T1', '4'), log('T2', '4')] };
+    const second = {
+      ...none(),
+      logs: [log('T3', '1')],
+      covered: { ledgerSeq: '9', finishedAfter: new Date(5) },
+    };
+    const merged = mergeFindings(first, second, 2);
+    expect(merged.logs.map((r) => [r.transaction_id, r.total])).toEqual([
+      ['T1', '5'],
+      ['T2', '5'],
+    ]);
+    expect(merged.covered).toEqual({ ledgerSeq: '9', finishedAfter: new Date(5) });
+    expect(merged.balances).toEqual([]);
+    expect(mergeFindings(none(), second, 2).logs).toEqual([log('T3', '1')]);
   });
 });
 

@@ -84,6 +84,26 @@ describe('RedisThrottlerStorage', () => {
     expect(redis.calls).toBe(3);
   });
 
+  it('remembers a bounded number of blocked clients, the expired ones dropped first', async () => {
+    redis.answer = () => Promise.resolve([3, 1, 800]);
+    const now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now);
+    for (let i = 0; i < 10_000; i++) await hit(storage, `reports:10.0.${i >> 8}.${i & 255}`);
+    expect(redis.calls).toBe(10_000);
+    expect(storage.blockedClients).toBe(10_000);
+    // Full of live blocks: one more forgets the oldest, which then asks Redis again.
+    await hit(storage, 'reports:192.0.2.1');
+    expect(storage.blockedClients).toBe(10_000);
+    await hit(storage, 'reports:10.0.0.0');
+    expect(redis.calls).toBe(10_002);
+    await hit(storage, 'reports:10.0.0.5');
+    expect(redis.calls).toBe(10_002);
+    // Once they have expired, the next block sweeps them out.
+    clock.mockReturnValue(now + 1000);
+    await hit(storage, 'reports:192.0.2.2');
+    expect(storage.blockedClients).toBe(1);
+  });
+
   it('counts in this process when Redis fails, and says so once per outage', async () => {
     redis.answer = () => Promise.reject(new Error('READONLY'));
     const answers = [];

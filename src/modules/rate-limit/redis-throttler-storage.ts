@@ -93,6 +93,11 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     return new RedisThrottlerStorage(client, options);
   }
 
+  /** Clients refused here without asking Redis, until their blocks end. */
+  get blockedClients(): number {
+    return this.blockedUntil.size;
+  }
+
   /** True while hits are counted in Redis (false: in this process). */
   get shared(): boolean {
     return this.client.status === 'ready' && !this.down && Date.now() >= this.suspendedUntil;
