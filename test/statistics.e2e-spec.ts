@@ -1,6 +1,7 @@
 import { SAGA_PATTERNS } from '../src/config/configuration';
 import { RetentionService } from '../src/modules/retention/retention.service';
 import { SagaRollupsJob } from '../src/modules/saga/read-model/saga-rollups.job';
+import { SagaRollupsRepository } from '../src/modules/saga/read-model/saga-rollups.repository';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
 
 /**
@@ -146,6 +147,19 @@ describe('Statistics from the rollups', () => {
     );
     expect(Number(left[0].n)).toBe(0);
     await expectStatisticsToMatchRecount();
+    // The rows folds leave dead are vacuumed by the service, autovacuum or not.
+    await t.app.get(SagaRollupsRepository).vacuum();
+    const { rows: vacuumed } = await t.db.query<{ relname: string }>(
+      `SELECT relname FROM pg_stat_user_tables
+       WHERE relname IN ('saga_count_deltas', 'saga_finish_deltas', 'saga_ledger_deltas',
+                         'saga_finish_slots') AND last_vacuum IS NOT NULL ORDER BY relname`,
+    );
+    expect(vacuumed.map((r) => r.relname)).toEqual([
+      'saga_count_deltas',
+      'saga_finish_deltas',
+      'saga_finish_slots',
+      'saga_ledger_deltas',
+    ]);
 
     // Retention removes half of the settled sagas: the counts go down with them.
     await t.db.query(

@@ -15,11 +15,15 @@ import { SagaRollupsRepository } from './saga-rollups.repository';
  * Readers add the deltas not folded yet, so figures are exact however late a fold is; folding
  * keeps what they add small.
  */
+/** Every this many folds of this instance, the emptied tables are vacuumed. */
+const FOLDS_PER_VACUUM = 30;
+
 @Injectable()
 export class SagaRollupsJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SagaRollupsJob.name);
   private readonly task: PeriodicTask;
   private failing = false;
+  private folds = 0;
 
   constructor(
     private readonly rollups: SagaRollupsRepository,
@@ -40,6 +44,7 @@ export class SagaRollupsJob implements OnApplicationBootstrap, BeforeApplication
   async fold(): Promise<boolean> {
     try {
       const folded = await this.rollups.fold();
+      if (folded && ++this.folds % FOLDS_PER_VACUUM === 1) await this.rollups.vacuum();
       if (this.failing) this.logger.log('Folding the saga rollups works again');
       this.failing = false;
       return folded;
