@@ -1,4 +1,4 @@
-import { applyDecorators, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import type { RateLimitClass } from '../../config/configuration';
@@ -37,27 +37,8 @@ export function NoRateLimit(): MethodDecorator & ClassDecorator {
   return SetMetadata(RATE_LIMIT_CLASS, null);
 }
 
-/** A route's budget, worked out once per route (null: none). */
-const resolved = new WeakMap<object, Map<object, RateLimitClass | null>>();
-
-/** The budget the request's route counts against; undefined: none (admin routes, probes). */
-export function rateLimitClassOf(context: ExecutionContext): RateLimitClass | undefined {
-  const controller = context.getClass();
-  const handler = context.getHandler();
-  let routes = resolved.get(controller);
-  if (routes === undefined) {
-    routes = new Map();
-    resolved.set(controller, routes);
-  }
-  let budget = routes.get(handler);
-  if (budget === undefined) {
-    budget = budgetOf(handler, controller);
-    routes.set(handler, budget);
-  }
-  return budget ?? undefined;
-}
-
-function budgetOf(handler: object, controller: object): RateLimitClass | null {
+/** The budget a route (its handler, on its controller) counts against; null: none. */
+export function rateLimitClassOfRoute(handler: object, controller: object): RateLimitClass | null {
   for (const target of [handler, controller]) {
     const marked = Reflect.getMetadata(RATE_LIMIT_CLASS, target) as
       RateLimitClass | null | undefined;
