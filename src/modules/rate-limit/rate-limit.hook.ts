@@ -2,6 +2,8 @@ import { Inject, Injectable, type OnModuleInit, RequestMethod } from '@nestjs/co
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, HttpAdapterHost, MetadataScanner } from '@nestjs/core';
 import { ThrottlerStorage } from '@nestjs/throttler';
+// The throttler's own client key: an IPv6 client counts by its /64, which it controls whole.
+import { normalizeIp } from '@nestjs/throttler/dist/ip';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooManyRequestsError } from '../../common/errors/domain-error';
 import { toErrorBody } from '../../common/http/all-exceptions.filter';
@@ -76,7 +78,7 @@ export class RateLimitHook implements OnModuleInit {
     const budget = this.budgets[budgetClass];
     if (budget === undefined) return true;
     const hit = await this.storage.increment(
-      `${budgetClass}:${request.ip}`,
+      `${budgetClass}:${normalizeIp(request.ip)}`,
       budget.ttlMs,
       budget.limit,
       budget.ttlMs,
