@@ -6,20 +6,14 @@ import { buildConfig, ConfigError, type AppConfig } from '../../config/configura
 import { formatIntegrityReport } from './integrity-report';
 import type { IntegrityFindings } from './integrity.repository';
 import { IntegrityScheduler } from './integrity.scheduler';
-import { IntegrityService, mergeFindings, type IntegrityFindingsSource } from './integrity.service';
+import {
+  emptyFindings,
+  IntegrityService,
+  mergeFindings,
+  type IntegrityFindingsSource,
+} from './integrity.service';
 
-const none = (): IntegrityFindings => ({
-  balances: [],
-  stock: [],
-  logs: [],
-  inventory: [],
-  stuckSagas: [],
-  failedCompensations: [],
-  outbox: [],
-  negatives: [],
-  rollups: [],
-  covered: { ledgerSeq: '0', finishedAfter: new Date(0) },
-});
+const none = (): IntegrityFindings => emptyFindings({ ledgerSeq: '0', finishedAfter: new Date(0) });
 
 function service(
   findings: () => Promise<IntegrityFindings>,

@@ -74,7 +74,7 @@ export interface IntegrityReport {
 }
 
 /** A run that checked nothing finds nothing. */
-const EMPTY_FINDINGS = (covered: IntegrityCheckpoint): IntegrityFindings => ({
+export const emptyFindings = (covered: IntegrityCheckpoint): IntegrityFindings => ({
   balances: [],
   stock: [],
   logs: [],
@@ -364,7 +364,7 @@ export class IntegrityService {
       more = slice.more;
     }
     return {
-      findings: findings ?? EMPTY_FINDINGS(at),
+      findings: findings ?? emptyFindings(at),
       progress: {
         from,
         to: at,
