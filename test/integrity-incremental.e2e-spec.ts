@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { SagaRollupsJob } from '../src/modules/saga/read-model/saga-rollups.job';
+import type { IntegrityReport } from '../src/modules/integrity/integrity.service';
 import { runCli } from './support/cli';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
 
@@ -8,25 +9,6 @@ import { ADMIN, startTestApp, TestApp } from './support/test-app';
  * slices, and the sagas finished since its last run; the full one checks everything and recounts
  * the rollups it relies on.
  */
-interface Check {
-  check: string;
-  violations: number;
-  listed: Record<string, unknown>[];
-}
-interface Report {
-  mode: string;
-  clean: boolean;
-  checks: Check[];
-  progress: {
-    from: { ledgerSeq: string };
-    to: { ledgerSeq: string };
-    slices: number;
-    changesChecked: number;
-    sagasChecked: number;
-    changesLeft: number;
-  };
-}
-
 describe('incremental integrity', () => {
   let t: TestApp;
 
@@ -44,7 +26,7 @@ describe('incremental integrity', () => {
     await t.close();
   });
 
-  async function verify(mode: 'full' | 'incremental'): Promise<Report> {
+  async function verify(mode: 'full' | 'incremental'): Promise<IntegrityReport> {
     // What the purchases recorded reaches the ledger's totals.
     await t.app.get(SagaRollupsJob).fold();
     // Incremental is what the route runs unless asked for a full run.
@@ -53,10 +35,10 @@ describe('incremental integrity', () => {
       .set(ADMIN)
       .expect(200);
     expect(res.body.mode).toBe(mode);
-    return res.body as Report;
+    return res.body as IntegrityReport;
   }
 
-  const violations = (report: Report, name: string) =>
+  const violations = (report: IntegrityReport, name: string) =>
     report.checks.find((c) => c.check === name) ?? { violations: -1, listed: [] };
 
   async function buy(userId: string, itemId: string): Promise<string> {

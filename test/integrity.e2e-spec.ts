@@ -1,36 +1,21 @@
 import { register } from 'prom-client';
+import type {
+  IntegrityCheckResult,
+  IntegrityReport,
+} from '../src/modules/integrity/integrity.service';
 import { runCli } from './support/cli';
 import { ADMIN, startTestApp, TestApp } from './support/test-app';
 
-type Violation = Record<string, unknown>;
-interface Check {
-  check: string;
-  violations: number;
-  listed: Violation[];
-}
-
-interface Report {
-  mode: string;
-  clean: boolean;
-  violations: number;
-  checks: Check[];
-  progress: {
-    from: { ledgerSeq: string };
-    to: { ledgerSeq: string };
-    slices: number;
-    changesChecked: number;
-    sagasChecked: number;
-    changesLeft: number;
-  };
-}
-
-async function integrity(t: TestApp, mode: 'full' | 'incremental' = 'full'): Promise<Report> {
+async function integrity(
+  t: TestApp,
+  mode: 'full' | 'incremental' = 'full',
+): Promise<IntegrityReport> {
   const res = await t.http.get(`/admin/integrity?mode=${mode}`).set(ADMIN).expect(200);
   expect(res.body.mode).toBe(mode);
   return res.body;
 }
 
-function check(report: { checks: Check[] }, name: string): Check {
+function check(report: IntegrityReport, name: string): IntegrityCheckResult {
   const found = report.checks.find((c) => c.check === name);
   if (found === undefined) throw new Error(`No check ${name} in the report`);
   return found;

@@ -138,12 +138,13 @@ export class SagaRollupsRepository {
    */
   async finishWindow(windowMs: number, recentMs: number): Promise<FinishWindow> {
     const row = await this.tx.one<FinishWindow>(
-      `WITH bounds AS (
+      `WITH now_slot AS (
          SELECT now() AS at,
-                date_bin('10 seconds', now(), timestamptz '2000-01-01')
-                  - ($1::int - $3::int) * interval '1 millisecond' AS window_from,
-                date_bin('10 seconds', now(), timestamptz '2000-01-01')
-                  - ($2::int - $3::int) * interval '1 millisecond' AS recent_from
+                date_bin($3::int * interval '1 millisecond', now(), timestamptz '2000-01-01') AS slot
+       ), bounds AS (
+         SELECT at, slot - ($1::int - $3::int) * interval '1 millisecond' AS window_from,
+                slot - ($2::int - $3::int) * interval '1 millisecond' AS recent_from
+         FROM now_slot
        ), slots AS (
          SELECT f.slot, f.bucket, f.finished FROM saga_finish_slots f, bounds b
          WHERE f.slot >= b.window_from
