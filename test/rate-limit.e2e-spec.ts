@@ -1,5 +1,6 @@
 import { ThrottlerStorage } from '@nestjs/throttler';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import Redis from 'ioredis';
 import type { Response } from 'supertest';
 import { RedisThrottlerStorage } from '../src/modules/rate-limit/redis-throttler-storage';
@@ -20,7 +21,7 @@ const REPORTS = [
 const BUDGETS = { RATE_LIMIT_REPORTS: '3/1m', RATE_LIMIT_PUBLIC: '5/1m' };
 
 /** A 429 as the contract has it: RATE_LIMITED, Retry-After in whole seconds, the error body. */
-function expectLimited(res: Response): void {
+function expectLimited(res: Pick<Response, 'status' | 'headers' | 'body'>): void {
   expect(res.status).toBe(429);
   expect(res.headers['retry-after']).toMatch(/^\d+$/);
   const retryAfter = Number(res.headers['retry-after']);
@@ -188,6 +189,75 @@ describe('Rate limits shared by two instances through Redis', () => {
     expectLimited(await b.http.get('/sagas/stats'));
     // RATE_LIMIT_PUBLIC=off: that class is not limited at all.
     for (let i = 0; i < 20; i++) await b.http.get('/items').expect(200);
+  });
+});
+
+describe('Refusals held back', () => {
+  let t: TestApp;
+  let base: string;
+  // Kept-alive connections, as a client hammering the service would hold them.
+  const agent = new http.Agent({ keepAlive: true });
+
+  beforeAll(async () => {
+    // One slot, and a hold far longer than a request's round trip on loopback.
+    t = await startTestApp({
+      RATE_LIMIT_REPORTS: '1/1m',
+      RATE_LIMIT_HOLD: '3s',
+      RATE_LIMIT_HOLD_MAX: '1',
+    });
+    await t.app.listen(0, '127.0.0.1');
+    base = await t.app.getUrl();
+  });
+
+  afterAll(async () => {
+    agent.destroy();
+    await t.close();
+  });
+
+  function get(path: string): Promise<Pick<Response, 'status' | 'headers' | 'body'>> {
+    return new Promise((resolve, reject) => {
+      http
+        .get(`${base}${path}`, { agent }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }),
+          );
+        })
+        .on('error', reject);
+    });
+  }
+
+  async function heldNow(): Promise<number> {
+    const res = await t.http.get('/metrics').expect(200);
+    return Number(/^http_rate_limit_held (\d+)$/m.exec(res.text)?.[1]);
+  }
+
+  it('hold a refusal back; past RATE_LIMIT_HOLD_MAX, answer at once and close the connection', async () => {
+    expect((await get('/sagas/stats')).status).toBe(200);
+    const answered: string[] = [];
+    const held = get('/sagas/stats').then((res) => {
+      answered.push('held');
+      return res;
+    });
+    for (let i = 0; i < 200 && (await heldNow()) !== 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await heldNow()).toBe(1);
+
+    const overflow = await get('/sagas/stats');
+    answered.push('overflow');
+    expectLimited(overflow);
+    expect(overflow.headers.connection).toBe('close');
+
+    const first = await held;
+    expectLimited(first);
+    expect(first.headers.connection).toBe('keep-alive');
+    // The held answer says how long is left of the block once it has been held.
+    expect(Number(first.headers['retry-after'])).toBeLessThanOrEqual(57);
+    expect(answered).toEqual(['overflow', 'held']);
+    expect(await heldNow()).toBe(0);
   });
 });
 

@@ -120,6 +120,9 @@ describe('buildConfig', () => {
     ['RATE_LIMIT_PUBLIC', '200000/1s', /RATE_LIMIT_PUBLIC must allow at most 100000 requests/],
     ['RATE_LIMIT_PUBLIC', '5/50ms', /RATE_LIMIT_PUBLIC must have a window between 100ms and 24h/],
     ['RATE_LIMIT_PUBLIC', '5/2d', /RATE_LIMIT_PUBLIC must have a window between 100ms and 24h/],
+    ['RATE_LIMIT_HOLD', '1 second', /RATE_LIMIT_HOLD must be a duration/],
+    ['RATE_LIMIT_HOLD', '11s', /RATE_LIMIT_HOLD must be at most 10s/],
+    ['RATE_LIMIT_HOLD_MAX', '-1', /RATE_LIMIT_HOLD_MAX must be between 0 and 100000/],
     ['TRUST_PROXY', 'maybe', /TRUST_PROXY must be true, false, a number of proxy hops/],
     ['TRUST_PROXY', '10.0.0.0/33', /TRUST_PROXY must be true, false/],
     ['TRUST_PROXY', '10.0.0.1,not-an-ip', /TRUST_PROXY must be true, false/],
@@ -201,6 +204,15 @@ describe('buildConfig', () => {
       public: { limit: 200, ttlMs: 1000 },
     });
     expect(config.trustProxy).toBe(false);
+    expect(config.rateLimitHold).toEqual({ ms: 1000, max: 1000 });
+  });
+
+  it('holds refusals back as RATE_LIMIT_HOLD and RATE_LIMIT_HOLD_MAX say, or not at all', () => {
+    expect(
+      buildConfig({ RATE_LIMIT_HOLD: '250ms', RATE_LIMIT_HOLD_MAX: '10' }).rateLimitHold,
+    ).toEqual({ ms: 250, max: 10 });
+    expect(buildConfig({ RATE_LIMIT_HOLD: 'off' }).rateLimitHold.ms).toBeUndefined();
+    expect(buildConfig({ RATE_LIMIT_HOLD: '10s' }).rateLimitHold.ms).toBe(10_000);
   });
 
   it('reads a budget as N/DURATION, or off', () => {

@@ -82,6 +82,15 @@ export interface RateLimit {
 }
 
 /**
+ * A refused request's answer is held back up to `ms` (at most until its block ends), at most
+ * `max` at once; past that, or with `ms` undefined, it is answered at once.
+ */
+export interface RateLimitHold {
+  ms: number | undefined;
+  max: number;
+}
+
+/**
  * Fastify's `trustProxy`: false (the client is the connection's address), true (the left-most
  * X-Forwarded-For address), a number of proxy hops, or the proxies' addresses and CIDRs.
  */
@@ -133,6 +142,8 @@ export interface AppConfig {
   trustProxy: TrustProxy;
   /** Each class's budget per client; undefined: that class is not limited. */
   rateLimits: Record<RateLimitClass, RateLimit | undefined>;
+  /** How refused requests are answered (RATE_LIMIT_HOLD, RATE_LIMIT_HOLD_MAX). */
+  rateLimitHold: RateLimitHold;
   database: DatabaseConfig;
   redisUrl?: string;
   cache: CacheConfig;
@@ -362,6 +373,14 @@ function rateLimit(env: Env, name: string, fallback: string): RateLimit | undefi
   return { limit, ttlMs };
 }
 
+function rateLimitHold(env: Env): RateLimitHold {
+  const ms = duration(env, 'RATE_LIMIT_HOLD', '1s', 1);
+  if (ms !== undefined && ms > 10_000) {
+    throw new ConfigError('RATE_LIMIT_HOLD', `must be at most 10s, got "${env.RATE_LIMIT_HOLD}"`);
+  }
+  return { ms, max: int(env, 'RATE_LIMIT_HOLD_MAX', 1000, 0, 100_000) };
+}
+
 /** An IPv4 or IPv6 address, or a CIDR range of one. */
 function isAddressOrRange(value: string): boolean {
   const [address, bits, extra] = value.split('/');
@@ -463,6 +482,7 @@ export function buildConfig(env: Env = process.env): AppConfig {
       reports: rateLimit(env, 'RATE_LIMIT_REPORTS', '10/1s'),
       public: rateLimit(env, 'RATE_LIMIT_PUBLIC', '200/1s'),
     },
+    rateLimitHold: rateLimitHold(env),
     database: {
       url,
       poolSize: int(env, 'DB_POOL_SIZE', 8, 1, 200),

@@ -98,9 +98,11 @@ export async function startTestApp(
     LOG_LEVEL: 'silent',
     ADMIN_TOKEN,
     SEED_DEMO_DATA: 'true',
-    // Suites send many requests from one address: only the rate limit suite sets budgets.
+    // Suites send many requests from one address: only the rate limit suite sets budgets, and
+    // only its hold test holds refusals back.
     RATE_LIMIT_REPORTS: 'off',
     RATE_LIMIT_PUBLIC: 'off',
+    RATE_LIMIT_HOLD: 'off',
     ...env,
     DATABASE_URL: database.url,
   });

@@ -8,10 +8,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TooManyRequestsError } from '../../common/errors/domain-error';
 import { toErrorBody } from '../../common/http/all-exceptions.filter';
 import { rateLimitClassOfRoute } from '../../common/http/rate-limit';
-import type { RateLimitClass } from '../../config/configuration';
-import { rateLimitedRequests } from '../monitoring/metrics/http-metrics';
+import type { RateLimitClass, RateLimitHold } from '../../config/configuration';
+import { rateLimitHeld, rateLimitedRequests } from '../monitoring/metrics/http-metrics';
 
 export const RATE_LIMIT_BUDGETS = Symbol('RATE_LIMIT_BUDGETS');
+export const RATE_LIMIT_HOLD = Symbol('RATE_LIMIT_HOLD');
 
 /** A class's budget: `limit` requests per `ttlMs` per client, then refused for as long. */
 export interface RateLimitBudget {
@@ -42,6 +43,11 @@ const pathsOf = (value: unknown): string[] =>
  * look-up, and a refused request no guard, pipe or handler. Each route counts against one budget
  * per client (its address, see TRUST_PROXY), that of its class (see RateLimit), in the
  * throttler's storage (Redis when configured).
+ *
+ * A refused answer is held back (RATE_LIMIT_HOLD, up to the end of the client's block): a client
+ * that calls again as soon as it is answered, on each of its connections, then costs a few
+ * answers a second instead of taking the CPU from everyone else. Past RATE_LIMIT_HOLD_MAX held at
+ * once, the refusal is answered at once and closes its connection.
  */
 @Injectable()
 export class RateLimitHook implements OnModuleInit {
@@ -52,7 +58,11 @@ export class RateLimitHook implements OnModuleInit {
     @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
     @Inject(RATE_LIMIT_BUDGETS)
     private readonly budgets: Partial<Record<RateLimitClass, RateLimitBudget>>,
+    @Inject(RATE_LIMIT_HOLD) private readonly hold: RateLimitHold,
   ) {}
+
+  /** Refused answers held back right now. */
+  private held = 0;
 
   onModuleInit(): void {
     const routes = this.routeClasses();
@@ -86,7 +96,8 @@ export class RateLimitHook implements OnModuleInit {
     );
     if (!hit.isBlocked) return true;
     rateLimitedRequests.inc({ class: budgetClass });
-    const seconds = Math.max(1, hit.timeToBlockExpire);
+    const heldMs = await this.holdBack(hit.timeToBlockExpire * 1000, reply);
+    const seconds = Math.max(1, hit.timeToBlockExpire - Math.floor(heldMs / 1000));
     const error = new TooManyRequestsError(
       'RATE_LIMITED',
       `${REFUSALS[budgetClass]}; retry in ${seconds} s`,
@@ -94,6 +105,28 @@ export class RateLimitHook implements OnModuleInit {
     );
     await reply.code(429).header('retry-after', String(seconds)).send(toErrorBody(error));
     return false;
+  }
+
+  /**
+   * Waits up to the hold (never past the block's end) and says how long it waited, or, with every
+   * hold slot taken, marks the answer to close its connection.
+   */
+  private async holdBack(blockMs: number, reply: FastifyReply): Promise<number> {
+    if (this.hold.ms === undefined) return 0;
+    if (this.held >= this.hold.max) {
+      reply.header('connection', 'close');
+      return 0;
+    }
+    const ms = Math.min(this.hold.ms, blockMs);
+    this.held += 1;
+    rateLimitHeld.inc();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    } finally {
+      this.held -= 1;
+      rateLimitHeld.dec();
+    }
+    return ms;
   }
 
   /** `METHOD /pattern` → class, for every route of a class whose budget is on. */

@@ -6,7 +6,12 @@ import {
   RATE_LIMIT_CLASSES,
   type RateLimitClass,
 } from '../../config/configuration';
-import { RATE_LIMIT_BUDGETS, RateLimitHook, type RateLimitBudget } from './rate-limit.hook';
+import {
+  RATE_LIMIT_BUDGETS,
+  RATE_LIMIT_HOLD,
+  RateLimitHook,
+  type RateLimitBudget,
+} from './rate-limit.hook';
 import { RedisThrottlerStorage } from './redis-throttler-storage';
 
 /**
@@ -28,6 +33,7 @@ export class RateLimitModule {
       imports: [DiscoveryModule],
       providers: [
         { provide: RATE_LIMIT_BUDGETS, useValue: budgets },
+        { provide: RATE_LIMIT_HOLD, useValue: config.rateLimitHold },
         {
           provide: ThrottlerStorage,
           useFactory: () =>

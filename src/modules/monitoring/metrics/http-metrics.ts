@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { counter, histogram } from './metric-registry';
+import { counter, gauge, histogram } from './metric-registry';
 
 const requestDuration = histogram({
   name: 'http_request_duration_seconds',
@@ -15,6 +15,12 @@ export const rateLimitedRequests = counter({
   name: 'http_rate_limited_total',
   help: 'Requests answered 429 RATE_LIMITED, by rate limit class (reports, public)',
   labelNames: ['class'] as const,
+});
+
+/** Refused answers held back at this moment (RATE_LIMIT_HOLD). */
+export const rateLimitHeld = gauge({
+  name: 'http_rate_limit_held',
+  help: 'Answers 429 RATE_LIMITED being held back (RATE_LIMIT_HOLD) right now',
 });
 
 /** Requests no route matched share one label, so that scanners cannot inflate cardinality. */
