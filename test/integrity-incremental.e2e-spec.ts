@@ -131,8 +131,17 @@ describe('incremental integrity', () => {
       `UPDATE saga_status_totals SET sagas = sagas + 1
        WHERE pattern = 'orchestration' AND status = 'completed'`,
     );
+    await t.db.query(
+      `UPDATE saga_item_totals SET completed_quantity = completed_quantity + 2
+       WHERE item_id = 'item-potion'`,
+    );
     const full = await verify('full');
     expect(violations(full, 'rollups').listed).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /^Rollup item item-potion: \d+ granted, purged 0, in all \d+/,
+        ),
+      }),
       expect.objectContaining({
         message: expect.stringMatching(/^Rollup ledger user-123\/item-sword: 1 sagas, spent 101/),
       }),
@@ -154,5 +163,12 @@ describe('incremental integrity', () => {
       DATABASE_URL: t.databaseUrl,
     });
     expect(JSON.parse(incremental.stdout)).toMatchObject({ mode: 'incremental' });
+
+    // An item's stock is checked against its one row of item totals: a change to the item
+    // brings the drift there to light.
+    await buy('user-123', 'item-potion');
+    expect(violations(await verify('incremental'), 'item_stock').listed).toEqual([
+      expect.objectContaining({ itemId: 'item-potion' }),
+    ]);
   });
 });

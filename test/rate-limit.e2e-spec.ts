@@ -222,7 +222,11 @@ describe('Refusals held back', () => {
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (text += chunk));
           res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }),
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers as Record<string, string>,
+              body: JSON.parse(text) as unknown,
+            }),
           );
         })
         .on('error', reject);

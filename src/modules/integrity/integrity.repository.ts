@@ -64,8 +64,8 @@ export interface NegativeFinding extends Counted {
 }
 
 export interface RollupFinding extends Counted {
-  kind: 'ledger' | 'status';
-  /** `user/item` for the ledger, `pattern/status` for the status totals. */
+  kind: 'ledger' | 'item' | 'status';
+  /** `user/item` for the ledger, the item for the item totals, `pattern/status` for the status totals. */
   key: string;
   /** From a recount of saga_states. */
   expected: string;
@@ -342,10 +342,10 @@ export class IntegrityRepository {
     };
   }
 
-  /** The ledger of each user, item or pair in scope: folded, not folded yet, and purged. */
-  private ledger(scope: Scope, by: 'user' | 'item' | 'pair', columns: string): string {
-    const keys = by === 'user' ? 'user_id' : by === 'item' ? 'item_id' : 'user_id, item_id';
-    const where = inScope(scope, by).where(by === 'item' ? 'item_id' : 'user_id', 'item_id');
+  /** The ledger of each user or pair in scope: folded, not folded yet, and purged. */
+  private ledger(scope: Scope, by: 'user' | 'pair', columns: string): string {
+    const keys = by === 'user' ? 'user_id' : 'user_id, item_id';
+    const where = inScope(scope, by).where('user_id', 'item_id');
     return `SELECT ${keys}, ${columns} FROM (
         SELECT user_id, item_id, completed_total, completed_quantity FROM saga_ledger_totals WHERE ${where}
         UNION ALL
@@ -386,12 +386,22 @@ export class IntegrityRepository {
     );
   }
 
-  /** stocked_total = stock + completed quantities, give or take the in-flight reservations. */
+  /**
+   * stocked_total = stock + completed quantities, give or take the in-flight reservations. An
+   * item's completed quantities, kept and purged, are one row of saga_item_totals (plus the
+   * deltas not folded yet), however many users bought it.
+   */
   private stock(scope: Scope, limit: number): Promise<StockFinding[]> {
     const { where, params } = inScope(scope, 'item');
     return this.tx.query<StockFinding>(
       `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
-       sold AS (${this.ledger(scope, 'item', 'sum(completed_quantity)::int AS completed_quantity')}),
+       sold AS (
+         SELECT item_id, sum(quantity)::int AS completed_quantity FROM (
+           SELECT item_id, completed_quantity + purged_quantity AS quantity FROM saga_item_totals
+           WHERE ${where('item_id')}
+           UNION ALL
+           SELECT item_id, completed_quantity FROM saga_ledger_deltas WHERE ${where('item_id')}
+         ) parts GROUP BY item_id),
        flight AS (SELECT item_id, sum(quantity)::int AS in_flight_quantity FROM open GROUP BY item_id),
        checked AS (
          SELECT i.item_id, i.stock, i.stocked_total,
@@ -465,7 +475,8 @@ export class IntegrityRepository {
 
   /**
    * The rollups against a recount of every saga: the ledger per user and item (what completed
-   * sagas spent, granted, and how many), and the sagas per pattern and status.
+   * sagas spent, granted, and how many), the item totals against the ledger and purged totals
+   * (the deltas not folded yet are in neither), and the sagas per pattern and status.
    */
   private rollups(limit: number): Promise<RollupFinding[]> {
     return this.tx.query<RollupFinding>(
@@ -479,6 +490,16 @@ export class IntegrityRepository {
                UNION ALL
                SELECT user_id, item_id, completed_sagas, completed_total, completed_quantity FROM saga_ledger_deltas) parts
          GROUP BY user_id, item_id
+       ), counted_item AS (
+         SELECT item_id AS key, sum(kept) AS a, sum(purged) AS b, sum(kept + purged) AS c
+         FROM (SELECT item_id, completed_quantity AS kept, 0 AS purged FROM saga_ledger_totals
+               UNION ALL
+               SELECT item_id, 0, completed_quantity FROM saga_purged_totals) parts
+         GROUP BY item_id
+       ), kept_item AS (
+         SELECT item_id AS key, completed_quantity AS a, purged_quantity AS b,
+                completed_quantity + purged_quantity AS c
+         FROM saga_item_totals
        ), counted_status AS (
          SELECT pattern || '/' || status AS key, count(*) AS a,
                 count(COALESCE(completed_at, failed_at)) AS b,
@@ -496,6 +517,11 @@ export class IntegrityRepository {
                 COALESCE(k.a, 0) AS aa, COALESCE(k.b, 0) AS ab, COALESCE(k.c, 0) AS ac,
                 ' sagas, spent ' AS b_is, ', granted ' AS c_is
          FROM counted_ledger c FULL JOIN kept_ledger k ON k.key = c.key
+         UNION ALL
+         SELECT 'item', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
+                COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),
+                ' granted, purged ', ', in all '
+         FROM counted_item c FULL JOIN kept_item k ON k.key = c.key
          UNION ALL
          SELECT 'status', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
                 COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),

@@ -104,25 +104,33 @@ export class RetentionRepository {
   }
 
   /**
-   * Adds what these sagas add up to, per user and item, to the purged totals (in the removal's
-   * transaction, so the reconciliation never sees one without the other).
+   * Adds what these sagas add up to, per user and item, to the purged totals, and per item to the
+   * item totals (in the removal's transaction, so the reconciliation never sees one without the
+   * other).
    */
   async rollUp(transactionIds: string[]): Promise<void> {
     await this.tx.query(
-      `INSERT INTO saga_purged_totals AS t
-         (user_id, item_id, sagas, completed_sagas, completed_total, completed_quantity)
-       SELECT user_id, item_id, count(*),
-              count(*) FILTER (WHERE status = 'completed'),
-              COALESCE(sum(price) FILTER (WHERE status = 'completed'), 0),
-              COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0)
-       FROM saga_states WHERE transaction_id = ANY($1)
-       GROUP BY user_id, item_id
-       ON CONFLICT (user_id, item_id) DO UPDATE SET
-         sagas = t.sagas + EXCLUDED.sagas,
-         completed_sagas = t.completed_sagas + EXCLUDED.completed_sagas,
-         completed_total = t.completed_total + EXCLUDED.completed_total,
-         completed_quantity = t.completed_quantity + EXCLUDED.completed_quantity,
-         updated_at = now()`,
+      `WITH purged AS (
+         SELECT user_id, item_id, count(*) AS sagas,
+                count(*) FILTER (WHERE status = 'completed') AS completed_sagas,
+                COALESCE(sum(price) FILTER (WHERE status = 'completed'), 0) AS completed_total,
+                COALESCE(sum(quantity) FILTER (WHERE status = 'completed'), 0) AS completed_quantity
+         FROM saga_states WHERE transaction_id = ANY($1)
+         GROUP BY user_id, item_id
+       ), pairs AS (
+         INSERT INTO saga_purged_totals AS t
+           (user_id, item_id, sagas, completed_sagas, completed_total, completed_quantity)
+         SELECT * FROM purged
+         ON CONFLICT (user_id, item_id) DO UPDATE SET
+           sagas = t.sagas + EXCLUDED.sagas,
+           completed_sagas = t.completed_sagas + EXCLUDED.completed_sagas,
+           completed_total = t.completed_total + EXCLUDED.completed_total,
+           completed_quantity = t.completed_quantity + EXCLUDED.completed_quantity,
+           updated_at = now())
+       INSERT INTO saga_item_totals AS t (item_id, purged_quantity)
+       SELECT item_id, sum(completed_quantity) FROM purged GROUP BY item_id
+       ON CONFLICT (item_id) DO UPDATE SET
+         purged_quantity = t.purged_quantity + EXCLUDED.purged_quantity`,
       [transactionIds],
     );
   }

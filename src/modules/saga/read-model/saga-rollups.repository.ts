@@ -84,18 +84,24 @@ export class SagaRollupsRepository {
            finished = t.finished + excluded.finished,
            duration_ms = t.duration_ms + excluded.duration_ms`,
       );
+      // One statement: a snapshot sees the deltas either here or in both totals.
       await this.jobs.query(
-        `WITH moved AS (DELETE FROM saga_ledger_deltas RETURNING *)
-         INSERT INTO saga_ledger_totals AS t (user_id, item_id, completed_sagas, completed_total,
-           completed_quantity, changed_seq)
-         SELECT user_id, item_id, sum(completed_sagas), sum(completed_total),
-                sum(completed_quantity), nextval('saga_ledger_change_seq')
-         FROM moved GROUP BY user_id, item_id
-         ON CONFLICT (user_id, item_id) DO UPDATE SET
-           completed_sagas = t.completed_sagas + excluded.completed_sagas,
-           completed_total = t.completed_total + excluded.completed_total,
-           completed_quantity = t.completed_quantity + excluded.completed_quantity,
-           changed_seq = excluded.changed_seq`,
+        `WITH moved AS (DELETE FROM saga_ledger_deltas RETURNING *),
+         pairs AS (
+           INSERT INTO saga_ledger_totals AS t (user_id, item_id, completed_sagas, completed_total,
+             completed_quantity, changed_seq)
+           SELECT user_id, item_id, sum(completed_sagas), sum(completed_total),
+                  sum(completed_quantity), nextval('saga_ledger_change_seq')
+           FROM moved GROUP BY user_id, item_id
+           ON CONFLICT (user_id, item_id) DO UPDATE SET
+             completed_sagas = t.completed_sagas + excluded.completed_sagas,
+             completed_total = t.completed_total + excluded.completed_total,
+             completed_quantity = t.completed_quantity + excluded.completed_quantity,
+             changed_seq = excluded.changed_seq)
+         INSERT INTO saga_item_totals AS t (item_id, completed_quantity)
+         SELECT item_id, sum(completed_quantity) FROM moved GROUP BY item_id
+         ON CONFLICT (item_id) DO UPDATE SET
+           completed_quantity = t.completed_quantity + excluded.completed_quantity`,
       );
       await this.jobs.query(`DELETE FROM saga_finish_slots WHERE slot < now() - $1::interval`, [
         FINISH_SLOTS_KEPT,

@@ -1,0 +1,35 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * What each item's completed sagas took from its stock, kept and purged, in one row per item, so
+ * that checking an item's stock reads one row however many users bought it. The rollup fold
+ * adds the ledger deltas to `completed_quantity` in the statement that moves them into
+ * saga_ledger_totals, and retention adds what it purges to `purged_quantity` in the statement
+ * that adds it to saga_purged_totals, so the three tables always agree in a snapshot.
+ *
+ * The fold and retention wait on the lock below until the rows are counted.
+ */
+export class ItemLedgerTotals1796300002000 implements MigrationInterface {
+  name = 'ItemLedgerTotals1796300002000';
+
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `CREATE TABLE "saga_item_totals" ("item_id" character varying(50) NOT NULL, "completed_quantity" bigint NOT NULL DEFAULT 0, "purged_quantity" bigint NOT NULL DEFAULT 0, CONSTRAINT "PK_saga_item_totals" PRIMARY KEY ("item_id"))`,
+    );
+    await queryRunner.query(
+      `LOCK TABLE "saga_ledger_totals", "saga_purged_totals" IN SHARE ROW EXCLUSIVE MODE`,
+    );
+    await queryRunner.query(
+      `INSERT INTO saga_item_totals (item_id, completed_quantity, purged_quantity)
+       SELECT item_id, sum(kept), sum(purged) FROM (
+         SELECT item_id, completed_quantity AS kept, 0 AS purged FROM saga_ledger_totals
+         UNION ALL
+         SELECT item_id, 0, completed_quantity FROM saga_purged_totals) parts
+       GROUP BY item_id`,
+    );
+  }
+
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP TABLE "saga_item_totals"`);
+  }
+}
