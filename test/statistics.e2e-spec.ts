@@ -152,13 +152,16 @@ describe('Statistics from the rollups', () => {
     const { rows: vacuumed } = await t.db.query<{ relname: string }>(
       `SELECT relname FROM pg_stat_user_tables
        WHERE relname IN ('saga_count_deltas', 'saga_finish_deltas', 'saga_ledger_deltas',
-                         'saga_finish_slots') AND last_vacuum IS NOT NULL ORDER BY relname`,
+                         'saga_finish_slots', 'saga_status_totals', 'saga_item_totals')
+         AND last_vacuum IS NOT NULL ORDER BY relname`,
     );
     expect(vacuumed.map((r) => r.relname)).toEqual([
       'saga_count_deltas',
       'saga_finish_deltas',
       'saga_finish_slots',
+      'saga_item_totals',
       'saga_ledger_deltas',
+      'saga_status_totals',
     ]);
 
     // Retention removes half of the settled sagas: the counts go down with them.

@@ -7,7 +7,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * saga_ledger_totals, and retention adds what it purges to `purged_quantity` in the statement
  * that adds it to saga_purged_totals, so the three tables always agree in a snapshot.
  *
- * The fold and retention wait on the lock below until the rows are counted.
+ * The fold and retention wait on the lock below until the rows are counted. The indexes that
+ * found an item's rows among every user's go: nothing reads by item alone there any more, and
+ * each fold's updates no longer write them.
  */
 export class ItemLedgerTotals1796300002000 implements MigrationInterface {
   name = 'ItemLedgerTotals1796300002000';
@@ -27,9 +29,17 @@ export class ItemLedgerTotals1796300002000 implements MigrationInterface {
          SELECT item_id, 0, completed_quantity FROM saga_purged_totals) parts
        GROUP BY item_id`,
     );
+    await queryRunner.query(`DROP INDEX "public"."idx_saga_ledger_totals_item"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_saga_purged_totals_item"`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `CREATE INDEX "idx_saga_purged_totals_item" ON "saga_purged_totals" ("item_id")`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "idx_saga_ledger_totals_item" ON "saga_ledger_totals" ("item_id")`,
+    );
     await queryRunner.query(`DROP TABLE "saga_item_totals"`);
   }
 }

@@ -111,12 +111,15 @@ export class SagaRollupsRepository {
   }
 
   /**
-   * Vacuums the tables the folds empty and the slots they trim, so that reading them stays as
-   * cheap as their live rows, with autovacuum off or behind (each fold leaves its rows dead).
+   * Vacuums the tables the folds empty and the slots they trim, and the few rows every fold
+   * updates, so that reading them stays as cheap as their live rows, with autovacuum off or
+   * behind (each fold leaves its rows dead). The ledger totals, one row per user and item, are
+   * left to autovacuum: each fold updates only the pairs that changed.
    */
   async vacuum(): Promise<void> {
     await this.jobs.query(
-      'VACUUM saga_count_deltas, saga_finish_deltas, saga_ledger_deltas, saga_finish_slots',
+      `VACUUM saga_count_deltas, saga_finish_deltas, saga_ledger_deltas, saga_finish_slots,
+         saga_status_totals, saga_item_totals`,
     );
   }
 
