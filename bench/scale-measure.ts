@@ -74,7 +74,9 @@ export interface HostileRun {
   route: string;
   purchases: ScenarioRow;
   hostile: ScenarioRow;
-  /** completed/s and p95 with the hostile load ÷ without it (the pattern's plain run). */
+  /** The same purchase run without them, just before (the machine's pace drifts over a size). */
+  alone: ScenarioRow;
+  /** completed/s and p95 with the hostile load ÷ without it (the run just before). */
   completedRatio: number | null;
   p95Ratio: number | null;
 }
@@ -228,7 +230,7 @@ function describe(row: ScenarioRow): string {
 
 /**
  * At one size: the routes, the purchase runs of each pattern alone, then with hostile callers on
- * each public statistics route, then (on a service with its cache off) cold saga reads.
+ * each public statistics route (each after a run alone, its yardstick), then (on a service with its cache off) cold saga reads.
  */
 export async function measureService(
   config: ScaleConfig,
@@ -260,33 +262,36 @@ export async function measureService(
     await folded(db, 300_000);
     log(`routes: a warm-up then ${config.calls} calls each`);
     measures.routes = await timeRoutes(service, fixtures, config, log);
-    const plain = new Map<Pattern, ScenarioRow>();
     for (const pattern of PATTERNS) {
       await settle(db, name, 30_000);
       const sample = startCpuSample(service.pid, await backendPids(db, name));
       const row = await purchases(service.url, pattern, `purchases, ${pattern}`);
       row.cpu = sample();
-      plain.set(pattern, row);
       measures.purchases.push(row);
       log(`purchases, ${pattern}: ${describe(row)}`);
     }
     for (const route of HOSTILE_ROUTES) {
       for (const pattern of PATTERNS) {
         await settle(db, name, 60_000);
+        const alone = await purchases(
+          service.url,
+          pattern,
+          `purchases, ${pattern}, before ${route}`,
+        );
+        await settle(db, name, 60_000);
         const [bought, hostile] = await Promise.all([
           purchases(service.url, pattern, `purchases, ${pattern}, hostile ${route}`),
           getLoad(`hostile ${route}`, service.url, route, config.loadS, config.hostileConnections),
         ]);
-        const alone = plain.get(pattern);
         const run: HostileRun = {
           pattern,
           route,
           purchases: bought,
           hostile,
-          completedRatio: ratio(bought.completedPerS, alone?.completedPerS),
+          alone,
+          completedRatio: ratio(bought.completedPerS, alone.completedPerS),
           // No answer within the run: no latency to compare (not a latency of 0).
-          p95Ratio:
-            bought.requests === 0 ? null : ratio(bought.latencyMs.p95, alone?.latencyMs.p95),
+          p95Ratio: bought.requests === 0 ? null : ratio(bought.latencyMs.p95, alone.latencyMs.p95),
         };
         measures.hostile.push(run);
         log(

@@ -132,8 +132,8 @@ function lines(sizes: SizeResult[]): Line[] {
     }
     out.push({
       section:
-        'with anonymous callers on a public route: purchases completed/s ×, p95 × (against the run ' +
-        'alone); the callers answers 2xx / 429 / 5xx / errors',
+        'with anonymous callers on a public route: purchases completed/s ×, p95 × (against a run ' +
+        'alone just before); the callers answers 2xx / 429 / 5xx / errors',
     });
     for (const route of HOSTILE_ROUTES) {
       for (const pattern of ['orchestration', 'choreography']) {
