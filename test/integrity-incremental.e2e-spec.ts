@@ -135,6 +135,9 @@ describe('incremental integrity', () => {
       `UPDATE saga_item_totals SET completed_quantity = completed_quantity + 2
        WHERE item_id = 'item-potion'`,
     );
+    await t.db.query(
+      `UPDATE saga_user_totals SET purged_total = purged_total + 3 WHERE user_id = 'user-456'`,
+    );
     const full = await verify('full');
     expect(violations(full, 'rollups').listed).toEqual([
       expect.objectContaining({
@@ -147,6 +150,15 @@ describe('incremental integrity', () => {
       }),
       expect.objectContaining({
         message: expect.stringMatching(/^Rollup status orchestration\/completed: /),
+      }),
+      // The drifted pair's user, against the pair totals it is recounted from.
+      expect.objectContaining({
+        message: expect.stringMatching(/^Rollup user user-123: [\d.]+ spent, purged 0\.00/),
+      }),
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /^Rollup user user-456: [\d.]+ spent, purged 3\.00, in all [\d.]+, a recount gives [\d.]+ spent, purged 0, in all/,
+        ),
       }),
     ]);
     // The statistics read the drift too: they are only as good as the rollups.
@@ -164,11 +176,16 @@ describe('incremental integrity', () => {
     });
     expect(JSON.parse(incremental.stdout)).toMatchObject({ mode: 'incremental' });
 
-    // An item's stock is checked against its one row of item totals: a change to the item
-    // brings the drift there to light.
-    await buy('user-123', 'item-potion');
-    expect(violations(await verify('incremental'), 'item_stock').listed).toEqual([
+    // A user's balance and an item's stock are checked against their one row of totals: a change
+    // to the user or the item brings the drift there to light.
+    await t.http.post('/admin/users/user-456/top-up').set(ADMIN).send({ amount: 100 }).expect(200);
+    await buy('user-456', 'item-potion');
+    const incrementalAfter = await verify('incremental');
+    expect(violations(incrementalAfter, 'item_stock').listed).toEqual([
       expect.objectContaining({ itemId: 'item-potion' }),
+    ]);
+    expect(violations(incrementalAfter, 'user_balance').listed).toEqual([
+      expect.objectContaining({ userId: 'user-456' }),
     ]);
   });
 });

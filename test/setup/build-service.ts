@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { transformFile } from '@swc/core';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 
 export const SERVICE_BUILD_DIR = join(__dirname, '..', '..', '.data', 'test-dist');
@@ -25,6 +25,8 @@ async function sources(dir: string): Promise<string[]> {
  */
 export async function buildService(): Promise<string> {
   const root = join(__dirname, '..', '..', 'src');
+  // A file renamed or deleted in src/ must not live on here (a stale migration would be run).
+  await rm(SERVICE_BUILD_DIR, { recursive: true, force: true });
   const files = await sources(root);
   await Promise.all(
     files.map(async (file) => {

@@ -64,8 +64,8 @@ export interface NegativeFinding extends Counted {
 }
 
 export interface RollupFinding extends Counted {
-  kind: 'ledger' | 'item' | 'status';
-  /** `user/item` for the ledger, the item for the item totals, `pattern/status` for the status totals. */
+  kind: 'ledger' | 'user' | 'item' | 'status';
+  /** `user/item` for the ledger, the user or item for their totals, `pattern/status` for the status totals. */
   key: string;
   /** From a recount of saga_states. */
   expected: string;
@@ -154,9 +154,9 @@ const OUT_OF_LINE = (actual: string, inFlight: string) =>
 /**
  * The reconciliation's SQL. Each query aggregates in the database and returns only the first
  * `limit` offending rows, with the total count of offenders alongside. Balances, stock and
- * inventory are checked against the ledger rollups (saga_ledger_totals and its deltas, plus the
- * purged totals), and a full run recounts those rollups from the sagas, so together they check
- * the figures against every saga kept; an incremental run checks only what the ledger changes
+ * inventory are checked against the ledger rollups (the user, item and pair totals, kept and
+ * purged, and the deltas not folded yet), and a full run recounts those rollups from the sagas,
+ * so together they check the figures against every saga kept; an incremental run checks only what the ledger changes
  * since its checkpoint touched, slice by slice.
  */
 @Injectable()
@@ -342,29 +342,36 @@ export class IntegrityRepository {
     };
   }
 
-  /** The ledger of each user or pair in scope: folded, not folded yet, and purged. */
-  private ledger(scope: Scope, by: 'user' | 'pair', columns: string): string {
-    const keys = by === 'user' ? 'user_id' : 'user_id, item_id';
-    const where = inScope(scope, by).where('user_id', 'item_id');
-    return `SELECT ${keys}, ${columns} FROM (
-        SELECT user_id, item_id, completed_total, completed_quantity FROM saga_ledger_totals WHERE ${where}
+  /** The ledger of each (user, item) pair in scope: folded, not folded yet, and purged. */
+  private pairLedger(scope: Scope, columns: string): string {
+    const where = inScope(scope, 'pair').where('user_id', 'item_id');
+    return `SELECT user_id, item_id, ${columns} FROM (
+        SELECT user_id, item_id, completed_quantity FROM saga_ledger_totals WHERE ${where}
         UNION ALL
-        SELECT user_id, item_id, completed_total, completed_quantity FROM saga_ledger_deltas WHERE ${where}
+        SELECT user_id, item_id, completed_quantity FROM saga_ledger_deltas WHERE ${where}
         UNION ALL
-        SELECT user_id, item_id, completed_total, completed_quantity FROM saga_purged_totals WHERE ${where}
-      ) parts GROUP BY ${keys}`;
+        SELECT user_id, item_id, completed_quantity FROM saga_purged_totals WHERE ${where}
+      ) parts GROUP BY user_id, item_id`;
   }
 
   /**
    * credited_total = balance + completed totals (of the sagas kept, plus the purged totals of
    * those retention removed). A saga still in flight may hold a debit not yet
-   * settled either way, so the balance may be lower by at most the in-flight totals.
+   * settled either way, so the balance may be lower by at most the in-flight totals. A user's
+   * completed totals, kept and purged, are one row of saga_user_totals (plus the deltas not
+   * folded yet), however many items the user bought.
    */
   private balances(scope: Scope, limit: number): Promise<BalanceFinding[]> {
     const { where, params } = inScope(scope, 'user');
     return this.tx.query<BalanceFinding>(
       `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
-       spent AS (${this.ledger(scope, 'user', 'sum(completed_total) AS completed_total')}),
+       spent AS (
+         SELECT user_id, sum(total) AS completed_total FROM (
+           SELECT user_id, completed_total + purged_total AS total FROM saga_user_totals
+           WHERE ${where('user_id')}
+           UNION ALL
+           SELECT user_id, completed_total FROM saga_ledger_deltas WHERE ${where('user_id')}
+         ) parts GROUP BY user_id),
        flight AS (SELECT user_id, sum(price) AS in_flight_total FROM open GROUP BY user_id),
        checked AS (
          SELECT u.user_id, u.balance, u.credited_total,
@@ -452,7 +459,7 @@ export class IntegrityRepository {
     const { where, params } = inScope(scope, 'pair');
     return this.tx.query<InventoryFinding>(
       `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
-       granted AS (${this.ledger(scope, 'pair', 'sum(completed_quantity)::int AS completed_quantity')}),
+       granted AS (${this.pairLedger(scope, 'sum(completed_quantity)::int AS completed_quantity')}),
        flight AS (SELECT user_id, item_id, sum(quantity)::int AS in_flight_quantity
                   FROM open GROUP BY user_id, item_id),
        checked AS (
@@ -475,8 +482,8 @@ export class IntegrityRepository {
 
   /**
    * The rollups against a recount of every saga: the ledger per user and item (what completed
-   * sagas spent, granted, and how many), the item totals against the ledger and purged totals
-   * (the deltas not folded yet are in neither), and the sagas per pattern and status.
+   * sagas spent, granted, and how many), the user and item totals against the ledger and purged
+   * totals (the deltas not folded yet are in neither), and the sagas per pattern and status.
    */
   private rollups(limit: number): Promise<RollupFinding[]> {
     return this.tx.query<RollupFinding>(
@@ -490,6 +497,16 @@ export class IntegrityRepository {
                UNION ALL
                SELECT user_id, item_id, completed_sagas, completed_total, completed_quantity FROM saga_ledger_deltas) parts
          GROUP BY user_id, item_id
+       ), counted_user AS (
+         SELECT user_id AS key, sum(kept) AS a, sum(purged) AS b, sum(kept + purged) AS c
+         FROM (SELECT user_id, completed_total AS kept, 0 AS purged FROM saga_ledger_totals
+               UNION ALL
+               SELECT user_id, 0, completed_total FROM saga_purged_totals) parts
+         GROUP BY user_id
+       ), kept_user AS (
+         SELECT user_id AS key, completed_total AS a, purged_total AS b,
+                completed_total + purged_total AS c
+         FROM saga_user_totals
        ), counted_item AS (
          SELECT item_id AS key, sum(kept) AS a, sum(purged) AS b, sum(kept + purged) AS c
          FROM (SELECT item_id, completed_quantity AS kept, 0 AS purged FROM saga_ledger_totals
@@ -517,6 +534,11 @@ export class IntegrityRepository {
                 COALESCE(k.a, 0) AS aa, COALESCE(k.b, 0) AS ab, COALESCE(k.c, 0) AS ac,
                 ' sagas, spent ' AS b_is, ', granted ' AS c_is
          FROM counted_ledger c FULL JOIN kept_ledger k ON k.key = c.key
+         UNION ALL
+         SELECT 'user', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
+                COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),
+                ' spent, purged ', ', in all '
+         FROM counted_user c FULL JOIN kept_user k ON k.key = c.key
          UNION ALL
          SELECT 'item', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
                 COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),

@@ -104,9 +104,9 @@ export class RetentionRepository {
   }
 
   /**
-   * Adds what these sagas add up to, per user and item, to the purged totals, and per item to the
-   * item totals (in the removal's transaction, so the reconciliation never sees one without the
-   * other).
+   * Adds what these sagas add up to, per user and item, to the purged totals, and per user and
+   * per item to the user and item totals (in the removal's transaction, so the reconciliation
+   * never sees one without the other).
    */
   async rollUp(transactionIds: string[]): Promise<void> {
     await this.tx.query(
@@ -126,7 +126,11 @@ export class RetentionRepository {
            completed_sagas = t.completed_sagas + EXCLUDED.completed_sagas,
            completed_total = t.completed_total + EXCLUDED.completed_total,
            completed_quantity = t.completed_quantity + EXCLUDED.completed_quantity,
-           updated_at = now())
+           updated_at = now()),
+       users AS (
+         INSERT INTO saga_user_totals AS t (user_id, purged_total)
+         SELECT user_id, sum(completed_total) FROM purged GROUP BY user_id
+         ON CONFLICT (user_id) DO UPDATE SET purged_total = t.purged_total + EXCLUDED.purged_total)
        INSERT INTO saga_item_totals AS t (item_id, purged_quantity)
        SELECT item_id, sum(completed_quantity) FROM purged GROUP BY item_id
        ON CONFLICT (item_id) DO UPDATE SET

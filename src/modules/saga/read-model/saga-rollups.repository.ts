@@ -97,7 +97,12 @@ export class SagaRollupsRepository {
              completed_sagas = t.completed_sagas + excluded.completed_sagas,
              completed_total = t.completed_total + excluded.completed_total,
              completed_quantity = t.completed_quantity + excluded.completed_quantity,
-             changed_seq = excluded.changed_seq)
+             changed_seq = excluded.changed_seq),
+         users AS (
+           INSERT INTO saga_user_totals AS t (user_id, completed_total)
+           SELECT user_id, sum(completed_total) FROM moved GROUP BY user_id
+           ON CONFLICT (user_id) DO UPDATE SET
+             completed_total = t.completed_total + excluded.completed_total)
          INSERT INTO saga_item_totals AS t (item_id, completed_quantity)
          SELECT item_id, sum(completed_quantity) FROM moved GROUP BY item_id
          ON CONFLICT (item_id) DO UPDATE SET
@@ -113,8 +118,8 @@ export class SagaRollupsRepository {
   /**
    * Vacuums the tables the folds empty and the slots they trim, and the few rows every fold
    * updates, so that reading them stays as cheap as their live rows, with autovacuum off or
-   * behind (each fold leaves its rows dead). The ledger totals, one row per user and item, are
-   * left to autovacuum: each fold updates only the pairs that changed.
+   * behind (each fold leaves its rows dead). The ledger and user totals, a row per pair or per
+   * user, are left to autovacuum: each fold updates only the rows that changed.
    */
   async vacuum(): Promise<void> {
     await this.jobs.query(
