@@ -115,28 +115,68 @@ type Scope =
       finishedAfter: Date | null;
       users: string[];
       items: string[];
-      pairs: { users: string[]; items: string[] };
+      /**
+       * Each pair once, with its folded quantity as the slice's change read it (null for a pair
+       * known only from the deltas not folded yet: read again then).
+       */
+      pairs: { users: string[]; items: string[]; kept: (string | null)[] };
     };
 
-/**
- * The condition a scope puts on a user or item column (as `$1`), or on a pair of them (`$1`,
- * `$2`), and the parameters it takes.
- */
+/** The condition a scope puts on a user or item column (as `$1`), and the parameters it takes. */
 function inScope(
   scope: Scope,
-  of: 'user' | 'item' | 'pair',
-): { where: (column: string, item?: string) => string; params: unknown[] } {
+  of: 'user' | 'item',
+): { where: (column: string) => string; params: unknown[] } {
   if (scope.kind === 'all') return { where: () => 'TRUE', params: [] };
-  if (of === 'pair') {
-    return {
-      where: (user, item) =>
-        `(${user}, ${item}) IN (SELECT * FROM unnest($1::varchar[], $2::varchar[]))`,
-      params: [scope.pairs.users, scope.pairs.items],
-    };
-  }
   return {
     where: (column) => `${column} = ANY($1::varchar[])`,
     params: [of === 'user' ? scope.users : scope.items],
+  };
+}
+
+/**
+ * What the inventory check reads for a scope: what completed sagas granted per pair (folded, not
+ * folded yet, and purged) and what users own. A slice's pairs come with their folded quantity
+ * (read with the change), so only the pairs known from the deltas alone are looked up again.
+ */
+function pairsInScope(scope: Scope): {
+  pairs: string;
+  granted: string;
+  owned: string;
+  params: unknown[];
+} {
+  if (scope.kind === 'all') {
+    return {
+      pairs: '',
+      granted: `SELECT user_id, item_id, sum(completed_quantity)::int AS completed_quantity FROM (
+          SELECT user_id, item_id, completed_quantity FROM saga_ledger_totals
+          UNION ALL
+          SELECT user_id, item_id, completed_quantity FROM saga_ledger_deltas
+          UNION ALL
+          SELECT user_id, item_id, completed_quantity FROM saga_purged_totals
+        ) parts GROUP BY user_id, item_id`,
+      owned: 'SELECT user_id, item_id, quantity FROM user_inventory',
+      params: [],
+    };
+  }
+  return {
+    pairs: `pairs AS MATERIALIZED (
+         SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS p (user_id, item_id, kept)),`,
+    granted: `SELECT user_id, item_id, sum(quantity)::int AS completed_quantity FROM (
+          SELECT p.user_id, p.item_id,
+                 COALESCE(p.kept, (SELECT t.completed_quantity FROM saga_ledger_totals t
+                                   WHERE t.user_id = p.user_id AND t.item_id = p.item_id), 0) AS quantity
+          FROM pairs p
+          UNION ALL
+          SELECT d.user_id, d.item_id, d.completed_quantity FROM saga_ledger_deltas d
+          JOIN pairs p ON p.user_id = d.user_id AND p.item_id = d.item_id
+          UNION ALL
+          SELECT s.user_id, s.item_id, s.completed_quantity FROM saga_purged_totals s
+          JOIN pairs p ON p.user_id = s.user_id AND p.item_id = s.item_id
+        ) parts GROUP BY user_id, item_id`,
+    owned: `SELECT ui.user_id, ui.item_id, ui.quantity FROM user_inventory ui
+          JOIN pairs p ON p.user_id = ui.user_id AND p.item_id = ui.item_id`,
+    params: [scope.pairs.users, scope.pairs.items, scope.pairs.kept],
   };
 }
 
@@ -215,27 +255,43 @@ export class IntegrityRepository {
       const changes = await this.tx.query<{
         user_id: string;
         item_id: string;
+        completed_quantity: string;
         changed_seq: string;
       }>(
-        `SELECT user_id, item_id, changed_seq::text FROM saga_ledger_totals
-         WHERE changed_seq > $1 ORDER BY changed_seq LIMIT $2`,
+        `SELECT user_id, item_id, completed_quantity::text, changed_seq::text
+         FROM saga_ledger_totals WHERE changed_seq > $1 ORDER BY changed_seq LIMIT $2`,
         [from.ledgerSeq, options.slice],
       );
       const more = changes.length === options.slice;
-      const pairs = [
-        ...changes,
-        ...(more
-          ? []
-          : await this.tx.query<{ user_id: string; item_id: string }>(
-              'SELECT DISTINCT user_id, item_id FROM saga_ledger_deltas',
-            )),
-      ];
+      // A pair once: a changed pair with its folded quantity, a pair only in the deltas without.
+      const kept = new Map<string, { user: string; item: string; kept: string | null }>();
+      for (const c of changes) {
+        kept.set(`${c.user_id}\u0000${c.item_id}`, {
+          user: c.user_id,
+          item: c.item_id,
+          kept: c.completed_quantity,
+        });
+      }
+      if (!more) {
+        const unfolded = await this.tx.query<{ user_id: string; item_id: string }>(
+          'SELECT DISTINCT user_id, item_id FROM saga_ledger_deltas',
+        );
+        for (const d of unfolded) {
+          const key = `${d.user_id}\u0000${d.item_id}`;
+          if (!kept.has(key)) kept.set(key, { user: d.user_id, item: d.item_id, kept: null });
+        }
+      }
+      const pairs = [...kept.values()];
       const scope: Scope = {
         kind: 'changed',
         finishedAfter: from.finishedAfter,
-        users: [...new Set(pairs.map((p) => p.user_id))],
-        items: [...new Set(pairs.map((p) => p.item_id))],
-        pairs: { users: pairs.map((p) => p.user_id), items: pairs.map((p) => p.item_id) },
+        users: [...new Set(pairs.map((p) => p.user))],
+        items: [...new Set(pairs.map((p) => p.item))],
+        pairs: {
+          users: pairs.map((p) => p.user),
+          items: pairs.map((p) => p.item),
+          kept: pairs.map((p) => p.kept),
+        },
       };
       const now = await this.covered();
       const logs = options.first ? await this.logs(scope, limit) : [];
@@ -342,18 +398,6 @@ export class IntegrityRepository {
     };
   }
 
-  /** The ledger of each (user, item) pair in scope: folded, not folded yet, and purged. */
-  private pairLedger(scope: Scope, columns: string): string {
-    const where = inScope(scope, 'pair').where('user_id', 'item_id');
-    return `SELECT user_id, item_id, ${columns} FROM (
-        SELECT user_id, item_id, completed_quantity FROM saga_ledger_totals WHERE ${where}
-        UNION ALL
-        SELECT user_id, item_id, completed_quantity FROM saga_ledger_deltas WHERE ${where}
-        UNION ALL
-        SELECT user_id, item_id, completed_quantity FROM saga_purged_totals WHERE ${where}
-      ) parts GROUP BY user_id, item_id`;
-  }
-
   /**
    * credited_total = balance + completed totals (of the sagas kept, plus the purged totals of
    * those retention removed). A saga still in flight may hold a debit not yet
@@ -456,17 +500,18 @@ export class IntegrityRepository {
 
   /** What a user owns of an item = what its completed sagas granted (plus grants in flight). */
   private inventory(scope: Scope, limit: number): Promise<InventoryFinding[]> {
-    const { where, params } = inScope(scope, 'pair');
+    const { pairs, granted, owned, params } = pairsInScope(scope);
     return this.tx.query<InventoryFinding>(
       `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
-       granted AS (${this.pairLedger(scope, 'sum(completed_quantity)::int AS completed_quantity')}),
+       ${pairs}
+       granted AS (${granted}),
        flight AS (SELECT user_id, item_id, sum(quantity)::int AS in_flight_quantity
                   FROM open GROUP BY user_id, item_id),
        checked AS (
          SELECT COALESCE(ui.user_id, g.user_id) AS user_id, COALESCE(ui.item_id, g.item_id) AS item_id,
                 COALESCE(ui.quantity, 0) AS quantity,
                 COALESCE(g.completed_quantity, 0) AS completed_quantity
-         FROM (SELECT * FROM user_inventory WHERE ${where('user_id', 'item_id')}) ui
+         FROM (${owned}) ui
          FULL JOIN granted g ON g.user_id = ui.user_id AND g.item_id = ui.item_id
        )
        SELECT c.user_id, c.item_id, c.quantity, c.completed_quantity,
