@@ -10,14 +10,14 @@ import { PeriodicTask } from '../../../common/periodic-task';
 import type { AppConfig } from '../../../config/configuration';
 import { SagaRollupsRepository } from './saga-rollups.repository';
 
+/** Every this many folds of this instance, the emptied tables are vacuumed. */
+const FOLDS_PER_VACUUM = 30;
+
 /**
  * Folds the saga rollups' deltas every STATS_ROLLUP_MS, on whichever instance gets there first.
  * Readers add the deltas not folded yet, so figures are exact however late a fold is; folding
  * keeps what they add small.
  */
-/** Every this many folds of this instance, the emptied tables are vacuumed. */
-const FOLDS_PER_VACUUM = 30;
-
 @Injectable()
 export class SagaRollupsJob implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SagaRollupsJob.name);
