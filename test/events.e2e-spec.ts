@@ -1,0 +1,205 @@
+import { schemaErrors } from './support/event-schemas';
+import { NatsServer, StreamConsumer, type Received } from './support/nats-server';
+import { ADMIN, startTestApp, type TestApp } from './support/test-app';
+import { eventually } from './support/wait';
+
+interface EventRow {
+  id: string;
+  type: string;
+  transaction_id: string;
+  seq: string;
+}
+
+/** What a saga that ended so raises, in order. */
+function expectedTypes(status: string, errorCode: string | null): string[] {
+  if (status === 'completed') return ['notification.requested', 'purchase.completed'];
+  if (status === 'compensated') return ['purchase.compensated'];
+  if (status === 'failed' && errorCode === 'COMPENSATION_FAILED') {
+    return ['purchase.compensation_failed'];
+  }
+  if (status === 'failed') return ['purchase.failed'];
+  throw new Error(`unexpected status ${status}`);
+}
+
+async function eventRows(t: TestApp): Promise<EventRow[]> {
+  const { rows } = await t.db.query<EventRow>(
+    'SELECT id, type, transaction_id, seq::text AS seq FROM integration_events ORDER BY seq',
+  );
+  return rows;
+}
+
+/** Every event of `rows` arrived once, with its subject, id header, a valid body, in order. */
+function expectDeliveredOnce(received: Received[], rows: EventRow[]): void {
+  const ids = received.map((message) => message.body.id);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(new Set(ids)).toEqual(new Set(rows.map((row) => row.id)));
+  for (const message of received) {
+    expect(message.subject).toBe(`saga.${message.body.type}`);
+    expect(message.msgId).toBe(message.body.id);
+    expect(schemaErrors(message.body)).toEqual([]);
+  }
+  // Per saga, the stream holds its events in the order they were written.
+  const bySaga = new Map<string, string[]>();
+  for (const row of rows)
+    bySaga.set(row.transaction_id, [...(bySaga.get(row.transaction_id) ?? []), row.id]);
+  const streamOrder = new Map<string, string[]>();
+  for (const message of [...received].sort((a, b) => a.streamSeq - b.streamSeq)) {
+    const id = message.body.transactionId;
+    streamOrder.set(id, [...(streamOrder.get(id) ?? []), message.body.id]);
+  }
+  expect(streamOrder).toEqual(bySaga);
+}
+
+describe('Integration events to NATS JetStream', () => {
+  let nats: NatsServer;
+
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+  });
+
+  afterAll(async () => {
+    await nats.destroy();
+  });
+
+  describe('with a mix of outcomes in both patterns', () => {
+    let plain: TestApp;
+    let faulty: TestApp;
+    let consumer: StreamConsumer;
+
+    beforeAll(async () => {
+      plain = await startTestApp({ NATS_URL: nats.url, EVENTS_RELAY_POLL_MS: '200' });
+      // Every compensation of user_validation fails here: the purchase ends COMPENSATION_FAILED.
+      faulty = await startTestApp({
+        NATS_URL: nats.url,
+        EVENTS_RELAY_POLL_MS: '200',
+        SAGA_FAULTS: 'fail:compensation:user_validation',
+        STEP_RETRY_BASE_MS: '1',
+        STEP_RETRY_MAX_MS: '2',
+      });
+      consumer = await StreamConsumer.open(nats.url);
+    });
+
+    afterAll(async () => {
+      await consumer.close();
+      await plain.close();
+      await faulty.close();
+    });
+
+    it('delivers each event exactly once by id, on its subject, valid, in order per saga', async () => {
+      const buy = (t: TestApp, pattern: string, userId: string, itemId: string) =>
+        t.http.post('/purchase').send({ userId, itemId, quantity: 1, pattern });
+      const answers = await Promise.all(
+        ['orchestration', 'choreography'].flatMap((pattern) => [
+          buy(plain, pattern, 'user-123', 'item-potion'),
+          buy(plain, pattern, 'user-123', 'item-potion'),
+          buy(plain, pattern, 'user-123', 'item-sword'),
+          buy(plain, pattern, 'user-123', 'item-out-of-stock'),
+          buy(plain, pattern, 'user-suspended', 'item-potion'),
+          buy(faulty, pattern, 'user-123', 'item-out-of-stock'),
+        ]),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual([
+        ...[200, 200, 200, 409, 409, 503],
+        ...[200, 200, 200, 409, 409, 503],
+      ]);
+
+      const rows = [...(await eventRows(plain)), ...(await eventRows(faulty))];
+      // Each saga wrote what its outcome raises, in order.
+      for (const t of [plain, faulty]) {
+        const { rows: sagas } = await t.db.query<{
+          transaction_id: string;
+          status: string;
+          error_code: string | null;
+        }>('SELECT transaction_id, status, error_code FROM saga_states');
+        for (const saga of sagas) {
+          expect(
+            rows.filter((row) => row.transaction_id === saga.transaction_id).map((row) => row.type),
+          ).toEqual(expectedTypes(saga.status, saga.error_code));
+        }
+      }
+      expect(new Set(rows.map((row) => row.type))).toEqual(
+        new Set([
+          'notification.requested',
+          'purchase.completed',
+          'purchase.compensated',
+          'purchase.failed',
+          'purchase.compensation_failed',
+        ]),
+      );
+
+      await eventually(
+        async () => (consumer.received.length >= rows.length ? true : undefined),
+        20_000,
+        `${rows.length} events on the stream`,
+      );
+      // Anything sent twice would show up by now.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expectDeliveredOnce(consumer.received, rows);
+
+      const completed = consumer.received.find((m) => m.body.type === 'purchase.completed');
+      expect(completed?.body.data).toMatchObject({
+        userId: 'user-123',
+        quantity: 1,
+        status: 'completed',
+      });
+      const failed = consumer.received.find((m) => m.body.type === 'purchase.failed');
+      expect(failed?.body.data).toMatchObject({
+        userId: 'user-suspended',
+        status: 'failed',
+        error: { code: 'USER_NOT_ACTIVE' },
+      });
+
+      const { rows: unpublished } = await plain.db.query(
+        'SELECT 1 FROM integration_events WHERE published_at IS NULL',
+      );
+      expect(unpublished).toHaveLength(0);
+      const relay = await plain.http.get('/admin/relay').set(ADMIN);
+      expect(relay.status).toBe(200);
+      expect(relay.body).toMatchObject({
+        enabled: true,
+        sinks: [{ name: 'nats', connected: true }],
+        backlog: 0,
+      });
+      const health = await plain.http.get('/health');
+      expect(health.body.details.events).toMatchObject({ status: 'up' });
+      const metrics = await plain.http.get('/metrics');
+      expect(metrics.text).toMatch(/integration_events_published_total\{sink="nats"\} [1-9]/);
+      expect(metrics.text).toMatch(/integration_events_backlog 0/);
+    });
+  });
+
+  describe('with NATS_URL unset', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await startTestApp();
+    });
+
+    afterAll(async () => {
+      await t.close();
+    });
+
+    it('writes no integration event and reports no broker', async () => {
+      for (const pattern of ['orchestration', 'choreography']) {
+        for (const itemId of ['item-potion', 'item-out-of-stock']) {
+          await t.http.post('/purchase').send({ userId: 'user-123', itemId, quantity: 1, pattern });
+        }
+      }
+      await t.http
+        .post('/purchase')
+        .send({ userId: 'user-suspended', itemId: 'item-potion', quantity: 1 });
+      expect(await eventRows(t)).toEqual([]);
+      const health = await t.http.get('/health');
+      expect(health.status).toBe(200);
+      expect(health.body.details.events).toBeUndefined();
+      const relay = await t.http.get('/admin/relay').set(ADMIN);
+      expect(relay.body).toEqual({
+        enabled: false,
+        sinks: [],
+        backlog: 0,
+        lagSeconds: 0,
+        published: 0,
+      });
+    });
+  });
+});
