@@ -128,7 +128,7 @@ describe('Integration events to NATS JetStream', () => {
       );
 
       await eventually(
-        async () => (consumer.received.length >= rows.length ? true : undefined),
+        () => Promise.resolve(consumer.received.length >= rows.length ? true : undefined),
         20_000,
         `${rows.length} events on the stream`,
       );
