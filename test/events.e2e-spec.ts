@@ -1,3 +1,4 @@
+import { RetentionService } from '../src/modules/retention/retention.service';
 import { schemaErrors } from './support/event-schemas';
 import { NatsServer, StreamConsumer, type Received } from './support/nats-server';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
@@ -23,7 +24,7 @@ function expectedTypes(status: string, errorCode: string | null): string[] {
 
 async function eventRows(t: TestApp): Promise<EventRow[]> {
   const { rows } = await t.db.query<EventRow>(
-    'SELECT id, type, transaction_id, seq::text AS seq FROM integration_events ORDER BY seq',
+    'SELECT id, type, transaction_id, seq::text AS seq FROM integration_events e ORDER BY e.seq',
   );
   return rows;
 }
@@ -76,6 +77,8 @@ describe('Integration events to NATS JetStream', () => {
         STEP_RETRY_BASE_MS: '1',
         STEP_RETRY_MAX_MS: '2',
       });
+      // Enough for every purchase at once: each outcome below is the one its body asks for.
+      await plain.db.query(`UPDATE users SET balance = 100000 WHERE user_id = 'user-123'`);
       consumer = await StreamConsumer.open(nats.url);
     });
 
@@ -165,6 +168,60 @@ describe('Integration events to NATS JetStream', () => {
       const metrics = await plain.http.get('/metrics');
       expect(metrics.text).toMatch(/integration_events_published_total\{sink="nats"\} [1-9]/);
       expect(metrics.text).toMatch(/integration_events_backlog 0/);
+    });
+  });
+
+  describe('under the retention policy', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await startTestApp({ NATS_URL: nats.url, EVENTS_RELAY_POLL_MS: '200' });
+    });
+
+    afterAll(async () => {
+      await t.close();
+    });
+
+    it('removes published events past RETENTION_OUTBOX, keeps unpublished ones and their sagas', async () => {
+      for (const pattern of ['orchestration', 'choreography']) {
+        const answer = await t.http
+          .post('/purchase')
+          .send({ userId: 'user-123', itemId: 'item-potion', quantity: 1, pattern });
+        expect(answer.status).toBe(200);
+      }
+      await eventually(
+        async () => {
+          const { rows } = await t.db.query(
+            'SELECT 1 FROM integration_events WHERE published_at IS NULL',
+          );
+          return rows.length === 0 ? true : undefined;
+        },
+        20_000,
+        'the events published',
+      );
+      // One saga's event still waits (as if the broker had been away since).
+      const { rows: sagas } = await t.db.query<{ transaction_id: string }>(
+        'SELECT transaction_id FROM saga_states ORDER BY created_at',
+      );
+      const waiting = sagas[0].transaction_id;
+      await t.db.query(
+        `INSERT INTO integration_events (type, transaction_id, data, lease_owner, lease_expires_at)
+         VALUES ('purchase.completed', $1, '{}', 'elsewhere', now() + interval '1 hour')`,
+        [waiting],
+      );
+      const retention = t.app.get(RetentionService);
+      // Two days on: past the outbox window (24 h), within the sagas' (30 d).
+      const later = await retention.run('test', new Date(Date.now() + 2 * 86_400_000));
+      expect(later).toMatchObject({ kind: 'ran', run: { removed: { integrationEventsAlone: 4 } } });
+      expect((await eventRows(t)).map((row) => row.transaction_id)).toEqual([waiting]);
+      // Past the sagas' window: the saga whose event waits stays, the other goes with its rows.
+      const much = await retention.run('test', new Date(Date.now() + 40 * 86_400_000));
+      expect(much).toMatchObject({ kind: 'ran', run: { removed: { sagas: 1 } } });
+      const { rows: left } = await t.db.query<{ transaction_id: string }>(
+        'SELECT transaction_id FROM saga_states',
+      );
+      expect(left).toEqual([{ transaction_id: waiting }]);
+      expect(await eventRows(t)).toHaveLength(1);
     });
   });
 

@@ -106,7 +106,11 @@ function raisedEvents(src: string, stepColumns: boolean): string {
                                                    'channels', r.data->'channels')
             ELSE '{}'::jsonb END`
     : `'{}'::jsonb`;
-  return `INSERT INTO integration_events (type, transaction_id, data, trace_parent)
+  // seq is drawn outside the ordered subquery: a column default would be drawn before the sort.
+  return `INSERT INTO integration_events (seq, type, transaction_id, data, trace_parent)
+         SELECT nextval('integration_events_seq_seq'), o.type, o.transaction_id, o.data,
+                o.trace_parent
+         FROM (
          SELECT e.type, f.transaction_id,
            jsonb_build_object('userId', f.user_id, 'itemId', f.item_id, 'quantity', f.quantity,
                               'total', f.price, 'status', f.status, 'pattern', f.pattern)
@@ -127,6 +131,7 @@ function raisedEvents(src: string, stepColumns: boolean): string {
          ) AS e(ord, type)
          WHERE e.type IS NOT NULL
          ORDER BY r.ord, e.ord
+         ) AS o(type, transaction_id, data, trace_parent)
          RETURNING 1`;
 }
 
