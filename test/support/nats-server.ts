@@ -79,6 +79,8 @@ export interface Received {
   msgId: string | undefined;
   traceparent: string | undefined;
   streamSeq: number;
+  /** Delivered before without an acknowledgement the server kept (at least once). */
+  redelivered: boolean;
   body: {
     id: string;
     type: string;
@@ -97,7 +99,16 @@ export class StreamConsumer {
   private stopped = false;
   private loop: Promise<void> | undefined;
 
-  private constructor(private readonly connection: NatsConnection) {}
+  private constructor(
+    private readonly connection: NatsConnection,
+    private readonly stream: string,
+  ) {}
+
+  /** How many messages the stream holds. */
+  async storedMessages(): Promise<number> {
+    const jsm = await jetstreamManager(this.connection);
+    return (await jsm.streams.info(this.stream)).state.messages;
+  }
 
   static async open(url: string, stream = 'SAGA_EVENTS', durable = 'test-consumer') {
     const connection = await connect({
@@ -118,7 +129,7 @@ export class StreamConsumer {
       }
     }
     await jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.Explicit });
-    const consumer = new StreamConsumer(connection);
+    const consumer = new StreamConsumer(connection, stream);
     const js = jetstream(connection);
     consumer.loop = consumer.run(async () => js.consumers.get(stream, durable));
     return consumer;
@@ -143,6 +154,7 @@ export class StreamConsumer {
       msgId: message.headers?.get('Nats-Msg-Id'),
       traceparent: message.headers?.get('traceparent') || undefined,
       streamSeq: message.seq,
+      redelivered: message.redelivered,
       body: message.json(),
     });
     message.ack();

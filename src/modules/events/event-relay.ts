@@ -10,6 +10,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { errorMessage } from '../../common/errors/error-message';
 import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, EventsConfig } from '../../config/configuration';
+import { isTerminal } from '../saga/core/saga';
 import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
 import { InstanceIdentity } from '../saga/core/instance-identity';
 import { EVENT_SINKS, type EventSink, type SinkStatus } from './event-sink';
@@ -107,7 +108,8 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   private readonly onChanged = (event: SagaChangedEvent): void => {
-    if (event.previousStatus === event.status && event.step !== 'notification') return;
+    // Events are written when a saga settles (the notification step settles it too).
+    if (!isTerminal(event.status)) return;
     if (this.wakeTimer !== undefined) return;
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = undefined;

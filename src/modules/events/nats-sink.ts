@@ -107,7 +107,9 @@ export class NatsSink implements EventSink {
       this.connection = connection;
       this.js = jetstream(connection);
       this.disconnected = false;
-      void this.watch(connection);
+      this.watch(connection).catch((error: unknown) =>
+        this.logger.warn(`Watching the NATS connection failed: ${errorMessage(error)}`),
+      );
       await this.ensureStream();
     } catch (error) {
       this.outage(`cannot connect (${errorMessage(error)})`);
