@@ -99,11 +99,13 @@ describe('Integration events to NATS JetStream', () => {
           buy(plain, pattern, 'user-123', 'item-out-of-stock'),
           buy(plain, pattern, 'user-suspended', 'item-potion'),
           buy(faulty, pattern, 'user-123', 'item-out-of-stock'),
+          // Refused as it is recorded (never priced: total null).
+          buy(plain, pattern, 'user-123', 'item-unknown'),
         ]),
       );
       expect(answers.map((answer) => answer.status)).toEqual([
-        ...[200, 200, 200, 409, 409, 503],
-        ...[200, 200, 200, 409, 409, 503],
+        ...[200, 200, 200, 409, 409, 503, 404],
+        ...[200, 200, 200, 409, 409, 503, 404],
       ]);
 
       const rows = [...(await eventRows(plain)), ...(await eventRows(faulty))];
@@ -145,12 +147,21 @@ describe('Integration events to NATS JetStream', () => {
         quantity: 1,
         status: 'completed',
       });
-      const failed = consumer.received.find((m) => m.body.type === 'purchase.failed');
-      expect(failed?.body.data).toMatchObject({
-        userId: 'user-suspended',
-        status: 'failed',
-        error: { code: 'USER_NOT_ACTIVE' },
-      });
+      const failed = consumer.received.filter((m) => m.body.type === 'purchase.failed');
+      expect(failed.map((m) => m.body.data)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            userId: 'user-suspended',
+            status: 'failed',
+            error: expect.objectContaining({ code: 'USER_NOT_ACTIVE' }),
+          }),
+          expect.objectContaining({
+            itemId: 'item-unknown',
+            total: null,
+            error: expect.objectContaining({ code: 'ITEM_NOT_FOUND' }),
+          }),
+        ]),
+      );
 
       const { rows: unpublished } = await plain.db.query(
         'SELECT 1 FROM integration_events WHERE published_at IS NULL',
@@ -168,6 +179,59 @@ describe('Integration events to NATS JetStream', () => {
       const metrics = await plain.http.get('/metrics');
       expect(metrics.text).toMatch(/integration_events_published_total\{sink="nats"\} [1-9]/);
       expect(metrics.text).toMatch(/integration_events_backlog 0/);
+    });
+  });
+
+  describe('relayed by two instances sharing one database', () => {
+    let own: NatsServer;
+    let a: TestApp;
+    let b: TestApp;
+    let consumer: StreamConsumer;
+
+    beforeAll(async () => {
+      // A server of its own: a second stream on saga.> would overlap the first.
+      own = await NatsServer.start();
+      // Small claims, so that the two instances' claims interleave.
+      const env = { NATS_URL: own.url, EVENTS_RELAY_POLL_MS: '50', EVENTS_RELAY_BATCH: '3' };
+      a = await startTestApp({ ...env, INSTANCE_ID: 'relay-a' });
+      b = await startTestApp({ ...env, INSTANCE_ID: 'relay-b' }, a.database);
+      await a.db.query(`UPDATE users SET balance = 100000 WHERE user_id = 'user-123'`);
+      consumer = await StreamConsumer.open(own.url);
+    });
+
+    afterAll(async () => {
+      await consumer.close();
+      await b.stop();
+      await a.close();
+      await own.destroy();
+    });
+
+    it('publishes every event once, each saga in order', async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, (_, n) =>
+          (n % 2 === 0 ? a : b).http.post('/purchase').send({
+            userId: 'user-123',
+            itemId: n % 5 === 0 ? 'item-out-of-stock' : 'item-potion',
+            quantity: 1,
+            pattern: n % 4 < 2 ? 'orchestration' : 'choreography',
+          }),
+        ),
+      );
+      expect(answers.filter((answer) => answer.status >= 500)).toEqual([]);
+      const rows = await eventRows(a);
+      await eventually(
+        () => Promise.resolve(consumer.received.length >= rows.length ? true : undefined),
+        20_000,
+        `${rows.length} events on the stream`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expectDeliveredOnce(consumer.received, rows);
+      const [stateA, stateB] = await Promise.all(
+        [a, b].map(async (t) => (await t.http.get('/admin/relay').set(ADMIN)).body as never),
+      );
+      expect(
+        (stateA as { published: number }).published + (stateB as { published: number }).published,
+      ).toBe(rows.length);
     });
   });
 
