@@ -189,7 +189,7 @@ describe('EventRelay', () => {
       bus.emit(SAGA_CHANGED, settled);
       // A change that settles nothing does not wake it.
       bus.emit(SAGA_CHANGED, { previousStatus: 'pending', status: 'pending', step: null });
-      await jest.advanceTimersByTimeAsync(100);
+      await jest.advanceTimersByTimeAsync(250);
       expect(repository.claim.mock.calls.length).toBe(calls + 1);
       await relay.beforeApplicationShutdown();
     } finally {
