@@ -1,7 +1,7 @@
 /**
  * The public integration events: what the service tells the outside about purchases, versioned
  * apart from the choreography's internal events (which may change with the saga's design). Each
- * type has a JSON Schema in schemas/events/.
+ * type has a JSON Schema in schemas/events/ (version 1: fields may be added, never changed).
  */
 export const INTEGRATION_EVENT_TYPES = [
   'purchase.completed',
@@ -11,9 +11,6 @@ export const INTEGRATION_EVENT_TYPES = [
   'notification.requested',
 ] as const;
 export type IntegrationEventType = (typeof INTEGRATION_EVENT_TYPES)[number];
-
-/** The vocabulary's version, carried by every event's subject stream (`saga.<type>`). */
-export const INTEGRATION_EVENTS_VERSION = 1;
 
 export interface IntegrationEventError {
   step: string | null;
