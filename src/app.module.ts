@@ -17,6 +17,7 @@ import { ItemsModule } from './modules/items/items.module';
 import { LogsModule } from './modules/logs/logs.module';
 import { MonitoringModule } from './modules/monitoring/monitoring.module';
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
+import { EventsModule } from './modules/events/events.module';
 import { RetentionModule } from './modules/retention/retention.module';
 import { SagaModule } from './modules/saga/saga.module';
 import { UsersModule } from './modules/users/users.module';
@@ -53,6 +54,7 @@ export class AppModule {
         MonitoringModule,
         IntegrityModule,
         RetentionModule,
+        EventsModule,
         ConsoleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],

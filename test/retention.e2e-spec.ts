@@ -62,7 +62,9 @@ async function snapshotOf(db: Client, transactionId: string): Promise<unknown> {
        'saga', (SELECT to_jsonb(s) FROM saga_states s WHERE s.transaction_id = $1),
        'steps', (SELECT jsonb_agg(to_jsonb(r) ORDER BY r.id) FROM saga_step_results r WHERE r.transaction_id = $1),
        'log', (SELECT to_jsonb(l) FROM transaction_logs l WHERE l.transaction_id = $1),
-       'notifications', (SELECT jsonb_agg(to_jsonb(n)) FROM notifications n WHERE n.transaction_id = $1)
+       'notifications', (SELECT jsonb_agg(to_jsonb(n)) FROM notifications n WHERE n.transaction_id = $1),
+       'integrationEvents', COALESCE((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.seq) FROM integration_events i
+                                      WHERE i.transaction_id = $1), '[]'::jsonb)
      ) AS saga`,
     [transactionId],
   );

@@ -47,8 +47,8 @@ function describe(outcome: RetentionOutcome): string {
       const { run } = outcome;
       const r = run.removed;
       return [
-        `Removed ${r.sagas} saga(s) (${r.steps} step rows, ${r.logs} logs, ${r.notifications} notifications, ${r.outboxEvents} outbox events)`,
-        `Removed ${r.outboxEventsAlone} published outbox event(s) of sagas kept; freed ${r.idempotencyKeys} idempotency key(s)`,
+        `Removed ${r.sagas} saga(s) (${r.steps} step rows, ${r.logs} logs, ${r.notifications} notifications, ${r.outboxEvents} outbox events, ${r.integrationEvents} integration events)`,
+        `Removed ${r.outboxEventsAlone} published outbox event(s) and ${r.integrationEventsAlone} published integration event(s) of sagas kept; freed ${r.idempotencyKeys} idempotency key(s)`,
         `${run.slices} slice(s) in ${run.durationMs} ms` +
           (run.archive === null
             ? ''

@@ -259,4 +259,50 @@ describe('buildConfig', () => {
       { stepRetryBaseMs: 100, stepRetryMaxMs: 100 },
     );
   });
+  describe('integration events', () => {
+    it('writes none and relays none with NATS_URL unset', () => {
+      const { events } = buildConfig({});
+      expect(events.enabled).toBe(false);
+      expect(events.nats).toBeUndefined();
+    });
+
+    it('relays to NATS with documented defaults once NATS_URL is set', () => {
+      const { events } = buildConfig({ NATS_URL: 'nats://a:4222, b:4223' });
+      expect(events).toEqual({
+        enabled: true,
+        nats: {
+          servers: ['nats://a:4222', 'b:4223'],
+          stream: 'SAGA_EVENTS',
+          maxAgeMs: 7 * 86_400_000,
+          duplicateWindowMs: 120_000,
+          publishTimeoutMs: 5000,
+        },
+        relayBatch: 500,
+        relayPollMs: 500,
+        relayLeaseMs: 15_000,
+      });
+      expect(
+        buildConfig({ NATS_URL: 'n:1', NATS_STREAM_MAX_AGE: 'off' }).events.nats?.maxAgeMs,
+      ).toBe(0);
+    });
+
+    it.each([
+      [{ NATS_URL: 'http://broker:4222' }, 'NATS_URL'],
+      [{ NATS_URL: 'nats://' }, 'NATS_URL'],
+      [{ NATS_URL: 'nats://user:secret@[bad' }, 'NATS_URL'],
+      [{ NATS_STREAM: 'saga.events' }, 'NATS_STREAM'],
+      [{ NATS_DUPLICATE_WINDOW: 'off' }, 'NATS_DUPLICATE_WINDOW'],
+      [{ NATS_STREAM_MAX_AGE: '1m', NATS_DUPLICATE_WINDOW: '2m' }, 'NATS_DUPLICATE_WINDOW'],
+    ])('refuses %j, naming %s and never the URL', (env, variable) => {
+      let error: unknown;
+      try {
+        buildConfig(env);
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(String(error)).toContain(variable);
+      expect(String(error)).not.toContain('secret');
+    });
+  });
 });

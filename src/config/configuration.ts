@@ -125,6 +125,35 @@ export interface RetentionConfig {
   archiveDir?: string;
 }
 
+/** The NATS JetStream sink of the integration events (NATS_URL). */
+export interface NatsSinkConfig {
+  /** One server URL or a comma list; may hold credentials: never logged. */
+  servers: string[];
+  stream: string;
+  /** How long the stream keeps a message. */
+  maxAgeMs: number;
+  /** The stream's de-duplication window on Nats-Msg-Id. */
+  duplicateWindowMs: number;
+  /** How long a publish waits for its acknowledgement. */
+  publishTimeoutMs: number;
+}
+
+/** The public integration events and their relay (see eventsConfig). */
+export interface EventsConfig {
+  /**
+   * Whether integration events are written at all: true as soon as one sink is configured. The
+   * one place that decides it, so that a further sink (webhooks) only adds itself here.
+   */
+  enabled: boolean;
+  nats?: NatsSinkConfig;
+  /** Events one relay claim takes (published together, acknowledged together). */
+  relayBatch: number;
+  /** How often the relay looks for events (it is also woken as sagas settle here). */
+  relayPollMs: number;
+  /** How long an instance owns the events it claimed before another may take them. */
+  relayLeaseMs: number;
+}
+
 /** Who this process is in the leases it takes (see instanceConfig). */
 export interface InstanceConfig {
   id: string;
@@ -159,6 +188,7 @@ export interface AppConfig {
   monitorCron: string;
   integrity: IntegrityConfig;
   retention: RetentionConfig;
+  events: EventsConfig;
   /** How often the saga rollups fold the changes recorded since their last fold. */
   rollupMs: number;
 }
@@ -436,6 +466,60 @@ function retentionConfig(env: Env): RetentionConfig {
   };
 }
 
+/** NATS_URL: `nats://host:port` (or tls://, or host:port), comma-separated for a cluster. */
+function natsServers(env: Env): string[] | undefined {
+  const raw = str(env, 'NATS_URL');
+  if (raw === undefined) return undefined;
+  const servers = raw.split(',').map((server) => server.trim());
+  for (const server of servers) {
+    let valid: boolean;
+    try {
+      const url = new URL(server.includes('://') ? server : `nats://${server}`);
+      valid = ['nats:', 'tls:'].includes(url.protocol) && url.hostname !== '';
+    } catch {
+      valid = false;
+    }
+    // The URL itself is not repeated: it may hold a password.
+    if (!valid)
+      throw new ConfigError('NATS_URL', 'must be nats://host:port (or tls://), comma-separated');
+  }
+  return servers;
+}
+
+/** The integration events are written only while a sink takes them (NATS_URL for now). */
+function eventsConfig(env: Env): EventsConfig {
+  const servers = natsServers(env);
+  const stream = str(env, 'NATS_STREAM') ?? 'SAGA_EVENTS';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream)) {
+    throw new ConfigError('NATS_STREAM', `must be 1-64 letters, digits, _ or -, got "${stream}"`);
+  }
+  const maxAgeMs = duration(env, 'NATS_STREAM_MAX_AGE', '7d', 1000) ?? 0;
+  const duplicateWindowMs = duration(env, 'NATS_DUPLICATE_WINDOW', '2m', 1000);
+  if (duplicateWindowMs === undefined) {
+    throw new ConfigError('NATS_DUPLICATE_WINDOW', 'must be a duration, not "off"');
+  }
+  if (maxAgeMs > 0 && duplicateWindowMs > maxAgeMs) {
+    throw new ConfigError('NATS_DUPLICATE_WINDOW', 'must not be longer than NATS_STREAM_MAX_AGE');
+  }
+  const nats: NatsSinkConfig | undefined =
+    servers === undefined
+      ? undefined
+      : {
+          servers,
+          stream,
+          maxAgeMs,
+          duplicateWindowMs,
+          publishTimeoutMs: int(env, 'NATS_PUBLISH_TIMEOUT_MS', 5000, 100, 600_000),
+        };
+  return {
+    enabled: nats !== undefined,
+    nats,
+    relayBatch: int(env, 'EVENTS_RELAY_BATCH', 500, 1, 10_000),
+    relayPollMs: int(env, 'EVENTS_RELAY_POLL_MS', 500, 10, 600_000),
+    relayLeaseMs: int(env, 'EVENTS_RELAY_LEASE_MS', 15_000, 1000, 3_600_000),
+  };
+}
+
 /**
  * INSTANCE_ID, or `<host name>:<port>`: the same across restarts of one deployment, so that a
  * restarted process knows the sagas leased to that name are its own, left by its previous run.
@@ -526,6 +610,7 @@ export function buildConfig(env: Env = process.env): AppConfig {
     monitorCron: str(env, 'MONITOR_CRON') ?? '0 */5 * * * *',
     integrity: integrityConfig(env),
     retention: retentionConfig(env),
+    events: eventsConfig(env),
     rollupMs: int(env, 'STATS_ROLLUP_MS', 1000, 50, 600_000),
   };
 }

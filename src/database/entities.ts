@@ -1,4 +1,5 @@
 import { AuditEntryEntity } from '../modules/console/audit/audit-entry.entity';
+import { IntegrationEventEntity } from '../modules/events/integration-event.entity';
 import { ItemEntity } from '../modules/items/item.entity';
 import { TransactionLogEntity } from '../modules/logs/transaction-log.entity';
 import { NotificationEntity } from '../modules/notifications/notification.entity';
@@ -30,4 +31,5 @@ export const ENTITIES = [
   SagaPurgedTotalsEntity,
   RetentionRunEntity,
   AuditEntryEntity,
+  IntegrationEventEntity,
 ];

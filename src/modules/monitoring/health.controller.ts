@@ -4,6 +4,7 @@ import { HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@
 import type { FastifyReply } from 'fastify';
 import { NoRateLimit } from '../../common/http/rate-limit';
 import { VersionedCache } from '../cache/versioned-cache';
+import { EventRelay } from '../events/event-relay';
 
 type Indicators = Partial<Record<string, { status: string; [detail: string]: unknown }>>;
 type HealthBody = Pick<HealthCheckResult, 'status' | 'error'> & {
@@ -22,6 +23,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
     private readonly cache: VersionedCache,
+    private readonly relay: EventRelay,
   ) {}
 
   @Get()
@@ -46,13 +48,25 @@ export class HealthController {
     }
   }
 
-  /** The cache is optional: a lost Redis is shown (degraded) without making the service unhealthy. */
+  /**
+   * The cache is optional: a lost Redis is shown (degraded) without making the service unhealthy.
+   * So is the events broker (events wait in the database meanwhile), when one is configured.
+   */
   private async withCache(result: HealthCheckResult): Promise<HealthBody> {
     const cache = { ...(await this.cache.probe()) };
+    const sinks = this.relay.sinkStatus();
+    const events =
+      sinks === undefined
+        ? undefined
+        : { status: sinks.every((sink) => sink.connected) ? 'up' : 'degraded', sinks };
+    const up = {
+      ...(cache.status === 'up' ? { cache } : {}),
+      ...(events?.status === 'up' ? { events } : {}),
+    };
     return {
       ...result,
-      ...(cache.status === 'up' ? { info: { ...result.info, cache } } : {}),
-      details: { ...result.details, cache },
+      ...(Object.keys(up).length > 0 ? { info: { ...result.info, ...up } } : {}),
+      details: { ...result.details, cache, ...(events === undefined ? {} : { events }) },
     };
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CacheModule } from '../cache/cache.module';
+import { EventsModule } from '../events/events.module';
 import { DbMetricsController } from './db-monitor/db-metrics.controller';
 import { DbMonitorRepository } from './db-monitor/db-monitor.repository';
 import { DbMonitorService } from './db-monitor/db-monitor.service';
@@ -13,7 +14,7 @@ import { SagaOverviewSampler } from './metrics/saga-overview';
 import { SagaMetrics } from './metrics/saga-metrics';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CacheModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CacheModule, EventsModule],
   controllers: [HealthController, MetricsController, DbMetricsController, OverviewController],
   providers: [
     SagaMetrics,

@@ -28,6 +28,7 @@ export interface RemovedRows {
   logs: number;
   notifications: number;
   outboxEvents: number;
+  integrationEvents: number;
 }
 
 /** What a run would remove now (a dry run), counted without taking anything. */
@@ -73,17 +74,20 @@ export class RetentionRepository {
     );
   }
 
-  /** Of these sagas, those with an outbox event not yet published. */
+  /** Of these sagas, those with an outbox or integration event not yet published. */
   async withPendingEvents(transactionIds: string[]): Promise<Set<string>> {
     const rows = await this.tx.query<{ aggregate_id: string }>(
       `SELECT DISTINCT e.aggregate_id FROM outbox_events e
-       WHERE e.aggregate_id = ANY($1) AND e.id IN (${PENDING_EVENT_IDS})`,
+       WHERE e.aggregate_id = ANY($1) AND e.id IN (${PENDING_EVENT_IDS})
+       UNION
+       SELECT DISTINCT i.transaction_id FROM integration_events i
+       WHERE i.transaction_id = ANY($1) AND i.published_at IS NULL`,
       [transactionIds],
     );
     return new Set(rows.map((row) => row.aggregate_id));
   }
 
-  /** Each saga as one archive line: its row, steps, outbox events, log and notifications. */
+  /** Each saga as one archive line: its row, steps, outbox and integration events, log, notifications. */
   async archiveLines(transactionIds: string[]): Promise<string[]> {
     const rows = await this.tx.query<{ line: string }>(
       `SELECT jsonb_build_object(
@@ -92,6 +96,9 @@ export class RetentionRepository {
                             WHERE r.transaction_id = s.transaction_id), '[]'::jsonb),
          'events', COALESCE((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.id) FROM outbox_events e
                              WHERE e.aggregate_id = s.transaction_id), '[]'::jsonb),
+         'integrationEvents', COALESCE((SELECT jsonb_agg(to_jsonb(i) ORDER BY i.seq)
+                                        FROM integration_events i
+                                        WHERE i.transaction_id = s.transaction_id), '[]'::jsonb),
          'log', (SELECT to_jsonb(l) FROM transaction_logs l WHERE l.transaction_id = s.transaction_id),
          'notifications', COALESCE((SELECT jsonb_agg(to_jsonb(n) ORDER BY n.created_at, n.notification_id)
                                     FROM notifications n WHERE n.transaction_id = s.transaction_id), '[]'::jsonb)
@@ -145,10 +152,12 @@ export class RetentionRepository {
       `WITH steps AS (DELETE FROM saga_step_results WHERE transaction_id = ANY($1) RETURNING 1),
             logs AS (DELETE FROM transaction_logs WHERE transaction_id = ANY($1) RETURNING 1),
             notes AS (DELETE FROM notifications WHERE transaction_id = ANY($1) RETURNING 1),
-            events AS (DELETE FROM outbox_events WHERE aggregate_id = ANY($1) RETURNING 1)
+            events AS (DELETE FROM outbox_events WHERE aggregate_id = ANY($1) RETURNING 1),
+            published AS (DELETE FROM integration_events WHERE transaction_id = ANY($1) RETURNING 1)
        SELECT (SELECT count(*) FROM steps)::int AS steps, (SELECT count(*) FROM logs)::int AS logs,
               (SELECT count(*) FROM notes)::int AS notifications,
-              (SELECT count(*) FROM events)::int AS "outboxEvents"`,
+              (SELECT count(*) FROM events)::int AS "outboxEvents",
+              (SELECT count(*) FROM published)::int AS "integrationEvents"`,
       [transactionIds],
     );
     const sagas = await this.tx.query(
@@ -191,6 +200,30 @@ export class RetentionRepository {
        )
        SELECT count(*)::int AS removed, max(id)::text AS last FROM gone`,
       [cutoff, after, below, limit],
+    );
+    return { removed: row.removed, last: row.last ?? undefined };
+  }
+
+  /**
+   * Deletes up to `limit` published integration events written before `cutoff`, with `seq`
+   * after `after` (the relay is done with them: the broker keeps its own copy); answers the
+   * highest `seq` deleted (undefined: none was due). Unpublished events stay, whatever their age.
+   */
+  async removeIntegrationEvents(
+    cutoff: Date,
+    after: string,
+    limit: number,
+  ): Promise<{ removed: number; last?: string }> {
+    const [row] = await this.tx.query<{ removed: number; last: string | null }>(
+      `WITH due AS (
+         SELECT seq FROM integration_events
+         WHERE seq > $2 AND occurred_at < $1 AND published_at IS NOT NULL
+         ORDER BY seq LIMIT $3
+       ), gone AS (
+         DELETE FROM integration_events WHERE seq IN (SELECT seq FROM due) RETURNING seq
+       )
+       SELECT count(*)::int AS removed, max(seq)::text AS last FROM gone`,
+      [cutoff, after, limit],
     );
     return { removed: row.removed, last: row.last ?? undefined };
   }

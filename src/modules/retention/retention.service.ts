@@ -21,6 +21,8 @@ const LOCK_NAME = 'run';
 export interface RetentionRemoved extends RemovedRows {
   /** Outbox events removed on their own (of sagas kept), beyond those that went with sagas. */
   outboxEventsAlone: number;
+  /** Published integration events removed on their own (of sagas kept). */
+  integrationEventsAlone: number;
   idempotencyKeys: number;
 }
 
@@ -97,6 +99,7 @@ const VACUUMED_TABLES = [
   'transaction_logs',
   'notifications',
   'outbox_events',
+  'integration_events',
 ];
 /** A table is vacuumed once its dead rows pass this many plus this share of its live ones. */
 const VACUUM_MIN_DEAD = 1000;
@@ -110,6 +113,8 @@ const TABLES: Record<keyof RetentionRemoved, string> = {
   notifications: 'notifications',
   outboxEvents: 'outbox_events',
   outboxEventsAlone: 'outbox_events',
+  integrationEvents: 'integration_events',
+  integrationEventsAlone: 'integration_events',
   idempotencyKeys: 'idempotency_keys',
 };
 
@@ -216,6 +221,8 @@ export class RetentionService implements OnModuleInit {
       notifications: 0,
       outboxEvents: 0,
       outboxEventsAlone: 0,
+      integrationEvents: 0,
+      integrationEventsAlone: 0,
       idempotencyKeys: 0,
     };
     const archive =
@@ -229,7 +236,10 @@ export class RetentionService implements OnModuleInit {
       if (cutoffs.sagas !== undefined) {
         slices += await this.removeSagas(cutoffs.sagas, archive, removed);
       }
-      if (cutoffs.outbox !== undefined) slices += await this.removeOutbox(cutoffs.outbox, removed);
+      if (cutoffs.outbox !== undefined) {
+        slices += await this.removeOutbox(cutoffs.outbox, removed);
+        slices += await this.removeIntegrationEvents(cutoffs.outbox, removed);
+      }
       if (cutoffs.idempotency !== undefined) {
         slices += await this.freeKeys(cutoffs.idempotency, removed);
       }
@@ -302,7 +312,14 @@ export class RetentionService implements OnModuleInit {
       if (slice === undefined) return slices;
       from = slice.next;
       if (slice.rows !== undefined) {
-        for (const key of ['sagas', 'steps', 'logs', 'notifications', 'outboxEvents'] as const) {
+        for (const key of [
+          'sagas',
+          'steps',
+          'logs',
+          'notifications',
+          'outboxEvents',
+          'integrationEvents',
+        ] as const) {
           removed[key] += slice.rows[key];
           removedRows.inc({ table: TABLES[key] }, slice.rows[key]);
         }
@@ -339,6 +356,20 @@ export class RetentionService implements OnModuleInit {
       after = slice.last;
       removed.outboxEventsAlone += slice.removed;
       removedRows.inc({ table: TABLES.outboxEventsAlone }, slice.removed);
+    }
+  }
+
+  /** Published integration events past the outbox window, slice by slice. */
+  private async removeIntegrationEvents(cutoff: Date, removed: RetentionRemoved): Promise<number> {
+    let after = '0';
+    for (let slices = 0; ; slices++) {
+      const slice = await this.paced(() =>
+        this.repository.removeIntegrationEvents(cutoff, after, this.config.sliceSize),
+      );
+      if (slice.last === undefined) return slices;
+      after = slice.last;
+      removed.integrationEventsAlone += slice.removed;
+      removedRows.inc({ table: TABLES.integrationEventsAlone }, slice.removed);
     }
   }
 
@@ -383,9 +414,10 @@ export class RetentionService implements OnModuleInit {
     runs.inc({ result: run.error === undefined ? 'ok' : 'error' });
     lastRun.set(Date.parse(run.finishedAt) / 1000);
     lastDuration.set(run.durationMs / 1000);
-    const { sagas, outboxEventsAlone, idempotencyKeys } = run.removed;
+    const { sagas, outboxEventsAlone, integrationEventsAlone, idempotencyKeys } = run.removed;
     const summary =
       `${sagas} saga(s) removed with their rows, ${outboxEventsAlone} outbox event(s), ` +
+      `${integrationEventsAlone} published integration event(s), ` +
       `${idempotencyKeys} idempotency key(s) freed in ${run.durationMs} ms (${run.slices} slice(s))` +
       (run.archive === null ? '' : `, ${run.archive.bytes} bytes archived to ${run.archive.file}`) +
       (run.vacuumed.length === 0 ? '' : `; vacuumed ${run.vacuumed.join(', ')}`);

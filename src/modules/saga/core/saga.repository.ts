@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import type { SagaPattern } from '../../../config/configuration';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig, SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import { ReportingTransactionHost } from '../../../database/work-pools';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga';
-import { type SagaStatus, isTerminal } from './saga';
+import { COMPENSATION_FAILED, type SagaStatus, isTerminal } from './saga';
 
 export interface SagaRow {
   transaction_id: string;
@@ -89,20 +90,112 @@ export interface FencedTransition {
   result?: StepResult;
 }
 
-@Injectable()
-export class SagaRepository {
-  constructor(
-    private readonly tx: TransactionHost,
-    private readonly reporting: ReportingTransactionHost,
-  ) {}
+/**
+ * The integration events a saga row's change raises, as rows of a SELECT over `src` (the changed
+ * saga rows, with their new columns) joined to `r` (the request, for the step that caused it):
+ * notification.requested when the notification step succeeded, then the purchase's outcome when
+ * the saga reached a terminal status. Only inserted while a sink is configured.
+ */
+function raisedEvents(src: string, stepColumns: boolean): string {
+  const notified = stepColumns
+    ? `CASE WHEN r.step = 'notification' AND r.kind = 'forward' AND r.result_status = 'success'
+            THEN 'notification.requested' END`
+    : 'NULL';
+  const notification = stepColumns
+    ? `CASE WHEN e.ord = 1 THEN jsonb_build_object('notificationId', r.data->>'notificationId',
+                                                   'channels', r.data->'channels')
+            ELSE '{}'::jsonb END`
+    : `'{}'::jsonb`;
+  // seq is drawn outside the ordered subquery: a column default would be drawn before the sort.
+  return `INSERT INTO integration_events (seq, type, transaction_id, data, trace_parent)
+         SELECT nextval('integration_events_seq_seq'), o.type, o.transaction_id, o.data,
+                o.trace_parent
+         FROM (
+         SELECT e.type, f.transaction_id,
+           jsonb_build_object('userId', f.user_id, 'itemId', f.item_id, 'quantity', f.quantity,
+                              'total', f.price, 'status', f.status, 'pattern', f.pattern)
+           || CASE WHEN e.ord = 2 AND f.error_code IS NOT NULL
+                   THEN jsonb_build_object('error', jsonb_build_object('step', f.error_step,
+                          'code', f.error_code, 'message', f.error_message))
+                   ELSE '{}'::jsonb END
+           || ${notification},
+           f.trace_parent
+         FROM ${src}
+         CROSS JOIN LATERAL (VALUES
+           (1, ${notified}),
+           (2, CASE f.status WHEN 'completed' THEN 'purchase.completed'
+                             WHEN 'compensated' THEN 'purchase.compensated'
+                             WHEN 'failed' THEN CASE WHEN f.error_code = '${COMPENSATION_FAILED}'
+                                                     THEN 'purchase.compensation_failed'
+                                                     ELSE 'purchase.failed' END END)
+         ) AS e(ord, type)
+         WHERE e.type IS NOT NULL
+         ORDER BY r.ord, e.ord
+         ) AS o(type, transaction_id, data, trace_parent)
+         RETURNING 1`;
+}
 
-  /**
-   * Inserts sagas in one statement; per saga in order, its row, or undefined when its
-   * idempotency key is already taken (by an earlier saga, or an earlier one of the same call).
-   */
-  async insertMany(sagas: readonly NewSaga[]): Promise<(SagaRow | undefined)[]> {
-    const rows = await this.tx.query<SagaRow>(
-      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+/** applyTransitions' statement; with `raising`, it also writes the integration events. */
+function applyTransitionsSql(raising: boolean): string {
+  const returned = raising
+    ? `s.transaction_id, s.version, s.status, s.user_id, s.item_id, s.quantity, s.price,
+           s.pattern, s.error_step, s.error_code, s.error_message, s.trace_parent`
+    : 's.transaction_id, s.version';
+  const events = raising
+    ? `,
+       raised AS (
+         ${raisedEvents('req r JOIN fenced f ON f.transaction_id = r.transaction_id', true)}
+       )`
+    : '';
+  return `WITH req AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar,
+           version int, status varchar, current_step varchar, keep_error boolean,
+           error_step varchar, error_code varchar, error_message text, lease_owner varchar,
+           lease_ms int, step varchar, kind varchar, result_status varchar, data jsonb,
+           result_error_code varchar, result_error_message text, duration_ms int)
+       ),
+       fenced AS (
+         UPDATE saga_states s SET
+           version = s.version + 1,
+           status = r.status,
+           current_step = COALESCE(r.current_step, s.current_step),
+           error_step = CASE WHEN r.keep_error THEN s.error_step ELSE r.error_step END,
+           error_code = CASE WHEN r.keep_error THEN s.error_code ELSE r.error_code END,
+           error_message = CASE WHEN r.keep_error THEN s.error_message ELSE r.error_message END,
+           completed_at = CASE WHEN r.status = 'completed' THEN now() ELSE s.completed_at END,
+           failed_at = CASE WHEN r.status IN ('failed', 'compensated') THEN now() ELSE s.failed_at END,
+           lease_owner = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
+                              ELSE r.lease_owner END,
+           lease_expires_at = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
+                                   ELSE now() + r.lease_ms * interval '1 millisecond' END,
+           updated_at = now()
+         FROM req r
+         WHERE s.transaction_id = r.transaction_id AND s.version = r.version
+           AND s.transaction_id = ANY($2::varchar[])
+         RETURNING ${returned}
+       ),
+       recorded AS (
+         INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
+         SELECT r.transaction_id, r.step, r.kind, r.result_status, r.data, r.result_error_code,
+                r.result_error_message, r.duration_ms
+         FROM req r JOIN fenced f ON f.transaction_id = r.transaction_id
+         WHERE r.step IS NOT NULL
+         ORDER BY r.ord
+         RETURNING id
+       )${events}
+       SELECT CASE WHEN f.version IS NULL AND $3::boolean THEN saga_fence_lost(r.transaction_id)
+                   ELSE f.version END AS version
+       FROM req r LEFT JOIN fenced f ON f.transaction_id = r.transaction_id
+       ORDER BY r.ord`;
+}
+
+// Two fixed texts, chosen once per call: with no sink the statement is exactly what it was.
+const APPLY_TRANSITIONS = applyTransitionsSql(false);
+const APPLY_TRANSITIONS_RAISING = applyTransitionsSql(true);
+
+/** insertMany's statement; with `raising`, a saga recorded already failed raises purchase.failed. */
+function insertSagasSql(raising: boolean): string {
+  const insert = `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
          idempotency_key, request_hash, error_step, error_code, error_message, lease_owner,
          lease_expires_at, failed_at, trace_parent)
        SELECT r.transaction_id, r.pattern, r.status, r.user_id, r.item_id, r.quantity, r.price,
@@ -117,7 +210,42 @@ export class SagaRepository {
          trace_parent varchar)
        ORDER BY r.ord
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING *`,
+       RETURNING *`;
+  if (!raising) return insert;
+  return `WITH inserted AS (${insert}),
+       raised AS (
+         ${raisedEvents(
+           `inserted f JOIN (SELECT ord, transaction_id FROM jsonb_to_recordset($1::jsonb)
+              AS x(ord int, transaction_id varchar)) r ON r.transaction_id = f.transaction_id`,
+           false,
+         )}
+       )
+       SELECT * FROM inserted`;
+}
+
+const INSERT_SAGAS = insertSagasSql(false);
+const INSERT_SAGAS_RAISING = insertSagasSql(true);
+
+@Injectable()
+export class SagaRepository {
+  /** Whether a saga's changes write their integration events (a sink is configured). */
+  private readonly eventsEnabled: boolean;
+
+  constructor(
+    private readonly tx: TransactionHost,
+    private readonly reporting: ReportingTransactionHost,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.eventsEnabled = config.get('events', { infer: true }).enabled;
+  }
+
+  /**
+   * Inserts sagas in one statement; per saga in order, its row, or undefined when its
+   * idempotency key is already taken (by an earlier saga, or an earlier one of the same call).
+   */
+  async insertMany(sagas: readonly NewSaga[]): Promise<(SagaRow | undefined)[]> {
+    const rows = await this.tx.query<SagaRow>(
+      this.eventsEnabled ? INSERT_SAGAS_RAISING : INSERT_SAGAS,
       [
         JSON.stringify(
           sagas.map((saga, ord) => ({
@@ -240,46 +368,7 @@ export class SagaRepository {
     { locked = false }: { locked?: boolean } = {},
   ): Promise<(number | undefined)[]> {
     const rows = await this.tx.query<{ version: number | null }>(
-      `WITH req AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar,
-           version int, status varchar, current_step varchar, keep_error boolean,
-           error_step varchar, error_code varchar, error_message text, lease_owner varchar,
-           lease_ms int, step varchar, kind varchar, result_status varchar, data jsonb,
-           result_error_code varchar, result_error_message text, duration_ms int)
-       ),
-       fenced AS (
-         UPDATE saga_states s SET
-           version = s.version + 1,
-           status = r.status,
-           current_step = COALESCE(r.current_step, s.current_step),
-           error_step = CASE WHEN r.keep_error THEN s.error_step ELSE r.error_step END,
-           error_code = CASE WHEN r.keep_error THEN s.error_code ELSE r.error_code END,
-           error_message = CASE WHEN r.keep_error THEN s.error_message ELSE r.error_message END,
-           completed_at = CASE WHEN r.status = 'completed' THEN now() ELSE s.completed_at END,
-           failed_at = CASE WHEN r.status IN ('failed', 'compensated') THEN now() ELSE s.failed_at END,
-           lease_owner = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
-                              ELSE r.lease_owner END,
-           lease_expires_at = CASE WHEN r.status IN ('completed', 'failed', 'compensated') THEN NULL
-                                   ELSE now() + r.lease_ms * interval '1 millisecond' END,
-           updated_at = now()
-         FROM req r
-         WHERE s.transaction_id = r.transaction_id AND s.version = r.version
-           AND s.transaction_id = ANY($2::varchar[])
-         RETURNING s.transaction_id, s.version
-       ),
-       recorded AS (
-         INSERT INTO saga_step_results (transaction_id, step, kind, status, data, error_code, error_message, duration_ms)
-         SELECT r.transaction_id, r.step, r.kind, r.result_status, r.data, r.result_error_code,
-                r.result_error_message, r.duration_ms
-         FROM req r JOIN fenced f ON f.transaction_id = r.transaction_id
-         WHERE r.step IS NOT NULL
-         ORDER BY r.ord
-         RETURNING id
-       )
-       SELECT CASE WHEN f.version IS NULL AND $3::boolean THEN saga_fence_lost(r.transaction_id)
-                   ELSE f.version END AS version
-       FROM req r LEFT JOIN fenced f ON f.transaction_id = r.transaction_id
-       ORDER BY r.ord`,
+      this.eventsEnabled ? APPLY_TRANSITIONS_RAISING : APPLY_TRANSITIONS,
       [
         JSON.stringify(
           transitions.map(({ transactionId, expectedVersion, change, result }, ord) => ({

@@ -1,0 +1,224 @@
+import { Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { AppConfig, EventsConfig } from '../../config/configuration';
+import { testIdentity } from '../saga/core/instance-identity.fixture';
+import { SAGA_CHANGED } from '../saga/core/saga-changed.event';
+import { EventRelay } from './event-relay';
+import type { EventSink, SinkStatus } from './event-sink';
+import type { IntegrationEventType, RelayedEvent } from './integration-event';
+import type { IntegrationEventsRepository } from './integration-events.repository';
+
+function event(seq: number, saga: string, type: IntegrationEventType): RelayedEvent {
+  return {
+    seq: String(seq),
+    traceParent: null,
+    body: {
+      id: `id-${seq}`,
+      type,
+      occurredAt: new Date(0).toISOString(),
+      transactionId: saga,
+      data: {
+        userId: 'u',
+        itemId: 'i',
+        quantity: 1,
+        total: 1,
+        status: 'completed',
+        pattern: 'orchestration',
+      },
+    },
+  };
+}
+
+/** A sink that records what it took, in order, and fails the ids it is told to. */
+class FakeSink implements EventSink {
+  readonly name = 'fake';
+  readonly taken: string[] = [];
+  readonly failing = new Set<string>();
+  connected = true;
+  started = 0;
+  stopped = 0;
+  /** Acknowledgements still outstanding: a later wave must not start before they settle. */
+  inFlight = 0;
+  maxInFlight = 0;
+
+  start(): void {
+    this.started++;
+  }
+  stop(): Promise<void> {
+    this.stopped++;
+    return Promise.resolve();
+  }
+  status(): SinkStatus {
+    return this.connected
+      ? { name: this.name, connected: true }
+      : { name: this.name, connected: false, reason: 'down' };
+  }
+  async publish(relayed: RelayedEvent): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((resolve) => setImmediate(resolve));
+    this.inFlight--;
+    if (this.failing.has(relayed.body.id)) throw new Error(`refused ${relayed.body.id}`);
+    this.taken.push(relayed.body.id);
+  }
+}
+
+function relayOf(batches: RelayedEvent[][], enabled = true, relayBatch = 10) {
+  const settled: { published: string[]; unpublished: string[] }[] = [];
+  const claims: number[] = [];
+  const repository = {
+    claim: jest.fn((_owner: string, _lease: number, limit: number) => {
+      claims.push(limit);
+      return Promise.resolve(batches.shift() ?? []);
+    }),
+    settle: jest.fn((_owner: string, published: string[], unpublished: string[]) => {
+      settled.push({ published, unpublished });
+      return Promise.resolve();
+    }),
+    backlog: jest.fn(() => Promise.resolve({ backlog: 3, lagSeconds: 1.5 })),
+  };
+  const events: EventsConfig = {
+    enabled,
+    relayBatch,
+    relayPollMs: 60_000,
+    relayLeaseMs: 10_000,
+  };
+  const config = new ConfigService<AppConfig, true>({ events });
+  const sink = new FakeSink();
+  const bus = new EventEmitter2();
+  const relay = new EventRelay(
+    repository as unknown as IntegrationEventsRepository,
+    testIdentity(),
+    bus,
+    enabled ? [sink] : [],
+    config,
+  );
+  return { relay, sink, settled, claims, repository, bus };
+}
+
+/** Lets the relay's background run go as far as it can. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('EventRelay', () => {
+  beforeEach(() => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+  });
+
+  afterEach(() => jest.restoreAllMocks());
+
+  it('publishes a batch in waves: every saga side by side, a saga its events in order', async () => {
+    const batch = [
+      event(1, 'A', 'notification.requested'),
+      event(2, 'A', 'purchase.completed'),
+      event(3, 'B', 'purchase.failed'),
+      event(4, 'C', 'notification.requested'),
+      event(5, 'C', 'purchase.completed'),
+    ];
+    const { relay, sink, settled } = relayOf([batch]);
+    relay.onApplicationBootstrap();
+    await settle();
+    await relay.beforeApplicationShutdown();
+    // Wave one: the first event of A, B and C in flight together; then A's and C's second.
+    expect(sink.taken.slice(0, 3).sort()).toEqual(['id-1', 'id-3', 'id-4']);
+    expect(sink.taken.slice(3).sort()).toEqual(['id-2', 'id-5']);
+    expect(sink.maxInFlight).toBe(3);
+    expect(settled).toEqual([{ published: ['1', '3', '4', '2', '5'], unpublished: [] }]);
+    expect(sink.started).toBe(1);
+    expect(sink.stopped).toBe(1);
+  });
+
+  it('holds back a saga after an event that failed, and lets the others through', async () => {
+    const batch = [
+      event(1, 'A', 'notification.requested'),
+      event(2, 'A', 'purchase.completed'),
+      event(3, 'B', 'purchase.compensated'),
+    ];
+    const { relay, sink, settled } = relayOf([batch]);
+    sink.failing.add('id-1');
+    relay.onApplicationBootstrap();
+    await settle();
+    await relay.beforeApplicationShutdown();
+    expect(sink.taken).toEqual(['id-3']);
+    expect(settled).toEqual([{ published: ['3'], unpublished: ['1', '2'] }]);
+    // Once the sink takes it again, the next round sends the saga's events in order.
+  });
+
+  it('claims again while batches come back full, and stops at a short one', async () => {
+    const { relay, sink, claims } = relayOf(
+      [[event(1, 'A', 'purchase.failed')], [event(2, 'B', 'purchase.failed')], []],
+      true,
+      1,
+    );
+    relay.onApplicationBootstrap();
+    await settle();
+    await relay.beforeApplicationShutdown();
+    expect(sink.taken).toEqual(['id-1', 'id-2']);
+    expect(claims).toEqual([1, 1, 1]);
+  });
+
+  it('claims nothing while a sink is not connected, and reports it', async () => {
+    const { relay, sink, repository } = relayOf([[event(1, 'A', 'purchase.failed')]]);
+    sink.connected = false;
+    relay.onApplicationBootstrap();
+    await settle();
+    expect(repository.claim).not.toHaveBeenCalled();
+    expect(relay.sinkStatus()).toEqual([{ name: 'fake', connected: false, reason: 'down' }]);
+    expect(await relay.state()).toEqual({
+      enabled: true,
+      sinks: [{ name: 'fake', connected: false, reason: 'down' }],
+      backlog: 3,
+      lagSeconds: 1.5,
+      published: 0,
+    });
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('is woken by a settling saga, once for a burst of them', async () => {
+    jest.useFakeTimers();
+    try {
+      const { relay, bus, repository } = relayOf([]);
+      relay.onApplicationBootstrap();
+      await Promise.resolve();
+      const calls = repository.claim.mock.calls.length;
+      const settled = { previousStatus: 'in_progress', status: 'completed', step: 'notification' };
+      bus.emit(SAGA_CHANGED, settled);
+      bus.emit(SAGA_CHANGED, settled);
+      // A change that settles nothing does not wake it.
+      bus.emit(SAGA_CHANGED, { previousStatus: 'pending', status: 'pending', step: null });
+      await jest.advanceTimersByTimeAsync(250);
+      expect(repository.claim.mock.calls.length).toBe(calls + 1);
+      await relay.beforeApplicationShutdown();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('logs a failing round and goes on at the next', async () => {
+    const { relay, repository } = relayOf([]);
+    repository.claim.mockRejectedValueOnce(new Error('database away'));
+    relay.onApplicationBootstrap();
+    await settle();
+    expect(Logger.prototype.warn).toHaveBeenCalledWith(expect.stringContaining('database away'));
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('does nothing with no sink configured', async () => {
+    const { relay, repository } = relayOf([], false);
+    relay.onApplicationBootstrap();
+    await settle();
+    expect(repository.claim).not.toHaveBeenCalled();
+    expect(relay.sinkStatus()).toBeUndefined();
+    expect(await relay.state()).toEqual({
+      enabled: false,
+      sinks: [],
+      backlog: 0,
+      lagSeconds: 0,
+      published: 0,
+    });
+    await relay.beforeApplicationShutdown();
+  });
+});

@@ -1,0 +1,207 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { errorMessage } from '../../common/errors/error-message';
+import { PeriodicTask } from '../../common/periodic-task';
+import type { AppConfig, EventsConfig } from '../../config/configuration';
+import { isTerminal } from '../saga/core/saga';
+import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
+import { InstanceIdentity } from '../saga/core/instance-identity';
+import { EVENT_SINKS, type EventSink, type SinkStatus } from './event-sink';
+import type { RelayedEvent } from './integration-event';
+import { IntegrationEventsRepository, type RelayBacklog } from './integration-events.repository';
+import { relayMetrics } from './relay-metrics';
+
+/**
+ * How long the relay lets settling sagas gather before it claims their events (ms): under load a
+ * claim then takes many events at once instead of a few per round trip.
+ */
+const WAKE_LINGER_MS = 100;
+/** The backlog figures are read again at most this often (ms). */
+const BACKLOG_EVERY_MS = 2000;
+
+/** The relay's state, for GET /admin/relay and /health. */
+export interface RelayState {
+  enabled: boolean;
+  sinks: SinkStatus[];
+  backlog: number;
+  lagSeconds: number;
+  /** Events this instance has had acknowledged since it started. */
+  published: number;
+}
+
+/** What one claim gave: the events published and those left for later. */
+interface ClaimOutcome {
+  claimed: number;
+  published: number;
+  failed: number;
+}
+
+/**
+ * Relays the integration events from PostgreSQL to the sinks. Each round claims a batch of
+ * unpublished events (leased to this instance, so that one instance relays an event at a time),
+ * publishes them with many in flight and settles the batch in one statement. A saga's events go
+ * out in order: a batch is published in waves, the first event of every saga first, and a
+ * saga's next event only once the previous one is acknowledged; a failure keeps its saga's later
+ * events back. While a sink is unreachable nothing is claimed: the events wait in the database,
+ * and purchases never wait for the relay.
+ */
+@Injectable()
+export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(EventRelay.name);
+  private readonly config: EventsConfig;
+  private readonly task: PeriodicTask;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private lastBacklog: RelayBacklog = { backlog: 0, lagSeconds: 0 };
+  private backlogReadAt = 0;
+  private publishedHere = 0;
+  private failing = false;
+
+  constructor(
+    private readonly events: IntegrationEventsRepository,
+    private readonly identity: InstanceIdentity,
+    private readonly bus: EventEmitter2,
+    @Inject(EVENT_SINKS) private readonly sinks: EventSink[],
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.config = config.get('events', { infer: true });
+    this.task = new PeriodicTask(() => this.relayAll(), this.config.relayPollMs);
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.config.enabled) return;
+    for (const sink of this.sinks) sink.start();
+    // Woken as sagas settle here; other instances' events and leftovers wait for the poll.
+    this.bus.on(SAGA_CHANGED, this.onChanged);
+    this.task.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.config.enabled) return;
+    this.bus.off(SAGA_CHANGED, this.onChanged);
+    clearTimeout(this.wakeTimer);
+    await this.task.stop();
+    await Promise.all(this.sinks.map((sink) => sink.stop()));
+  }
+
+  /** The relay's state now (the backlog read fresh). */
+  async state(): Promise<RelayState> {
+    if (!this.config.enabled) {
+      return { enabled: false, sinks: [], backlog: 0, lagSeconds: 0, published: 0 };
+    }
+    const backlog = await this.readBacklog(true);
+    return {
+      enabled: true,
+      sinks: this.sinks.map((sink) => sink.status()),
+      backlog: backlog.backlog,
+      lagSeconds: backlog.lagSeconds,
+      published: this.publishedHere,
+    };
+  }
+
+  /** The sinks' status (no database), for /health; undefined when no sink is configured. */
+  sinkStatus(): SinkStatus[] | undefined {
+    return this.config.enabled ? this.sinks.map((sink) => sink.status()) : undefined;
+  }
+
+  private readonly onChanged = (event: SagaChangedEvent): void => {
+    // Events are written when a saga settles (the notification step settles it too).
+    if (!isTerminal(event.status)) return;
+    if (this.wakeTimer !== undefined) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      // A round already going claims these too, or the next wake or poll does.
+      void this.task.runOnce();
+    }, WAKE_LINGER_MS);
+  };
+
+  /** Claims and publishes until nothing is left or a sink is not ready; never throws. */
+  private async relayAll(): Promise<void> {
+    try {
+      for (;;) {
+        const statuses = this.sinks.map((sink) => sink.status());
+        for (const status of statuses) relayMetrics.connected(status.name, status.connected);
+        if (this.identity.draining || !statuses.every((status) => status.connected)) break;
+        const outcome = await this.relayBatch();
+        if (outcome.failed > 0 || outcome.claimed < this.config.relayBatch) break;
+      }
+      await this.readBacklog(false);
+    } catch (error) {
+      this.logger.warn(`Relaying integration events failed: ${errorMessage(error)}`);
+    }
+  }
+
+  /** One claim: published in waves, settled in one statement. */
+  private async relayBatch(): Promise<ClaimOutcome> {
+    const owner = this.identity.id;
+    const claimed = await this.events.claim(
+      owner,
+      this.config.relayLeaseMs,
+      this.config.relayBatch,
+    );
+    if (claimed.length === 0) return { claimed: 0, published: 0, failed: 0 };
+    const bySaga = new Map<string, RelayedEvent[]>();
+    for (const event of claimed) {
+      const list = bySaga.get(event.body.transactionId);
+      if (list === undefined) bySaga.set(event.body.transactionId, [event]);
+      else list.push(event);
+    }
+    const published: string[] = [];
+    let failed = 0;
+    let lastError: unknown;
+    let sagas = [...bySaga.values()];
+    for (let wave = 0; sagas.length > 0; wave++) {
+      const current = sagas.map((events) => events[wave]);
+      const results = await Promise.allSettled(current.map((event) => this.publish(event)));
+      const next: RelayedEvent[][] = [];
+      results.forEach((result, at) => {
+        if (result.status === 'fulfilled') {
+          published.push(current[at].seq);
+          if (sagas[at].length > wave + 1) next.push(sagas[at]);
+        } else {
+          failed++;
+          lastError = result.reason;
+        }
+      });
+      sagas = next;
+    }
+    const publishedSet = new Set(published);
+    const unpublished = claimed.filter((event) => !publishedSet.has(event.seq)).map((e) => e.seq);
+    await this.events.settle(owner, published, unpublished);
+    this.publishedHere += published.length;
+    for (const sink of this.sinks) {
+      relayMetrics.published(sink.name, published.length);
+      if (failed > 0) relayMetrics.failed(sink.name, failed);
+    }
+    if (failed > 0 && !this.failing) {
+      this.failing = true;
+      this.logger.warn(
+        `${failed} integration event(s) could not be published (${errorMessage(lastError)}); retried at the next poll`,
+      );
+    } else if (failed === 0 && this.failing) {
+      this.failing = false;
+      this.logger.log('Integration events are published again');
+    }
+    return { claimed: claimed.length, published: published.length, failed };
+  }
+
+  /** To every sink; done once all hold it. */
+  private async publish(event: RelayedEvent): Promise<void> {
+    await Promise.all(this.sinks.map((sink) => sink.publish(event)));
+  }
+
+  private async readBacklog(fresh: boolean): Promise<RelayBacklog> {
+    const now = Date.now();
+    if (!fresh && now - this.backlogReadAt < BACKLOG_EVERY_MS) return this.lastBacklog;
+    this.backlogReadAt = now;
+    this.lastBacklog = await this.events.backlog();
+    relayMetrics.backlog(this.lastBacklog.backlog, this.lastBacklog.lagSeconds);
+    return this.lastBacklog;
+  }
+}

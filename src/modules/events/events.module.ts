@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '../../config/configuration';
+import { SagaModule } from '../saga/saga.module';
+import { EventRelay } from './event-relay';
+import { EVENT_SINKS, type EventSink } from './event-sink';
+import { IntegrationEventsRepository } from './integration-events.repository';
+import { NatsSink } from './nats-sink';
+import { RelayController } from './relay.controller';
+
+/** The integration events' relay to the configured sinks (none: nothing is written or relayed). */
+@Module({
+  imports: [SagaModule],
+  controllers: [RelayController],
+  providers: [
+    IntegrationEventsRepository,
+    EventRelay,
+    {
+      provide: EVENT_SINKS,
+      useFactory: (config: ConfigService<AppConfig, true>): EventSink[] => {
+        const { nats } = config.get('events', { infer: true });
+        return nats === undefined ? [] : [new NatsSink(nats)];
+      },
+      inject: [ConfigService],
+    },
+  ],
+  exports: [EventRelay],
+})
+export class EventsModule {}

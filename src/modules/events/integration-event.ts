@@ -1,0 +1,60 @@
+/**
+ * The public integration events: what the service tells the outside about purchases, versioned
+ * apart from the choreography's internal events (which may change with the saga's design). Each
+ * type has a JSON Schema in schemas/events/ (version 1: fields may be added, never changed).
+ */
+export const INTEGRATION_EVENT_TYPES = [
+  'purchase.completed',
+  'purchase.compensated',
+  'purchase.failed',
+  'purchase.compensation_failed',
+  'notification.requested',
+] as const;
+export type IntegrationEventType = (typeof INTEGRATION_EVENT_TYPES)[number];
+
+export interface IntegrationEventError {
+  step: string | null;
+  code: string;
+  message: string | null;
+}
+
+/** What an event says about its purchase (`data`). */
+export interface IntegrationEventData {
+  userId: string;
+  itemId: string;
+  quantity: number;
+  /** The total charged (or that would have been), exact to the cent; null when never priced. */
+  total: number | null;
+  /** The saga's status once the change committed. */
+  status: string;
+  pattern: string;
+  error?: IntegrationEventError;
+  /** notification.requested only. */
+  notificationId?: string;
+  channels?: string[];
+}
+
+/** An event as it goes out: the JSON body of the message. */
+export interface IntegrationEventBody {
+  /** Unique per event, the same on every re-send (the broker's de-duplication key). */
+  id: string;
+  type: IntegrationEventType;
+  /** When the change committed (ISO 8601). */
+  occurredAt: string;
+  transactionId: string;
+  data: IntegrationEventData;
+}
+
+/** An event as the relay holds it: its body, its place in order and its trace. */
+export interface RelayedEvent {
+  /** Order of writing (a saga's events go out in it). */
+  seq: string;
+  body: IntegrationEventBody;
+  /** The W3C traceparent of the saga, when it was traced. */
+  traceParent: string | null;
+}
+
+/** The subject a type is published on. */
+export function subjectOf(type: IntegrationEventType): string {
+  return `saga.${type}`;
+}
