@@ -1,3 +1,4 @@
+import { NatsServer, StreamConsumer } from './support/nats-server';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
 import { eventually } from './support/wait';
@@ -480,5 +481,94 @@ describe('Webhooks off (the default)', () => {
     expect([test.status, test.body.errorCode]).toEqual([409, 'WEBHOOKS_DISABLED']);
     const { rows: queued } = await t.db.query('SELECT count(*)::int AS n FROM webhook_deliveries');
     expect(queued[0].n).toBe(0);
+  });
+});
+
+describe('Webhooks beside NATS: neither holds the other back', () => {
+  let nats: NatsServer;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    receiver = await WebhookReceiver.start();
+  });
+
+  afterAll(async () => {
+    await receiver.close();
+    await nats.destroy();
+  });
+
+  async function registerAt(t: TestApp, path: string): Promise<string> {
+    const answer = await t.http
+      .post('/admin/webhooks')
+      .set(ADMIN)
+      .send({ url: receiver.url(path), events: ['purchase.completed'] })
+      .expect(201);
+    receiver.secret(path, answer.body.secret as string);
+    return answer.body.id as string;
+  }
+
+  async function buyAt(t: TestApp): Promise<string> {
+    const answer = await t.http
+      .post('/purchase')
+      .send({ userId: 'user-123', itemId: 'item-potion', quantity: 1 })
+      .expect(200);
+    return answer.body.transactionId as string;
+  }
+
+  it('delivers webhooks while the broker is unreachable', async () => {
+    // Nothing listens there: the relay waits, the webhooks go on.
+    const t = await startTestApp({ ...WEBHOOK_ENV, NATS_URL: 'nats://127.0.0.1:9' });
+    try {
+      await registerAt(t, '/beside-down-broker');
+      const transactionId = await buyAt(t);
+      const hit = await eventually(
+        () =>
+          Promise.resolve(
+            receiver.at('/beside-down-broker').find((h) => h.body.transactionId === transactionId),
+          ),
+        10_000,
+        'the webhook while NATS is down',
+      );
+      expect(hit.verified).toBe(true);
+      const { rows } = await t.db.query<{ published: boolean; fanned: boolean }>(
+        `SELECT published_at IS NOT NULL AS published, webhooks_at IS NOT NULL AS fanned
+         FROM integration_events WHERE transaction_id = $1`,
+        [transactionId],
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.every((row) => !row.published && row.fanned)).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('publishes to NATS while a webhook endpoint keeps failing', async () => {
+    const t = await startTestApp({ ...WEBHOOK_ENV, NATS_URL: nats.url });
+    const consumer = await StreamConsumer.open(nats.url);
+    try {
+      receiver.set('/beside-down-receiver', 'fail');
+      const id = await registerAt(t, '/beside-down-receiver');
+      const transactionId = await buyAt(t);
+      await eventually(
+        () =>
+          Promise.resolve(
+            consumer.received.some(
+              (m) => m.body.transactionId === transactionId && m.body.type === 'purchase.completed',
+            )
+              ? true
+              : undefined,
+          ),
+        10_000,
+        'the event on the stream',
+      );
+      const answer = await t.http.get(`/admin/webhooks/${id}/deliveries`).set(ADMIN).expect(200);
+      const [delivery] = (answer.body as { deliveries: Delivery[] }).deliveries;
+      expect(delivery.status).not.toBe('delivered');
+      expect(receiver.at('/beside-down-receiver').every((h) => h.answered === 500)).toBe(true);
+    } finally {
+      await consumer.close();
+      await t.close();
+    }
   });
 });

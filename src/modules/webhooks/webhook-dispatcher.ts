@@ -11,6 +11,7 @@ import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, WebhooksConfig } from '../../config/configuration';
 import { relayMetrics } from '../events/relay-metrics';
 import { InstanceIdentity } from '../saga/core/instance-identity';
+import { isTerminal } from '../saga/core/saga';
 import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
 import { retryDelayMs } from './retry-schedule';
 import { webhookMetrics } from './webhook-metrics';
@@ -82,7 +83,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   private readonly onChanged = (event: SagaChangedEvent): void => {
-    if (event.previousStatus === event.status && event.step !== 'notification') return;
+    // Integration events are written as a saga settles.
+    if (!isTerminal(event.status)) return;
     if (this.wakeTimer !== undefined) return;
     this.wakeTimer = setTimeout(() => {
       this.wakeTimer = undefined;
