@@ -1,3 +1,4 @@
+import { RetentionService } from '../src/modules/retention/retention.service';
 import { NatsServer, StreamConsumer } from './support/nats-server';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
@@ -398,6 +399,107 @@ describe('Webhooks', () => {
     const metrics = await t.http.get('/metrics').expect(200);
     expect(metrics.text).toMatch(/integration_events_published_total\{sink="webhooks"\} [1-9]/);
     await t.http.delete(`/admin/webhooks/${hook.id}`).set(ADMIN).expect(204);
+  });
+
+  it('retention removes delivered deliveries past the outbox window, keeps failed ones', async () => {
+    receiver.set('/retention-down', 'fail');
+    const kept = await register('/retention-ok', ['purchase.completed']);
+    const down = await register('/retention-down', ['purchase.completed']);
+    await buy();
+    await eventually(
+      async () => {
+        const ok = await deliveries(kept.id, 'delivered');
+        const failed = await deliveries(down.id, 'failed');
+        return ok.length === 1 && failed.length === 1 ? true : undefined;
+      },
+      15_000,
+      'one delivery delivered, one failed',
+    );
+    // Two days on: past the outbox window (24 h).
+    const outcome = await t.app
+      .get(RetentionService)
+      .run('test', new Date(Date.now() + 2 * 86_400_000));
+    expect(outcome).toMatchObject({ kind: 'ran', run: { removed: { webhookDeliveries: 1 } } });
+    expect(await deliveries(kept.id)).toEqual([]);
+    expect(await deliveries(down.id, 'failed')).toHaveLength(1);
+    const { rows } = await t.db.query<{ attempts: number }>(
+      `SELECT count(*)::int AS attempts FROM webhook_attempts a
+       JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = $1`,
+      [down.id],
+    );
+    expect(rows[0].attempts).toBe(4);
+    const { rows: orphans } = await t.db.query(
+      'SELECT 1 FROM webhook_attempts a WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)',
+    );
+    expect(orphans).toEqual([]);
+    await t.http.delete(`/admin/webhooks/${kept.id}`).set(ADMIN).expect(204);
+    await t.http.delete(`/admin/webhooks/${down.id}`).set(ADMIN).expect(204);
+  });
+});
+
+describe('Webhooks, an endpoint failing too long', () => {
+  let t: TestApp;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    t = await startTestApp({
+      ...WEBHOOK_ENV,
+      WEBHOOK_RETRY_SCHEDULE: '500ms,500ms,500ms',
+      WEBHOOK_DISABLE_AFTER: '1s',
+    });
+  });
+
+  afterAll(async () => {
+    await t.close();
+    await receiver.close();
+  });
+
+  it('is disabled after WEBHOOK_DISABLE_AFTER, and resumes when enabled again', async () => {
+    receiver.set('/gone', 'fail');
+    const answer = await t.http
+      .post('/admin/webhooks')
+      .set(ADMIN)
+      .send({ url: receiver.url('/gone'), events: ['purchase.completed'] })
+      .expect(201);
+    const id = answer.body.id as string;
+    receiver.secret('/gone', answer.body.secret as string);
+    await t.http
+      .post('/purchase')
+      .send({ userId: 'user-123', itemId: 'item-potion', quantity: 1 })
+      .expect(200);
+    const disabled = await eventually(
+      async () => {
+        const got = await t.http.get(`/admin/webhooks/${id}`).set(ADMIN).expect(200);
+        return got.body.enabled === false ? got.body : undefined;
+      },
+      10_000,
+      'the endpoint disabled',
+    );
+    expect(disabled.disabledReason).toMatch(/^failing since /);
+    expect(disabled.failingSince).not.toBeNull();
+    const metrics = await t.http.get('/metrics').expect(200);
+    expect(metrics.text).toMatch(/webhook_endpoints_disabled_total [1-9]/);
+
+    receiver.set('/gone', 'ok');
+    const enabled = await t.http
+      .patch(`/admin/webhooks/${id}`)
+      .set(ADMIN)
+      .send({ enabled: true })
+      .expect(200);
+    expect(enabled.body).toMatchObject({
+      enabled: true,
+      disabledReason: null,
+      failingSince: null,
+      consecutiveFailures: 0,
+    });
+    await t.http.post(`/admin/webhooks/${id}/resend-failed`).set(ADMIN).expect(202);
+    await eventually(
+      () => Promise.resolve(receiver.at('/gone').some((h) => h.answered === 200) || undefined),
+      10_000,
+      'the delivery after recovery',
+    );
+    expect(receiver.at('/gone').every((h) => h.verified)).toBe(true);
   });
 });
 

@@ -236,6 +236,22 @@ export class RetentionRepository {
   }
 
   /**
+   * Deletes up to `limit` webhook deliveries delivered before `cutoff`, their attempts with them
+   * (the partial index of delivered ones answers it); answers how many went.
+   */
+  async removeWebhookDeliveries(cutoff: Date, limit: number): Promise<number> {
+    const rows = await this.tx.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries
+         WHERE status = 'delivered' AND finished_at < $1
+         ORDER BY finished_at LIMIT $2)
+       RETURNING 1`,
+      [cutoff, limit],
+    );
+    return rows.length;
+  }
+
+  /**
    * Frees the Idempotency-Keys of up to `limit` settled sagas created before `cutoff`, after
    * `from`; answers the last saga freed (undefined: none was due).
    */
