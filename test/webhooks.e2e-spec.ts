@@ -652,17 +652,20 @@ describe('Webhooks beside NATS: neither holds the other back', () => {
       receiver.set('/beside-down-receiver', 'fail');
       const id = await registerAt(t, '/beside-down-receiver');
       const transactionId = await buyAt(t);
+      // The webhook fails, again and again; the stream has the event all the same.
       await eventually(
         () =>
           Promise.resolve(
-            consumer.received.some(
-              (m) => m.body.transactionId === transactionId && m.body.type === 'purchase.completed',
-            )
+            receiver.at('/beside-down-receiver').length >= 2 &&
+              consumer.received.some(
+                (m) =>
+                  m.body.transactionId === transactionId && m.body.type === 'purchase.completed',
+              )
               ? true
               : undefined,
           ),
         10_000,
-        'the event on the stream',
+        'the event on the stream while the endpoint fails',
       );
       const answer = await t.http.get(`/admin/webhooks/${id}/deliveries`).set(ADMIN).expect(200);
       const [delivery] = (answer.body as { deliveries: Delivery[] }).deliveries;
@@ -672,5 +675,59 @@ describe('Webhooks beside NATS: neither holds the other back', () => {
       await consumer.close();
       await t.close();
     }
+  });
+});
+
+describe('Webhooks, two instances on one database', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    // Each request takes 300 ms: enough for both instances to have some in flight at once.
+    receiver = await WebhookReceiver.start(300);
+    a = await startTestApp({ ...WEBHOOK_ENV, INSTANCE_ID: 'webhooks-a' });
+    b = await startTestApp({ ...WEBHOOK_ENV, INSTANCE_ID: 'webhooks-b' }, a.database);
+    await a.db.query(`UPDATE users SET balance = 100000 WHERE user_id = 'user-123'`);
+  });
+
+  afterAll(async () => {
+    await b.stop();
+    await a.close();
+    await receiver.close();
+  });
+
+  it('deliver each event once between them, never more than the per-endpoint limit at once', async () => {
+    receiver.set('/shared', 'slow');
+    const answer = await a.http
+      .post('/admin/webhooks')
+      .set(ADMIN)
+      .send({ url: receiver.url('/shared'), events: ['purchase.completed'] })
+      .expect(201);
+    receiver.secret('/shared', answer.body.secret as string);
+    const buys = Array.from({ length: 12 }, (_, i) =>
+      (i % 2 === 0 ? a : b).http
+        .post('/purchase')
+        .send({ userId: 'user-123', itemId: 'item-potion', quantity: 1 })
+        .expect(200),
+    );
+    await Promise.all(buys);
+    const hits = await eventually(
+      () =>
+        Promise.resolve(receiver.at('/shared').length >= 12 ? receiver.at('/shared') : undefined),
+      15_000,
+      'twelve deliveries',
+    );
+    // Give a duplicate, if any, the time to show.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const ids = receiver.at('/shared').map((h) => h.body.id);
+    expect(new Set(ids).size).toBe(12);
+    expect(ids).toHaveLength(12);
+    expect(hits.every((h) => h.verified)).toBe(true);
+    expect(receiver.maxOpen.get('/shared')).toBeLessThanOrEqual(2);
+    const { rows } = await a.db.query<{ owner: string }>(
+      'SELECT DISTINCT lease_owner AS owner FROM webhook_deliveries WHERE lease_owner IS NOT NULL',
+    );
+    expect(rows).toEqual([]);
   });
 });

@@ -25,6 +25,9 @@ export class WebhookReceiver {
   readonly received: ReceivedHook[] = [];
   private readonly behaviour = new Map<string, Behaviour>();
   private readonly secrets = new Map<string, string>();
+  private readonly open = new Map<string, number>();
+  /** The most requests a path has had open at once. */
+  readonly maxOpen = new Map<string, number>();
 
   private constructor(
     private readonly server: Server,
@@ -35,6 +38,15 @@ export class WebhookReceiver {
     const server = createServer();
     const receiver = new WebhookReceiver(server, slowMs);
     server.on('request', (req, res) => {
+      const opened = (receiver.open.get(req.url ?? '/') ?? 0) + 1;
+      receiver.open.set(req.url ?? '/', opened);
+      receiver.maxOpen.set(
+        req.url ?? '/',
+        Math.max(opened, receiver.maxOpen.get(req.url ?? '/') ?? 0),
+      );
+      res.on('close', () =>
+        receiver.open.set(req.url ?? '/', (receiver.open.get(req.url ?? '/') ?? 1) - 1),
+      );
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
