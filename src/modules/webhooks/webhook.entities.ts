@@ -60,7 +60,7 @@ export class WebhookDeliveryEntity {
   endpointId!: string;
 
   @ManyToOne(() => WebhookEndpointEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'endpoint_id' })
+  @JoinColumn({ name: 'endpoint_id', foreignKeyConstraintName: 'FK_webhook_deliveries_endpoint' })
   endpoint?: WebhookEndpointEntity;
 
   @Column({ name: 'event_id', type: 'uuid' })
@@ -114,7 +114,7 @@ export class WebhookAttemptEntity {
   deliveryId!: string;
 
   @ManyToOne(() => WebhookDeliveryEntity, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'delivery_id' })
+  @JoinColumn({ name: 'delivery_id', foreignKeyConstraintName: 'FK_webhook_attempts_delivery' })
   delivery?: WebhookDeliveryEntity;
 
   @Column({ name: 'attempted_at', type: 'timestamptz', default: () => 'now()' })
