@@ -25,6 +25,10 @@ export class Webhooks1796500000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_due" ON "webhook_deliveries" ("endpoint_id", "next_attempt_at") WHERE "status" = 'pending'`,
     );
+    // The deliveries in flight, counted per endpoint at every claim: a handful, whatever waits.
+    await queryRunner.query(
+      `CREATE INDEX "idx_webhook_deliveries_leased" ON "webhook_deliveries" ("endpoint_id") WHERE "status" = 'pending' AND "lease_expires_at" IS NOT NULL`,
+    );
     await queryRunner.query(
       `CREATE INDEX "idx_webhook_deliveries_listed" ON "webhook_deliveries" ("endpoint_id", "created_at")`,
     );

@@ -230,7 +230,7 @@ export class WebhooksRepository {
              LIMIT GREATEST(0, $4 - (
                SELECT count(*) FROM webhook_deliveries l
                WHERE l.endpoint_id = w.id AND l.status = 'pending'
-                 AND l.lease_expires_at >= now()))
+                 AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at >= now()))
              FOR UPDATE SKIP LOCKED
            ) due
            WHERE w.enabled
