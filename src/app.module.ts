@@ -18,6 +18,7 @@ import { LogsModule } from './modules/logs/logs.module';
 import { MonitoringModule } from './modules/monitoring/monitoring.module';
 import { RateLimitModule } from './modules/rate-limit/rate-limit.module';
 import { EventsModule } from './modules/events/events.module';
+import { WebhooksModule } from './modules/webhooks/webhooks.module';
 import { RetentionModule } from './modules/retention/retention.module';
 import { SagaModule } from './modules/saga/saga.module';
 import { UsersModule } from './modules/users/users.module';
@@ -55,6 +56,7 @@ export class AppModule {
         IntegrityModule,
         RetentionModule,
         EventsModule,
+        WebhooksModule,
         ConsoleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: AllExceptionsFilter }],

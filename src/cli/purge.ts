@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
     await cache.probe();
     const settings = new ConfigService<AppConfig, true>(resolved);
     const retention = new RetentionService(
-      new RetentionRepository(jobs, ReportingTransactionHost.of(dataSource)),
+      new RetentionRepository(jobs, ReportingTransactionHost.of(dataSource), settings),
       jobs,
       new SagaViewCache(cache, settings),
       settings,

@@ -259,6 +259,37 @@ describe('buildConfig', () => {
       { stepRetryBaseMs: 100, stepRetryMaxMs: 100 },
     );
   });
+  describe('webhooks', () => {
+    it('are off by default, with the documented schedule and limits', () => {
+      const { events } = buildConfig({});
+      expect(events.webhooks).toEqual({
+        enabled: false,
+        allowPrivateUrls: false,
+        timeoutMs: 10_000,
+        retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
+        disableAfterMs: 5 * 86_400_000,
+        concurrency: 32,
+        endpointConcurrency: 4,
+        pollMs: 1000,
+      });
+    });
+
+    it('write integration events once enabled, without NATS', () => {
+      const { events } = buildConfig({
+        WEBHOOKS_ENABLED: 'true',
+        WEBHOOK_RETRY_SCHEDULE: '100ms, 1s',
+        WEBHOOK_DISABLE_AFTER: 'off',
+      });
+      expect(events.enabled).toBe(true);
+      expect(events.nats).toBeUndefined();
+      expect(events.webhooks).toMatchObject({
+        enabled: true,
+        retryScheduleMs: [100, 1000],
+        disableAfterMs: undefined,
+      });
+    });
+  });
+
   describe('integration events', () => {
     it('writes none and relays none with NATS_URL unset', () => {
       const { events } = buildConfig({});
@@ -268,7 +299,7 @@ describe('buildConfig', () => {
 
     it('relays to NATS with documented defaults once NATS_URL is set', () => {
       const { events } = buildConfig({ NATS_URL: 'nats://a:4222, b:4223' });
-      expect(events).toEqual({
+      expect(events).toMatchObject({
         enabled: true,
         nats: {
           servers: ['nats://a:4222', 'b:4223'],
@@ -293,6 +324,9 @@ describe('buildConfig', () => {
       [{ NATS_STREAM: 'saga.events' }, 'NATS_STREAM'],
       [{ NATS_DUPLICATE_WINDOW: 'off' }, 'NATS_DUPLICATE_WINDOW'],
       [{ NATS_STREAM_MAX_AGE: '1m', NATS_DUPLICATE_WINDOW: '2m' }, 'NATS_DUPLICATE_WINDOW'],
+      [{ WEBHOOK_RETRY_SCHEDULE: '5s,soon' }, 'WEBHOOK_RETRY_SCHEDULE'],
+      [{ WEBHOOK_RETRY_SCHEDULE: '5s,1ms' }, 'WEBHOOK_RETRY_SCHEDULE'],
+      [{ WEBHOOKS_ENABLED: 'maybe' }, 'WEBHOOKS_ENABLED'],
     ])('refuses %j, naming %s and never the URL', (env, variable) => {
       let error: unknown;
       try {

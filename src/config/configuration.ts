@@ -138,6 +138,26 @@ export interface NatsSinkConfig {
   publishTimeoutMs: number;
 }
 
+/** Webhook endpoints registered through /admin/webhooks (see webhooksConfig). */
+export interface WebhooksConfig {
+  /** WEBHOOKS_ENABLED: integration events are written and fanned out to the endpoints. */
+  enabled: boolean;
+  /** Loopback, private and link-local targets allowed (local receivers, tests). */
+  allowPrivateUrls: boolean;
+  /** How long one delivery attempt may take, answer included. */
+  timeoutMs: number;
+  /** The waits before each retry; once all are spent the delivery is failed. */
+  retryScheduleMs: number[];
+  /** An endpoint failing without a success for this long is disabled; undefined: never. */
+  disableAfterMs?: number;
+  /** Deliveries one instance has in flight at most, over all endpoints. */
+  concurrency: number;
+  /** Deliveries in flight at most per endpoint, over all instances. */
+  endpointConcurrency: number;
+  /** How often due deliveries and new events are looked for (also woken as sagas settle). */
+  pollMs: number;
+}
+
 /** The public integration events and their relay (see eventsConfig). */
 export interface EventsConfig {
   /**
@@ -146,6 +166,7 @@ export interface EventsConfig {
    */
   enabled: boolean;
   nats?: NatsSinkConfig;
+  webhooks: WebhooksConfig;
   /** Events one relay claim takes (published together, acknowledged together). */
   relayBatch: number;
   /** How often the relay looks for events (it is also woken as sagas settle here). */
@@ -486,7 +507,34 @@ function natsServers(env: Env): string[] | undefined {
   return servers;
 }
 
-/** The integration events are written only while a sink takes them (NATS_URL for now). */
+/** WEBHOOK_RETRY_SCHEDULE: comma-separated durations, e.g. `5s,5m,30m,2h,5h,10h`. */
+function retrySchedule(env: Env): number[] {
+  const raw = str(env, 'WEBHOOK_RETRY_SCHEDULE') ?? '5s,5m,30m,2h,5h,10h';
+  const delays = raw.split(',').map((part) => durationMs(part.trim().toLowerCase()));
+  if (delays.length > 20 || delays.some((ms) => ms === undefined || ms < 10)) {
+    throw new ConfigError(
+      'WEBHOOK_RETRY_SCHEDULE',
+      `must be up to 20 comma-separated durations of at least 10ms (5s,5m,30m), got "${raw}"`,
+    );
+  }
+  return delays as number[];
+}
+
+function webhooksConfig(env: Env): WebhooksConfig {
+  return {
+    // Off by default: the plain start stays free of integration event writes.
+    enabled: bool(env, 'WEBHOOKS_ENABLED', false),
+    allowPrivateUrls: bool(env, 'WEBHOOK_ALLOW_PRIVATE_URLS', false),
+    timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+    retryScheduleMs: retrySchedule(env),
+    disableAfterMs: duration(env, 'WEBHOOK_DISABLE_AFTER', '5d', 1000),
+    concurrency: int(env, 'WEBHOOK_CONCURRENCY', 32, 1, 1000),
+    endpointConcurrency: int(env, 'WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
+    pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
+  };
+}
+
+/** The integration events are written only while a sink takes them (NATS_URL, webhooks). */
 function eventsConfig(env: Env): EventsConfig {
   const servers = natsServers(env);
   const stream = str(env, 'NATS_STREAM') ?? 'SAGA_EVENTS';
@@ -511,9 +559,11 @@ function eventsConfig(env: Env): EventsConfig {
           duplicateWindowMs,
           publishTimeoutMs: int(env, 'NATS_PUBLISH_TIMEOUT_MS', 5000, 100, 600_000),
         };
+  const webhooks = webhooksConfig(env);
   return {
-    enabled: nats !== undefined,
+    enabled: nats !== undefined || webhooks.enabled,
     nats,
+    webhooks,
     relayBatch: int(env, 'EVENTS_RELAY_BATCH', 500, 1, 10_000),
     relayPollMs: int(env, 'EVENTS_RELAY_POLL_MS', 500, 10, 600_000),
     relayLeaseMs: int(env, 'EVENTS_RELAY_LEASE_MS', 15_000, 1000, 3_600_000),

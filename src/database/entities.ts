@@ -16,6 +16,11 @@ import { SagaStateEntity } from '../modules/saga/core/saga-state.entity';
 import { SagaStepResultEntity } from '../modules/saga/core/saga-step-result.entity';
 import { UserInventoryEntity } from '../modules/users/user-inventory.entity';
 import { UserEntity } from '../modules/users/user.entity';
+import {
+  WebhookAttemptEntity,
+  WebhookDeliveryEntity,
+  WebhookEndpointEntity,
+} from '../modules/webhooks/webhook.entities';
 
 export const ENTITIES = [
   UserEntity,
@@ -32,4 +37,7 @@ export const ENTITIES = [
   RetentionRunEntity,
   AuditEntryEntity,
   IntegrationEventEntity,
+  WebhookEndpointEntity,
+  WebhookDeliveryEntity,
+  WebhookAttemptEntity,
 ];

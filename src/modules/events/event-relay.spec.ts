@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import type { AppConfig, EventsConfig } from '../../config/configuration';
+import { buildConfig, type AppConfig, type EventsConfig } from '../../config/configuration';
 import { testIdentity } from '../saga/core/instance-identity.fixture';
 import { SAGA_CHANGED } from '../saga/core/saga-changed.event';
 import { EventRelay } from './event-relay';
@@ -83,6 +83,7 @@ function relayOf(batches: RelayedEvent[][], enabled = true, relayBatch = 10) {
     relayBatch,
     relayPollMs: 60_000,
     relayLeaseMs: 10_000,
+    webhooks: buildConfig({}).events.webhooks,
   };
   const config = new ConfigService<AppConfig, true>({ events });
   const sink = new FakeSink();

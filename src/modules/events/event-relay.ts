@@ -62,6 +62,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
   private backlogReadAt = 0;
   private publishedHere = 0;
   private failing = false;
+  private readonly active: boolean;
 
   constructor(
     private readonly events: IntegrationEventsRepository,
@@ -72,10 +73,12 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
   ) {
     this.config = config.get('events', { infer: true });
     this.task = new PeriodicTask(() => this.relayAll(), this.config.relayPollMs);
+    // Webhooks keep their own progress (WebhookFanOut): the relay runs for the broker sinks only.
+    this.active = this.config.enabled && this.sinks.length > 0;
   }
 
   onApplicationBootstrap(): void {
-    if (!this.config.enabled) return;
+    if (!this.active) return;
     for (const sink of this.sinks) sink.start();
     // Woken as sagas settle here; other instances' events and leftovers wait for the poll.
     this.bus.on(SAGA_CHANGED, this.onChanged);
@@ -83,7 +86,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.config.enabled) return;
+    if (!this.active) return;
     this.bus.off(SAGA_CHANGED, this.onChanged);
     clearTimeout(this.wakeTimer);
     await this.task.stop();
@@ -92,7 +95,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
 
   /** The relay's state now (the backlog read fresh). */
   async state(): Promise<RelayState> {
-    if (!this.config.enabled) {
+    if (!this.active) {
       return { enabled: false, sinks: [], backlog: 0, lagSeconds: 0, published: 0 };
     }
     const backlog = await this.readBacklog(true);
@@ -107,7 +110,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
 
   /** The sinks' status (no database), for /health; undefined when no sink is configured. */
   sinkStatus(): SinkStatus[] | undefined {
-    return this.config.enabled ? this.sinks.map((sink) => sink.status()) : undefined;
+    return this.active ? this.sinks.map((sink) => sink.status()) : undefined;
   }
 
   private readonly onChanged = (event: SagaChangedEvent): void => {

@@ -32,6 +32,10 @@ export class IntegrationEventEntity {
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
 
+  /** When the webhooks' fan-out took it (their own progress, see Webhooks1796500000000). */
+  @Column({ name: 'webhooks_at', type: 'timestamptz', nullable: true })
+  webhooksAt!: Date | null;
+
   @Column({ name: 'lease_owner', type: 'varchar', length: 100, nullable: true })
   leaseOwner!: string | null;
 

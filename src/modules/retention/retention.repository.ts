@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { AppConfig } from '../../config/configuration';
 import { JobsTransactionHost, ReportingTransactionHost } from '../../database/work-pools';
 import { type SagaStatus, settledCondition } from '../saga/core/saga';
 
@@ -41,6 +43,14 @@ export interface DueCounts {
 }
 
 /** The ids of outbox events still to be published: neither they nor their sagas may go. */
+/**
+ * An integration event (`i`) a sink still has to take: the broker relay's when NATS is
+ * configured, the webhooks' fan-out when they are on (the parameters hold those two flags).
+ */
+function eventPending(relayed: string, webhooks: string): string {
+  return `((${relayed}::boolean AND i.published_at IS NULL) OR (${webhooks}::boolean AND i.webhooks_at IS NULL))`;
+}
+
 const PENDING_EVENT_IDS = 'SELECT unnest(p.event_ids) AS id FROM outbox_pending p';
 /** The sagas of those events. */
 const PENDING_SAGAS = `SELECT pe.aggregate_id FROM outbox_events pe WHERE pe.id IN (${PENDING_EVENT_IDS})`;
@@ -51,11 +61,20 @@ const PENDING_SAGAS = `SELECT pe.aggregate_id FROM outbox_events pe WHERE pe.id 
  */
 @Injectable()
 export class RetentionRepository {
+  /** Whether the broker relay (published_at) and the webhooks (webhooks_at) take the events. */
+  private readonly relayed: boolean;
+  private readonly webhooks: boolean;
+
   constructor(
     private readonly tx: JobsTransactionHost,
     /** The policy's figures in the admin statistics. */
     private readonly reporting: ReportingTransactionHost,
-  ) {}
+    config: ConfigService<AppConfig, true>,
+  ) {
+    const events = config.get('events', { infer: true });
+    this.relayed = events.nats !== undefined;
+    this.webhooks = events.webhooks.enabled;
+  }
 
   /**
    * Inside a transaction: locks up to `limit` settled sagas created and last changed before
@@ -81,8 +100,8 @@ export class RetentionRepository {
        WHERE e.aggregate_id = ANY($1) AND e.id IN (${PENDING_EVENT_IDS})
        UNION
        SELECT DISTINCT i.transaction_id FROM integration_events i
-       WHERE i.transaction_id = ANY($1) AND i.published_at IS NULL`,
-      [transactionIds],
+       WHERE i.transaction_id = ANY($1) AND ${eventPending('$2', '$3')}`,
+      [transactionIds, this.relayed, this.webhooks],
     );
     return new Set(rows.map((row) => row.aggregate_id));
   }
@@ -216,16 +235,32 @@ export class RetentionRepository {
   ): Promise<{ removed: number; last?: string }> {
     const [row] = await this.tx.query<{ removed: number; last: string | null }>(
       `WITH due AS (
-         SELECT seq FROM integration_events
-         WHERE seq > $2 AND occurred_at < $1 AND published_at IS NOT NULL
+         SELECT seq FROM integration_events i
+         WHERE seq > $2 AND occurred_at < $1 AND NOT ${eventPending('$4', '$5')}
          ORDER BY seq LIMIT $3
        ), gone AS (
          DELETE FROM integration_events WHERE seq IN (SELECT seq FROM due) RETURNING seq
        )
        SELECT count(*)::int AS removed, max(seq)::text AS last FROM gone`,
-      [cutoff, after, limit],
+      [cutoff, after, limit, this.relayed, this.webhooks],
     );
     return { removed: row.removed, last: row.last ?? undefined };
+  }
+
+  /**
+   * Deletes up to `limit` webhook deliveries delivered before `cutoff`, their attempts with them
+   * (the partial index of delivered ones answers it); answers how many went.
+   */
+  async removeWebhookDeliveries(cutoff: Date, limit: number): Promise<number> {
+    const rows = await this.tx.query(
+      `DELETE FROM webhook_deliveries WHERE id IN (
+         SELECT id FROM webhook_deliveries
+         WHERE status = 'delivered' AND finished_at < $1
+         ORDER BY finished_at LIMIT $2)
+       RETURNING 1`,
+      [cutoff, limit],
+    );
+    return rows.length;
   }
 
   /**

@@ -23,6 +23,8 @@ export interface RetentionRemoved extends RemovedRows {
   outboxEventsAlone: number;
   /** Published integration events removed on their own (of sagas kept). */
   integrationEventsAlone: number;
+  /** Delivered webhook deliveries (with their attempts) past the outbox window. */
+  webhookDeliveries: number;
   idempotencyKeys: number;
 }
 
@@ -100,6 +102,8 @@ const VACUUMED_TABLES = [
   'notifications',
   'outbox_events',
   'integration_events',
+  'webhook_deliveries',
+  'webhook_attempts',
 ];
 /** A table is vacuumed once its dead rows pass this many plus this share of its live ones. */
 const VACUUM_MIN_DEAD = 1000;
@@ -115,6 +119,7 @@ const TABLES: Record<keyof RetentionRemoved, string> = {
   outboxEventsAlone: 'outbox_events',
   integrationEvents: 'integration_events',
   integrationEventsAlone: 'integration_events',
+  webhookDeliveries: 'webhook_deliveries',
   idempotencyKeys: 'idempotency_keys',
 };
 
@@ -223,6 +228,7 @@ export class RetentionService implements OnModuleInit {
       outboxEventsAlone: 0,
       integrationEvents: 0,
       integrationEventsAlone: 0,
+      webhookDeliveries: 0,
       idempotencyKeys: 0,
     };
     const archive =
@@ -239,6 +245,7 @@ export class RetentionService implements OnModuleInit {
       if (cutoffs.outbox !== undefined) {
         slices += await this.removeOutbox(cutoffs.outbox, removed);
         slices += await this.removeIntegrationEvents(cutoffs.outbox, removed);
+        slices += await this.removeWebhookDeliveries(cutoffs.outbox, removed);
       }
       if (cutoffs.idempotency !== undefined) {
         slices += await this.freeKeys(cutoffs.idempotency, removed);
@@ -373,6 +380,18 @@ export class RetentionService implements OnModuleInit {
     }
   }
 
+  /** Delivered webhook deliveries past the outbox window (failed ones stay, to be re-sent). */
+  private async removeWebhookDeliveries(cutoff: Date, removed: RetentionRemoved): Promise<number> {
+    for (let slices = 0; ; slices++) {
+      const gone = await this.paced(() =>
+        this.repository.removeWebhookDeliveries(cutoff, this.config.sliceSize),
+      );
+      if (gone === 0) return slices;
+      removed.webhookDeliveries += gone;
+      removedRows.inc({ table: TABLES.webhookDeliveries }, gone);
+    }
+  }
+
   private async freeKeys(cutoff: Date, removed: RetentionRemoved): Promise<number> {
     let from: SagaCursor = START;
     for (let slices = 0; ; slices++) {
@@ -418,6 +437,7 @@ export class RetentionService implements OnModuleInit {
     const summary =
       `${sagas} saga(s) removed with their rows, ${outboxEventsAlone} outbox event(s), ` +
       `${integrationEventsAlone} published integration event(s), ` +
+      `${run.removed.webhookDeliveries} delivered webhook delivery(ies), ` +
       `${idempotencyKeys} idempotency key(s) freed in ${run.durationMs} ms (${run.slices} slice(s))` +
       (run.archive === null ? '' : `, ${run.archive.bytes} bytes archived to ${run.archive.file}`) +
       (run.vacuumed.length === 0 ? '' : `; vacuumed ${run.vacuumed.join(', ')}`);
