@@ -180,6 +180,39 @@ function pairsInScope(scope: Scope): {
   };
 }
 
+/**
+ * A user's or an item's totals (kept: a, purged: b, in all: c) against a recount of the ledger
+ * and purged totals of its pairs, as the CTEs `counted_<kind>` and `kept_<kind>`.
+ */
+function ownerTotals(
+  kind: 'user' | 'item',
+  key: string,
+  ledgerColumn: string,
+  totals: string,
+  purgedColumn: string,
+): string {
+  return `counted_${kind} AS (
+         SELECT ${key} AS key, sum(kept) AS a, sum(purged) AS b, sum(kept + purged) AS c
+         FROM (SELECT ${key}, ${ledgerColumn} AS kept, 0 AS purged FROM saga_ledger_totals
+               UNION ALL
+               SELECT ${key}, 0, ${ledgerColumn} FROM saga_purged_totals) parts
+         GROUP BY ${key}
+       ), kept_${kind} AS (
+         SELECT ${key} AS key, ${ledgerColumn} AS a, ${purgedColumn} AS b,
+                ${ledgerColumn} + ${purgedColumn} AS c
+         FROM ${totals}
+       )`;
+}
+
+/** The recount (`counted_<kind>`) beside the rollup (`kept_<kind>`), key by key, with labels. */
+function compared(kind: RollupFinding['kind'], bIs: string, cIs: string): string {
+  return `SELECT '${kind}' AS kind, COALESCE(c.key, k.key) AS key,
+                COALESCE(c.a, 0) AS ea, COALESCE(c.b, 0) AS eb, COALESCE(c.c, 0) AS ec,
+                COALESCE(k.a, 0) AS aa, COALESCE(k.b, 0) AS ab, COALESCE(k.c, 0) AS ac,
+                '${bIs}' AS b_is, '${cIs}' AS c_is
+         FROM counted_${kind} c FULL JOIN kept_${kind} k ON k.key = c.key`;
+}
+
 /** Open sagas, read through their partial index (few, whatever the sagas kept). */
 const OPEN_SAGAS = `SELECT user_id, item_id, price, quantity FROM saga_states
   WHERE status IN ('pending', 'in_progress', 'compensating')`;
@@ -542,27 +575,9 @@ export class IntegrityRepository {
                UNION ALL
                SELECT user_id, item_id, completed_sagas, completed_total, completed_quantity FROM saga_ledger_deltas) parts
          GROUP BY user_id, item_id
-       ), counted_user AS (
-         SELECT user_id AS key, sum(kept) AS a, sum(purged) AS b, sum(kept + purged) AS c
-         FROM (SELECT user_id, completed_total AS kept, 0 AS purged FROM saga_ledger_totals
-               UNION ALL
-               SELECT user_id, 0, completed_total FROM saga_purged_totals) parts
-         GROUP BY user_id
-       ), kept_user AS (
-         SELECT user_id AS key, completed_total AS a, purged_total AS b,
-                completed_total + purged_total AS c
-         FROM saga_user_totals
-       ), counted_item AS (
-         SELECT item_id AS key, sum(kept) AS a, sum(purged) AS b, sum(kept + purged) AS c
-         FROM (SELECT item_id, completed_quantity AS kept, 0 AS purged FROM saga_ledger_totals
-               UNION ALL
-               SELECT item_id, 0, completed_quantity FROM saga_purged_totals) parts
-         GROUP BY item_id
-       ), kept_item AS (
-         SELECT item_id AS key, completed_quantity AS a, purged_quantity AS b,
-                completed_quantity + purged_quantity AS c
-         FROM saga_item_totals
-       ), counted_status AS (
+       ), ${ownerTotals('user', 'user_id', 'completed_total', 'saga_user_totals', 'purged_total')},
+       ${ownerTotals('item', 'item_id', 'completed_quantity', 'saga_item_totals', 'purged_quantity')},
+       counted_status AS (
          SELECT pattern || '/' || status AS key, count(*) AS a,
                 count(COALESCE(completed_at, failed_at)) AS b,
                 COALESCE(sum(extract(epoch FROM COALESCE(completed_at, failed_at) - created_at) * 1000), 0) AS c
@@ -574,26 +589,12 @@ export class IntegrityRepository {
                SELECT pattern, status, sagas, timed, duration_ms FROM saga_count_deltas) parts
          GROUP BY pattern, status
        ), compared AS (
-         SELECT 'ledger' AS kind, COALESCE(c.key, k.key) AS key,
-                COALESCE(c.a, 0) AS ea, COALESCE(c.b, 0) AS eb, COALESCE(c.c, 0) AS ec,
-                COALESCE(k.a, 0) AS aa, COALESCE(k.b, 0) AS ab, COALESCE(k.c, 0) AS ac,
-                ' sagas, spent ' AS b_is, ', granted ' AS c_is
-         FROM counted_ledger c FULL JOIN kept_ledger k ON k.key = c.key
-         UNION ALL
-         SELECT 'user', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
-                COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),
-                ' spent, purged ', ', in all '
-         FROM counted_user c FULL JOIN kept_user k ON k.key = c.key
-         UNION ALL
-         SELECT 'item', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
-                COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),
-                ' granted, purged ', ', in all '
-         FROM counted_item c FULL JOIN kept_item k ON k.key = c.key
-         UNION ALL
-         SELECT 'status', COALESCE(c.key, k.key), COALESCE(c.a, 0), COALESCE(c.b, 0),
-                COALESCE(c.c, 0), COALESCE(k.a, 0), COALESCE(k.b, 0), COALESCE(k.c, 0),
-                ' sagas, finished ', ' in ms '
-         FROM counted_status c FULL JOIN kept_status k ON k.key = c.key
+         ${[
+           compared('ledger', ' sagas, spent ', ', granted '),
+           compared('user', ' spent, purged ', ', in all '),
+           compared('item', ' granted, purged ', ', in all '),
+           compared('status', ' sagas, finished ', ' in ms '),
+         ].join(' UNION ALL ')}
        ), found AS (
          SELECT kind, key, ea || b_is || eb || c_is || ec AS expected,
                 aa || b_is || ab || c_is || ac AS actual
