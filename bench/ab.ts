@@ -12,6 +12,7 @@ import {
 } from './database';
 import { createFixtures } from './fixtures';
 import { purchaseLoad, sagaReadLoad, warmSagaReads, type Pattern } from './load';
+import { RelayProbe, type LagSummary } from './relay-probe';
 import { startService } from './service';
 import { mean, median } from './stats';
 
@@ -27,6 +28,8 @@ interface Run {
   pgMs: number | null;
   /** The answers' 95th percentile latency, ms. */
   p95Ms: number;
+  /** With the relay probe: each sink's lag over the measured load's events. */
+  lags?: { nats: LagSummary; webhooks: LagSummary };
 }
 
 /** Both CPU figures added up, when both are known. */
@@ -85,10 +88,12 @@ async function run(
   config: BenchConfig,
   o: AbOptions,
   env: Record<string, string> = {},
+  probe?: RelayProbe,
 ): Promise<Run> {
   await recreateDatabase(url);
-  const service = await startService(root, url, config.redisUrl, env);
+  const service = await startService(root, url, config.redisUrl, { ...env, ...probe?.env });
   try {
+    await probe?.register(service);
     const fixtures = await createFixtures(service, config.users, config.items);
     const sagaIds: string[] = [];
     const load = {
@@ -108,12 +113,24 @@ async function run(
       await purchaseLoad({ ...load, durationS: WARM_UP_S, rate: o.rate });
     }
     const pids = await withClient(url, (db) => backendPids(db, databaseName(url)));
+    probe?.reset();
+    const loadStarted = new Date();
     const sample = startCpuSample(service.pid, pids);
     const row =
       o.scenario === 'reads'
         ? await sagaReadLoad(service.url, sagaIds, o.seconds, config.connections, o.rate)
         : await purchaseLoad({ ...load, durationS: o.seconds, rate: o.rate });
     const cpu = sample();
+    const loadEnded = new Date();
+    const lags = await probe?.lags(() =>
+      withClient(url, async (db) => {
+        const { rows } = await db.query<{ id: string }>(
+          'SELECT id FROM integration_events WHERE occurred_at >= $1 AND occurred_at < $2',
+          [loadStarted, loadEnded],
+        );
+        return rows;
+      }),
+    );
     const perS = (o.scenario === 'reads' ? row.requestsPerS : row.completedPerS) ?? 0;
     const perRequest = (pct: number | null): number | null =>
       pct === null || perS === 0 ? null : (pct / 100 / perS) * 1000;
@@ -122,6 +139,7 @@ async function run(
       nodeMs: perRequest(cpu.servicePct),
       pgMs: perRequest(cpu.postgresPct),
       p95Ms: row.latencyMs.p95,
+      lags,
     };
   } finally {
     await service.stop();
@@ -164,6 +182,22 @@ class Ratios {
  * (`requests/s` below what either build takes), throughput is the same and the CPU figures are
  * the signal.
  */
+/** `BENCH_AB_THIS_RELAY=true`: this checkout's runs relay every event to NATS and a webhook. */
+function relayOn(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new BenchError(`BENCH_AB_THIS_RELAY must be true or false, got "${raw}"`);
+}
+
+/** One sink's lag as a run's line shows it. */
+function lagText(name: string, lag: LagSummary): string {
+  const ms = (value: number | null) => (value === null ? '?' : `${value}`);
+  return (
+    `${name} lag p50/p99 ${ms(lag.p50Ms)}/${ms(lag.p99Ms)} ms over ${lag.events} events` +
+    (lag.missing > 0 ? `, ${lag.missing} not arrived` : '')
+  );
+}
+
 /**
  * `BENCH_AB_THIS_ENV`: settings for this checkout's runs alone, `NAME=value` separated by spaces
  * (the same build with and without a feature: tracing on, say, against a checkout without it).
@@ -181,6 +215,7 @@ function thisEnv(raw: string | undefined): Record<string, string> {
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
   const mineEnv = thisEnv(process.env.BENCH_AB_THIS_ENV);
+  const probe = relayOn(process.env.BENCH_AB_THIS_RELAY) ? await RelayProbe.start() : undefined;
   const config = benchConfig();
   const { databaseUrl, repoRoot } = config;
   if (databaseUrl === undefined) throw new BenchError('bench:ab needs DATABASE_URL');
@@ -189,9 +224,11 @@ async function main(): Promise<void> {
     `${o.pairs} pairs of ${o.seconds} s ${o.scenario} runs (${o.hot ? 'hot item' : 'spread'}, ` +
       `${o.rate === undefined ? 'as fast as taken' : `${o.rate} requests/s`}) on ` +
       `${databaseName(url)}: other ${o.other}, this ${repoRoot}` +
-      (Object.keys(mineEnv).length === 0 ? '' : ` with ${Object.keys(mineEnv).join(', ')}`),
+      (Object.keys(mineEnv).length === 0 ? '' : ` with ${Object.keys(mineEnv).join(', ')}`) +
+      (probe === undefined ? '' : ', relaying to NATS and a webhook on localhost'),
   );
   const ratios = new Ratios();
+  const lagP99s: number[] = [];
   const ms = (value: number | null): string => (value === null ? '?' : value.toFixed(3));
   const describe = (run: Run): string =>
     `${run.perS}/s, p95 ${run.p95Ms} ms, CPU ${ms(run.nodeMs)} + ${ms(run.pgMs)} ms each`;
@@ -200,7 +237,7 @@ async function main(): Promise<void> {
       // Odd pairs run the other build first, even pairs this one: a run's place in its pair
       // (what the run before it left behind) weighs on both builds alike.
       const runOther = () => run(o.other, url, config, o);
-      const runMine = () => run(repoRoot, url, config, o, mineEnv);
+      const runMine = () => run(repoRoot, url, config, o, mineEnv, probe);
       let other: Run;
       let mine: Run;
       if (pair % 2 === 1) {
@@ -221,11 +258,22 @@ async function main(): Promise<void> {
         ratios.add('PostgreSQL CPU', ratioOf(mine.pgMs, other.pgMs)),
       ].filter((figure) => figure !== '');
       log(`pair ${pair}: other ${describe(other)}; this ${describe(mine)}: ${figures.join(', ')}`);
+      if (mine.lags !== undefined) {
+        lagP99s.push(mine.lags.nats.p99Ms ?? Infinity, mine.lags.webhooks.p99Ms ?? Infinity);
+        log(
+          `pair ${pair}: this ${lagText('NATS', mine.lags.nats)}; ` +
+            lagText('webhook', mine.lags.webhooks),
+        );
+      }
     }
   } finally {
     await dropDatabase(url);
+    await probe?.stop();
   }
   log(`this ÷ other: ${ratios.summary()}`);
+  if (lagP99s.length > 0) {
+    log(`relay lag p99 (each sink of each run): at most ${Math.max(...lagP99s)} ms`);
+  }
 }
 
 main().catch((error: unknown) => {
