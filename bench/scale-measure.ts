@@ -260,6 +260,8 @@ export async function measureService(
   try {
     // What the growth recorded for the rollups is folded by the service's first passes.
     await folded(db, 300_000);
+    // The service vacuums the tables its first fold emptied: measured once it is done.
+    await settle(db, name, 300_000);
     log(`routes: a warm-up then ${config.calls} calls each`);
     measures.routes = await timeRoutes(service, fixtures, config, log);
     for (const pattern of PATTERNS) {

@@ -60,7 +60,7 @@ describe('SagaReportsRepository', () => {
     const [page] = sent(db);
     const branches = page.text.split('UNION ALL');
     expect(branches).toHaveLength(2);
-    // In the words of idx_saga_states_item_settled's predicate.
+    // In the words of idx_saga_states_item_listing's predicate.
     expect(branches[0]).toContain(
       "status IN ('completed', 'compensated', 'failed') AND item_id = $1 AND (created_at, transaction_id) < ($2::timestamptz, $3::varchar)",
     );

@@ -96,7 +96,7 @@ const statusIn = (statuses: readonly SagaStatus[]): string =>
 
 /**
  * Where a listing filtered by item reads its sagas (see the ItemSettledIndex migration): the
- * settled ones through idx_saga_states_item_settled, whose predicate these words match, and the
+ * settled ones through idx_saga_states_item_listing, whose predicate these words match, and the
  * open ones through idx_saga_states_open. Undefined for the other filters: one scan serves them.
  */
 function listingBranches(filter: SagaListFilter): string[] | undefined {

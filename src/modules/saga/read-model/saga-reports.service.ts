@@ -23,7 +23,7 @@ export const THROUGHPUT_WINDOW_MS = 60_000;
  * A listing's total is counted up to this many sagas (a few milliseconds through an index);
  * beyond, the planner's estimate answers instead of a count that would read every match.
  */
-export const EXACT_TOTAL_UP_TO = 10_000;
+export const EXACT_TOTAL_UP_TO = 1_000;
 
 export interface SagaOverview {
   statistics: SagaStatistics;
