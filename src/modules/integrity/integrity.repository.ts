@@ -160,8 +160,10 @@ function pairsInScope(scope: Scope): {
     };
   }
   return {
+    // In key order: the look-ups of user_inventory then walk its primary key from one end.
     pairs: `pairs AS MATERIALIZED (
-         SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS p (user_id, item_id, kept)),`,
+         SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS p (user_id, item_id, kept)
+         ORDER BY user_id, item_id),`,
     granted: `SELECT user_id, item_id, sum(quantity)::int AS completed_quantity FROM (
           SELECT p.user_id, p.item_id,
                  COALESCE(p.kept, (SELECT t.completed_quantity FROM saga_ledger_totals t
