@@ -1,9 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { CHROMIUM } from './setup/ensure-chromium';
+import type { BrowserContext, Page } from 'playwright-core';
+import {
+  DESKTOP,
+  PHONE,
+  expectAccessible,
+  launchBrowser,
+  signIn,
+  type Browser,
+} from './support/browser';
 import { startService, type ServiceProcess } from './support/service-process';
 import { ADMIN, ADMIN_TOKEN, createTestDatabase, type TestDatabase } from './support/test-app';
 
@@ -19,22 +26,6 @@ import { ADMIN, ADMIN_TOKEN, createTestDatabase, type TestDatabase } from './sup
  */
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS_DIR ?? join(tmpdir(), 'console-screenshots');
 const FAST_RETRIES = { STEP_MAX_ATTEMPTS: '2', STEP_RETRY_BASE_MS: '1', STEP_RETRY_MAX_MS: '5' };
-const DESKTOP = { width: 1280, height: 860 };
-const PHONE = { width: 390, height: 844 };
-
-/** axe-core, evaluated in the page (not a script tag, which the console's CSP refuses). */
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-/** The WCAG 2.1 A and AA rules axe checks (labels, names, contrast of 4.5:1...) all hold. */
-async function expectAccessible(page: Page, view: string): Promise<void> {
-  await page.evaluate(AXE);
-  const violations = await page.evaluate<string[]>(
-    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-       .then((result) => result.violations.map((v) =>
-         v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')))`,
-  );
-  expect({ view, violations }).toEqual({ view, violations: [] });
-}
 
 async function purchase(
   service: ServiceProcess,
@@ -51,18 +42,13 @@ describe('Operator console in a browser', () => {
   let db: Client;
   let service: ServiceProcess;
   let readOnly: ServiceProcess;
-  let userDataDir: string;
+  let browser: Browser;
   let context: BrowserContext;
   let page: Page;
   let compensationFailed: string;
   let compensated: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `No browser at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium; npm test does as root)`,
-      );
-    }
     mkdirSync(SCREENSHOTS, { recursive: true });
     database = await createTestDatabase();
     db = new Client({ connectionString: database.url });
@@ -117,39 +103,18 @@ describe('Operator console in a browser', () => {
     );
     readOnly = await startService(database.url, { ...FAST_RETRIES, CONSOLE_READ_ONLY: 'true' });
 
-    userDataDir = mkdtempSync(join(tmpdir(), 'console-chromium-'));
-    // A fresh profile, so nothing of an earlier run (storage, cache) is reused.
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: DESKTOP,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-quic',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchBrowser();
+    context = browser.context;
     page = await context.newPage();
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await readOnly?.kill('SIGTERM');
     await service?.kill('SIGTERM');
     await db?.end();
     await database?.drop();
-    if (userDataDir !== undefined) rmSync(userDataDir, { recursive: true, force: true });
   });
-
-  const signIn = async (target: Page, url: string, token: string): Promise<void> => {
-    await target.goto(`${url}/console/`);
-    await target.getByLabel('Admin token').fill(token);
-    await target.getByRole('button', { name: 'Sign in' }).click();
-  };
 
   it('shows only the login form and refuses a wrong token', async () => {
     await page.goto(`${service.url}/console/#/sagas?status=completed`);

@@ -155,6 +155,14 @@ describe('Webhooks', () => {
     ]);
     // Nothing changed: the one endpoint, as registered.
     const listed = await t.http.get('/admin/webhooks').set(ADMIN).expect(200);
+    expect(listed.body.enabled).toBe(true);
+    expect(listed.body.eventTypes).toEqual([
+      'purchase.completed',
+      'purchase.compensated',
+      'purchase.failed',
+      'purchase.compensation_failed',
+      'notification.requested',
+    ]);
     expect(listed.body.webhooks).toHaveLength(1);
     expect(listed.body.webhooks[0]).toMatchObject({
       id: hook.id,
@@ -581,6 +589,9 @@ describe('Webhooks off (the default)', () => {
     // Endpoints may be registered ahead; nothing is sent until WEBHOOKS_ENABLED.
     const test = await t.http.post(`/admin/webhooks/${created.body.id}/test`).set(ADMIN);
     expect([test.status, test.body.errorCode]).toEqual([409, 'WEBHOOKS_DISABLED']);
+    // The list says so, for the console to show.
+    const listed = await t.http.get('/admin/webhooks').set(ADMIN).expect(200);
+    expect(listed.body).toMatchObject({ enabled: false, webhooks: [{ id: created.body.id }] });
     const { rows: queued } = await t.db.query('SELECT count(*)::int AS n FROM webhook_deliveries');
     expect(queued[0].n).toBe(0);
   });

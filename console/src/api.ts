@@ -139,6 +139,79 @@ export interface ActionResult {
   audit: AuditEntry;
 }
 
+/** A webhook endpoint as GET /admin/webhooks shows it (never its secret). */
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  description: string | null;
+  enabled: boolean;
+  /** Why it is disabled: by an admin, or failing for too long. */
+  disabledReason: string | null;
+  /** Since when its attempts fail without a success in between; null: healthy. */
+  failingSince: string | null;
+  consecutiveFailures: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** An endpoint with its signing secret: answered on creation and rotation only. */
+export interface WebhookWithSecret extends Webhook {
+  secret: string;
+}
+
+export interface WebhookList {
+  /** WEBHOOKS_ENABLED: false, endpoints are kept but nothing is sent. */
+  enabled: boolean;
+  eventTypes: string[];
+  webhooks: Webhook[];
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface DeliveryAttempt {
+  attemptedAt: string;
+  statusCode: number | null;
+  latencyMs: number;
+  responseExcerpt: string | null;
+  error: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  webhookId: string;
+  eventId: string;
+  eventType: string;
+  status: DeliveryStatus;
+  attempts: number;
+  /** When the next attempt is due (pending deliveries only). */
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+  /** The latest attempts (up to 20), oldest first. */
+  attemptLog: DeliveryAttempt[];
+}
+
+export interface SinkStatus {
+  name: string;
+  connected: boolean;
+  /** Why not, when it is not. */
+  reason?: string;
+}
+
+/** GET /admin/relay: the integration events' relay to the broker. */
+export interface RelayState {
+  enabled: boolean;
+  sinks: SinkStatus[];
+  backlog: number;
+  /** Age of the oldest unpublished event. */
+  lagSeconds: number;
+  /** Events this instance has had acknowledged since it started. */
+  published: number;
+}
+
 /** An answer other than 2xx, with the service's errorCode and message. */
 export class ApiError extends Error {
   constructor(
@@ -160,7 +233,7 @@ export function storeToken(token: string | null): void {
 }
 
 async function call<T>(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   options: { token?: string; body?: unknown } = {},
 ): Promise<T> {
@@ -205,4 +278,28 @@ export const api = {
       `/admin/audit?limit=50${before === undefined ? '' : `&before=${encodeURIComponent(before)}`}`,
     ),
   overview: () => call<Overview>('GET', '/admin/overview'),
+  relay: () => call<RelayState>('GET', '/admin/relay'),
+  webhooks: () => call<WebhookList>('GET', '/admin/webhooks'),
+  webhook: (id: string) => call<Webhook>('GET', webhookPath(id)),
+  createWebhook: (body: { url: string; events: string[]; description?: string }) =>
+    call<WebhookWithSecret>('POST', '/admin/webhooks', { body }),
+  updateWebhook: (id: string, body: { enabled: boolean }) =>
+    call<Webhook>('PATCH', webhookPath(id), { body }),
+  deleteWebhook: (id: string) => call<null>('DELETE', webhookPath(id)),
+  rotateSecret: (id: string) => call<WebhookWithSecret>('POST', `${webhookPath(id)}/rotate-secret`),
+  testWebhook: (id: string) =>
+    call<{ deliveryId: string; eventId: string }>('POST', `${webhookPath(id)}/test`),
+  deliveries: (id: string) =>
+    call<{ deliveries: Delivery[] }>('GET', `${webhookPath(id)}/deliveries?limit=50`),
+  resendFailed: (id: string) =>
+    call<{ resent: number }>('POST', `${webhookPath(id)}/resend-failed`),
+  resend: (deliveryId: string) =>
+    call<{ id: string; webhookId: string; status: 'pending' }>(
+      'POST',
+      `/admin/webhook-deliveries/${encodeURIComponent(deliveryId)}/resend`,
+    ),
 };
+
+function webhookPath(id: string): string {
+  return `/admin/webhooks/${encodeURIComponent(id)}`;
+}

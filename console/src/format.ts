@@ -29,3 +29,13 @@ export function href(path: string, query?: URLSearchParams): string {
   const search = query === undefined || query.toString() === '' ? '' : `?${query.toString()}`;
   return `#${path}${search}`;
 }
+
+/** A span given in seconds, in the largest units that keep it readable (`2 h 5 min`). */
+export function age(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined) return '—';
+  const s = Math.max(Math.round(seconds), 0);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+}

@@ -1,13 +1,20 @@
 import { html, nothing, render, type TemplateResult } from 'lit';
-import { api, ApiError, storedToken, storeToken, type Session } from './api';
+import { api, ApiError, storedToken, storeToken, type Delivery, type Session } from './api';
 import './styles.css';
 import { auditView, type AuditState } from './views/audit';
 import { detailView, type DetailState } from './views/detail';
 import { apiQuery, FILTERS, listView, type ListState } from './views/list';
 import { overviewView, type OverviewState } from './views/overview';
+import {
+  webhookDetailView,
+  webhooksView,
+  type WebhookDetailState,
+  type Notice,
+  type WebhooksState,
+} from './views/webhooks';
 
 /** Never faster than this, and only while the page is visible. */
-const OVERVIEW_POLL_MS = 5000;
+const POLL_MS = 5000;
 
 const root = document.getElementById('app') as HTMLElement;
 // The static "Loading" text goes: lit renders after what it did not render itself.
@@ -19,6 +26,10 @@ let list: ListState | undefined;
 let detail: DetailState | undefined;
 let overview: OverviewState = {};
 let audit: AuditState = { entries: [], nextBefore: null, loaded: false };
+let webhooks: WebhooksState = { busy: false };
+let webhook: WebhookDetailState | undefined;
+/** A message for the next page shown (the list, after a deletion). */
+let flash: Notice | undefined;
 let pollTimer: number | undefined;
 let lastPoll = 0;
 
@@ -26,7 +37,9 @@ type Route =
   | { name: 'sagas'; query: URLSearchParams }
   | { name: 'saga'; id: string }
   | { name: 'overview' }
-  | { name: 'audit' };
+  | { name: 'audit' }
+  | { name: 'webhooks' }
+  | { name: 'webhook'; id: string };
 
 function route(): Route {
   const hash = location.hash.replace(/^#/, '');
@@ -34,6 +47,10 @@ function route(): Route {
   if (path.startsWith('/saga/')) return { name: 'saga', id: decodeURIComponent(path.slice(6)) };
   if (path === '/overview') return { name: 'overview' };
   if (path === '/audit') return { name: 'audit' };
+  if (path === '/webhooks') return { name: 'webhooks' };
+  if (path.startsWith('/webhook/')) {
+    return { name: 'webhook', id: decodeURIComponent(path.slice(9)) };
+  }
   return { name: 'sagas', query: new URLSearchParams(search ?? '') };
 }
 
@@ -42,6 +59,7 @@ function failure(error: unknown): string {
     signOut('The token was refused; log in again.');
     return 'Signed out.';
   }
+  if (error instanceof ApiError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -99,7 +117,7 @@ function nav(current: Route['name']): TemplateResult {
     <span class="brand">Saga console</span>
     <nav aria-label="Console">
       ${link('sagas', '#/sagas', 'Sagas')} ${link('overview', '#/overview', 'Overview')}
-      ${link('audit', '#/audit', 'Audit log')}
+      ${link('audit', '#/audit', 'Audit log')} ${link('webhooks', '#/webhooks', 'Webhooks')}
     </nav>
     <span class="who">
       ${session?.name}
@@ -152,6 +170,21 @@ function page(): TemplateResult {
     case 'audit':
       body = auditView(audit, () => void loadAudit(true));
       break;
+    case 'webhooks':
+      body = webhooksView(webhooks, session?.readOnly ?? true, {
+        create: (form) => void createWebhook(form),
+        dismissSecret: () => {
+          webhooks.secret = undefined;
+          draw();
+        },
+      });
+      break;
+    case 'webhook':
+      body =
+        webhook === undefined
+          ? html`<p aria-busy="true">Loading…</p>`
+          : webhookDetailView(webhook, session?.readOnly ?? true, webhookHandlers(webhook));
+      break;
   }
   return html`${nav(current.name)}
     <main id="main" tabindex="-1">${body}</main>`;
@@ -200,7 +233,6 @@ async function loadAudit(older: boolean): Promise<void> {
 }
 
 async function pollOverview(): Promise<void> {
-  if (document.visibilityState !== 'visible' || route().name !== 'overview') return;
   lastPoll = Date.now();
   try {
     overview = { overview: await api.overview(), refreshedAt: new Date() };
@@ -208,6 +240,186 @@ async function pollOverview(): Promise<void> {
     overview = { ...overview, error: failure(error) };
   }
   if (route().name === 'overview' && session !== undefined) draw();
+}
+
+/** The endpoints and the relay, read side by side: one failing does not hide the other. */
+async function loadWebhooks(): Promise<void> {
+  lastPoll = Date.now();
+  const state = webhooks;
+  const [list, relay] = await Promise.allSettled([api.webhooks(), api.relay()]);
+  if (list.status === 'fulfilled') {
+    state.list = list.value;
+    state.error = undefined;
+  } else {
+    state.error = failure(list.reason);
+  }
+  if (relay.status === 'fulfilled') {
+    state.relay = relay.value;
+    state.relayError = undefined;
+  } else {
+    state.relayError = `The relay's state could not be read: ${failure(relay.reason)}`;
+  }
+  state.refreshedAt = new Date();
+  if (webhooks === state && route().name === 'webhooks' && session !== undefined) draw();
+}
+
+async function loadWebhook(): Promise<void> {
+  lastPoll = Date.now();
+  const state = webhook;
+  if (state === undefined) return;
+  try {
+    const [hook, deliveries, list] = await Promise.all([
+      api.webhook(state.id),
+      api.deliveries(state.id),
+      api.webhooks(),
+    ]);
+    state.webhook = hook;
+    state.deliveries = deliveries.deliveries;
+    state.deliveriesEnabled = list.enabled;
+    state.error = undefined;
+    state.refreshedAt = new Date();
+  } catch (error) {
+    state.error = failure(error);
+  }
+  if (webhook === state && session !== undefined) draw();
+}
+
+/** What the route polls, if anything: only while the page is visible. */
+async function poll(): Promise<void> {
+  if (document.visibilityState !== 'visible' || session === undefined) return;
+  switch (route().name) {
+    case 'overview':
+      return pollOverview();
+    case 'webhooks':
+      return loadWebhooks();
+    case 'webhook':
+      return loadWebhook();
+    case 'sagas':
+    case 'saga':
+    case 'audit':
+      return;
+  }
+}
+
+function startPolling(): void {
+  pollTimer = window.setInterval(() => void poll(), POLL_MS);
+}
+
+async function createWebhook(form: HTMLFormElement): Promise<void> {
+  const state = webhooks;
+  const data = new FormData(form);
+  const text = (name: string) => {
+    const value = data.get(name);
+    return typeof value === 'string' ? value.trim() : '';
+  };
+  const url = text('url');
+  const events = data.getAll('events').filter((value) => typeof value === 'string');
+  const description = text('description');
+  if (events.length === 0) {
+    state.message = { ok: false, text: 'Choose at least one event type.' };
+    return draw();
+  }
+  state.busy = true;
+  state.message = undefined;
+  draw();
+  try {
+    const created = await api.createWebhook({
+      url,
+      events,
+      ...(description === '' ? {} : { description }),
+    });
+    state.secret = {
+      webhookId: created.id,
+      url: created.url,
+      secret: created.secret,
+      rotated: false,
+    };
+    state.message = { ok: true, text: `Endpoint registered for ${created.events.join(', ')}.` };
+    form.reset();
+  } catch (error) {
+    state.message = { ok: false, text: `Not registered: ${failure(error)}` };
+  }
+  state.busy = false;
+  await loadWebhooks();
+  draw();
+}
+
+/** Runs an endpoint action, says how it went, then reads the endpoint and its deliveries again. */
+async function webhookAction(state: WebhookDetailState, run: () => Promise<string>): Promise<void> {
+  state.busy = true;
+  state.message = undefined;
+  draw();
+  try {
+    state.message = { ok: true, text: await run() };
+  } catch (error) {
+    state.message = { ok: false, text: `Refused: ${failure(error)}` };
+  }
+  state.busy = false;
+  await loadWebhook();
+  draw();
+}
+
+function webhookHandlers(state: WebhookDetailState) {
+  return {
+    setEnabled: (enabled: boolean) =>
+      void webhookAction(state, async () => {
+        await api.updateWebhook(state.id, { enabled });
+        return enabled ? 'Endpoint enabled; its failures are forgotten.' : 'Endpoint disabled.';
+      }),
+    sendTest: () =>
+      void webhookAction(state, async () => {
+        const sent = await api.testWebhook(state.id);
+        return `Test event ${sent.eventId} queued.`;
+      }),
+    rotate: () =>
+      void webhookAction(state, async () => {
+        const rotated = await api.rotateSecret(state.id);
+        state.secret = {
+          webhookId: rotated.id,
+          url: rotated.url,
+          secret: rotated.secret,
+          rotated: true,
+        };
+        return 'Secret rotated: deliveries are signed with the new one from now on.';
+      }),
+    askDelete: (confirm: boolean) => {
+      state.confirmDelete = confirm;
+      draw();
+    },
+    remove: () => void removeWebhook(state),
+    resend: (delivery: Delivery) =>
+      void webhookAction(state, async () => {
+        await api.resend(delivery.id);
+        return `Delivery of ${delivery.eventType} ${delivery.eventId} queued again.`;
+      }),
+    resendFailed: () =>
+      void webhookAction(state, async () => {
+        const { resent } = await api.resendFailed(state.id);
+        return resent === 0
+          ? 'No failed delivery to re-send.'
+          : `${resent} failed deliver${resent === 1 ? 'y' : 'ies'} queued again.`;
+      }),
+    refresh: () => void loadWebhook(),
+    dismissSecret: () => {
+      state.secret = undefined;
+      draw();
+    },
+  };
+}
+
+async function removeWebhook(state: WebhookDetailState): Promise<void> {
+  state.busy = true;
+  draw();
+  try {
+    await api.deleteWebhook(state.id);
+    flash = { ok: true, text: `Endpoint ${state.webhook?.url ?? state.id} deleted.` };
+    location.hash = '#/webhooks';
+  } catch (error) {
+    state.busy = false;
+    state.confirmDelete = false;
+    state.message = { ok: false, text: `Refused: ${failure(error)}` };
+    draw();
+  }
 }
 
 function stopPolling(): void {
@@ -241,12 +453,26 @@ async function show(): Promise<void> {
       break;
     case 'overview':
       await pollOverview();
-      pollTimer = window.setInterval(() => void pollOverview(), OVERVIEW_POLL_MS);
+      startPolling();
       break;
     case 'audit':
       audit = { entries: [], nextBefore: null, loaded: false };
       draw();
       await loadAudit(false);
+      break;
+    case 'webhooks':
+      // What the page before left to say (a deletion) is said once.
+      webhooks = { busy: false, message: flash };
+      flash = undefined;
+      draw();
+      await loadWebhooks();
+      startPolling();
+      break;
+    case 'webhook':
+      webhook = { id: current.id, confirmDelete: false, busy: false };
+      draw();
+      await loadWebhook();
+      startPolling();
       break;
   }
   if (session !== undefined) draw();
@@ -257,9 +483,7 @@ window.addEventListener('hashchange', () => {
 });
 document.addEventListener('visibilitychange', () => {
   // Back in view: refresh now if the last refresh is older than the polling period.
-  if (document.visibilityState === 'visible' && Date.now() - lastPoll >= OVERVIEW_POLL_MS) {
-    void pollOverview();
-  }
+  if (document.visibilityState === 'visible' && Date.now() - lastPoll >= POLL_MS) void poll();
 });
 
 async function start(): Promise<void> {

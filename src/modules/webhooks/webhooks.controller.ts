@@ -14,6 +14,7 @@ import {
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AdminGuard } from '../../common/auth/admin.guard';
 import { DomainError } from '../../common/errors/domain-error';
+import { INTEGRATION_EVENT_TYPES } from '../events/integration-event';
 import { CreateWebhookDto, ListDeliveriesQuery, UpdateWebhookDto } from './dto/webhook.dto';
 import {
   WebhooksService,
@@ -21,6 +22,14 @@ import {
   type WebhookView,
   type WebhookWithSecret,
 } from './webhooks.service';
+
+/** GET /admin/webhooks. */
+export interface WebhookList {
+  /** WEBHOOKS_ENABLED: false, endpoints may be managed but nothing is sent (test, resend: 409). */
+  enabled: boolean;
+  eventTypes: string[];
+  webhooks: WebhookView[];
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,9 +73,16 @@ export class WebhooksController {
   }
 
   @Get('webhooks')
-  @ApiOperation({ summary: 'The webhook endpoints (without their secrets)' })
-  async list(): Promise<{ webhooks: WebhookView[] }> {
-    return { webhooks: await this.webhooks.list() };
+  @ApiOperation({
+    summary:
+      'The webhook endpoints (without their secrets), whether deliveries are on (WEBHOOKS_ENABLED) and the event types an endpoint may take',
+  })
+  async list(): Promise<WebhookList> {
+    return {
+      enabled: this.webhooks.deliveriesEnabled,
+      eventTypes: [...INTEGRATION_EVENT_TYPES],
+      webhooks: await this.webhooks.list(),
+    };
   }
 
   @Get('webhooks/:id')

@@ -129,6 +129,11 @@ export class WebhooksService {
     return (await this.repository.listEndpoints()).map(view);
   }
 
+  /** Whether events are delivered at all (WEBHOOKS_ENABLED): off, endpoints are kept but idle. */
+  get deliveriesEnabled(): boolean {
+    return this.config.enabled;
+  }
+
   async get(id: string): Promise<WebhookView> {
     return view(await this.endpoint(id));
   }
