@@ -440,10 +440,10 @@ describe('Saga listing past the exact count', () => {
     const few = await t.http.get('/admin/sagas?status=failed').set(ADMIN).expect(200);
     expect(few.body).toMatchObject({ total: 5, totalEstimated: false });
     const ranged = await t.http
-      .get('/admin/sagas?dateFrom=2021-01-01&dateTo=2021-01-01T23:59:59Z&limit=5')
+      .get('/admin/sagas?dateFrom=2021-01-01&dateTo=2021-01-01T12:00:00Z&limit=5')
       .set(ADMIN)
       .expect(200);
-    expect(ranged.body).toMatchObject({ total: 1439, totalEstimated: false, totalPages: 288 });
+    expect(ranged.body).toMatchObject({ total: 720, totalEstimated: false, totalPages: 144 });
   });
 
   it("lists an item's open and settled sagas together, newest first, by page and by cursor", async () => {
