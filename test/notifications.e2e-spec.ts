@@ -22,6 +22,9 @@ interface NotificationRow {
 
 const PATTERNS = ['orchestration', 'choreography'] as const;
 
+// A test may wait for a broker's restart and for webhook retries on a busy machine.
+jest.setTimeout(120_000);
+
 async function buy(t: TestApp, pattern: string): Promise<string> {
   const answer = await t.http
     .post('/purchase')
@@ -57,7 +60,8 @@ async function shownUntil(
       const notification = await shown(t, id);
       return notification?.status === status ? notification : undefined;
     },
-    20_000,
+    // Generous: a broker's restart and the client's reconnection on a busy machine.
+    60_000,
     `the notification of ${id} shown ${status}`,
   );
   for (let i = 0; i < 3; i++) expect((await shown(t, id))?.status).toBe(status);
@@ -94,6 +98,11 @@ describe('Notification delivery', () => {
           deliveredAt: null,
           error: 'not delivered: no channel configured',
         });
+        // The console's saga detail shows the same.
+        const detail = await t.http.get(`/admin/sagas/${id}`).set(ADMIN).expect(200);
+        expect((detail.body as { saga: { notification?: unknown } }).saga.notification).toEqual(
+          notification,
+        );
         // Nothing is queued for delivery.
         const { rows } = await t.db.query('SELECT 1 FROM integration_events');
         expect(rows).toEqual([]);
