@@ -212,7 +212,7 @@ describe('Notification delivery', () => {
       expect(failed).toMatchObject({
         channels: ['webhooks'],
         deliveredAt: null,
-        error: 'not delivered: no webhook endpoint is subscribed to notification.requested',
+        error: 'not delivered: no enabled webhook endpoint is subscribed to notification.requested',
       });
       // The endpoint subscribed to the outcome still got it.
       await eventually(

@@ -11,7 +11,7 @@ export const NOTIFICATION_REQUESTED = 'notification.requested';
 
 /** Why a notification was not delivered, as recorded on its row. */
 export const NO_CHANNEL = 'not delivered: no channel configured';
-export const NO_SUBSCRIBER = `not delivered: no webhook endpoint is subscribed to ${NOTIFICATION_REQUESTED}`;
+export const NO_SUBSCRIBER = `not delivered: no enabled webhook endpoint is subscribed to ${NOTIFICATION_REQUESTED}`;
 
 export function webhooksGaveUp(lastError: string | null): string {
   return `not delivered: every webhook delivery failed${lastError === null ? '' : ` (last: ${lastError})`}`;
