@@ -10,13 +10,13 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { errorMessage } from '../../common/errors/error-message';
 import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, EventsConfig } from '../../config/configuration';
+import { TransactionHost } from '../../database/transaction-host';
 import { isTerminal } from '../saga/core/saga';
 import {
   notificationDeliveryChanged,
   SAGA_CHANGED,
   type SagaChangedEvent,
 } from '../saga/core/saga-changed.event';
-import { TransactionHost } from '../../database/transaction-host';
 import { notificationIdOf } from '../notifications/notification-delivery';
 import { NotificationsService } from '../notifications/notifications.service';
 import { InstanceIdentity } from '../saga/core/instance-identity';
