@@ -201,10 +201,10 @@ SELECT e.*,
          'userInventorySnapshot', jsonb_build_object('after', e.g % 7 + e.quantity, 'before', e.g % 7)) AS ig_data,
        jsonb_build_object('logId', e.log_id, 'recordedAt', pg_temp.scale_iso(e.t3)) AS lr_data,
        CASE WHEN e.outcome = 'unnotified'
-            THEN jsonb_build_object('status', 'failed', 'channels', '["push", "email"]'::jsonb,
+            THEN jsonb_build_object('status', 'failed', 'channels', '["jetstream"]'::jsonb,
                                     'notificationId', e.notification_id)
-            ELSE jsonb_build_object('sentAt', pg_temp.scale_iso(e.finished_at),
-                                    'channels', '["push", "email"]'::jsonb, 'notificationId', e.notification_id)
+            ELSE jsonb_build_object('status', 'pending',
+                                    'channels', '["jetstream"]'::jsonb, 'notificationId', e.notification_id)
        END AS ns_data,
        jsonb_build_object('userId', e.user_id, 'refunded', e.price::float8, 'balanceAfter', ${USER_BALANCE}) AS refund_data
 FROM evented e`;
@@ -275,10 +275,10 @@ FROM scale_chunk c WHERE status = 'completed' ORDER BY c.t3`;
 
 const INSERT_NOTIFICATIONS = `
 INSERT INTO notifications (notification_id, transaction_id, user_id, type, message, channels,
-  status, attempts, error, sent_at, created_at)
+  status, attempts, error, delivered_at, created_at)
 SELECT notification_id, transaction_id, user_id, 'purchase_success',
-       'Purchase of ' || quantity || ' x ' || item_id || ' completed', '["push", "email"]'::jsonb,
-       CASE WHEN outcome = 'unnotified' THEN 'failed' ELSE 'sent' END, 1,
+       'Purchase of ' || quantity || ' x ' || item_id || ' completed', '["jetstream"]'::jsonb,
+       CASE WHEN outcome = 'unnotified' THEN 'failed' ELSE 'delivered' END, 1,
        CASE WHEN outcome = 'unnotified' THEN notify_error END,
        CASE WHEN outcome = 'unnotified' THEN NULL ELSE finished_at END, finished_at
 FROM scale_chunk c WHERE status = 'completed' ORDER BY c.finished_at`;

@@ -33,7 +33,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   const instrumentations: Instrumentation[] = [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has((request.url ?? '').split('?')[0]),
-      // Outgoing calls are the OTLP exporter's own (and the simulated sender makes none).
+      // Outgoing calls are the OTLP exporter's own and the webhooks' (which send traceparent).
       disableOutgoingRequestInstrumentation: true,
     }),
     new FastifyOtelInstrumentation({

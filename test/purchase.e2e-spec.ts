@@ -41,11 +41,14 @@ describe('POST /purchase (orchestration) on the demo data', () => {
       [res.body.transactionId],
     );
     expect(log.rows).toEqual([{ status: 'completed', price: '100.00' }]);
+    // No channel is configured: the notification is recorded, not delivered.
     const notification = await t.db.query(
-      'SELECT status, channels FROM notifications WHERE transaction_id = $1',
+      'SELECT status, channels, error FROM notifications WHERE transaction_id = $1',
       [res.body.transactionId],
     );
-    expect(notification.rows).toEqual([{ status: 'sent', channels: ['push', 'email'] }]);
+    expect(notification.rows).toEqual([
+      { status: 'failed', channels: [], error: 'not delivered: no channel configured' },
+    ]);
 
     const saga = await t.http.get(`/saga/${res.body.transactionId}`).expect(200);
     expect(saga.body.found).toBe(true);

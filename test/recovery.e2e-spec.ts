@@ -76,7 +76,8 @@ async function expectConsistent(db: Client, outcome: 'completed' | 'compensated'
   expect(doubled.rows).toEqual([]);
   if (outcome === 'completed') {
     expect(logs.rows).toEqual([{ status: 'completed' }]);
-    expect(notifications.rows).toEqual([{ status: 'sent' }]);
+    // Recorded once (not delivered: no channel is configured).
+    expect(notifications.rows).toEqual([{ status: 'failed' }]);
   } else {
     expect(logs.rows).toEqual([]);
     expect(notifications.rows).toEqual([]);

@@ -60,6 +60,16 @@ export interface SagaView {
   error?: SagaError;
   /** The OpenTelemetry trace of the purchase, when tracing sampled it. */
   traceId?: string;
+  /** The notification's delivery to the outside, once the notification step recorded it. */
+  notification?: NotificationState;
+}
+
+export interface NotificationState {
+  notificationId: string;
+  status: 'pending' | 'delivered' | 'failed';
+  channels: string[];
+  deliveredAt: string | null;
+  error: string | null;
 }
 
 export interface OutboxEvent {

@@ -205,6 +205,7 @@ export interface AppConfig {
   console: ConsoleConfig;
   seedDemoData: boolean;
   saga: SagaConfig;
+  /** NOTIFICATION_FAILURE_RATE: a simulated fault of the notification step (0: none). */
   notificationFailureRate: number;
   monitorCron: string;
   integrity: IntegrityConfig;

@@ -1,5 +1,5 @@
 import { html, nothing, svg, type TemplateResult } from 'lit';
-import type { AuditEntry, SagaDetail, SagaView, StepRun } from '../api';
+import type { AuditEntry, NotificationState, SagaDetail, SagaView, StepRun } from '../api';
 import { href, money, ms, statusBadge, time } from '../format';
 
 /** One run of a step or of its compensation, placed on the saga's time line. */
@@ -48,6 +48,19 @@ export function timeline(saga: SagaView): TimelineRun[] {
   }
   for (const run of runs) run.attempts = seen.get(`${run.kind}:${run.step}`) ?? 1;
   return runs;
+}
+
+/** The notification's delivery state in a line: how it went, through which channels. */
+export function notificationText(notification: NotificationState): string {
+  const channels = notification.channels.length === 0 ? 'none' : notification.channels.join(', ');
+  switch (notification.status) {
+    case 'delivered':
+      return `delivered ${time(notification.deliveredAt)} (channels: ${channels})`;
+    case 'pending':
+      return `pending (channels: ${channels})`;
+    case 'failed':
+      return `failed: ${notification.error ?? 'not delivered'} (channels: ${channels})`;
+  }
 }
 
 const BAR_WIDTH = 300;
@@ -250,6 +263,14 @@ export function detailView(
           : html`<div class="wide">
               <dt>Trace</dt>
               <dd class="mono" data-testid="trace-id">${saga.traceId}</dd>
+            </div>`
+      }
+      ${
+        saga.notification === undefined
+          ? nothing
+          : html`<div class="wide">
+              <dt>Notification</dt>
+              <dd data-testid="notification">${notificationText(saga.notification)}</dd>
             </div>`
       }
       ${

@@ -2,8 +2,10 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { buildConfig, type AppConfig, type EventsConfig } from '../../config/configuration';
+import type { TransactionHost } from '../../database/transaction-host';
+import type { DeliveryChange, NotificationsService } from '../notifications/notifications.service';
 import { testIdentity } from '../saga/core/instance-identity.fixture';
-import { SAGA_CHANGED } from '../saga/core/saga-changed.event';
+import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
 import { EventRelay } from './event-relay';
 import type { EventSink, SinkStatus } from './event-sink';
 import type { IntegrationEventType, RelayedEvent } from './integration-event';
@@ -25,6 +27,7 @@ function event(seq: number, saga: string, type: IntegrationEventType): RelayedEv
         total: 1,
         status: 'completed',
         pattern: 'orchestration',
+        ...(type === 'notification.requested' ? { notificationId: `N-${seq}` } : {}),
       },
     },
   };
@@ -88,14 +91,22 @@ function relayOf(batches: RelayedEvent[][], enabled = true, relayBatch = 10) {
   const config = new ConfigService<AppConfig, true>({ events });
   const sink = new FakeSink();
   const bus = new EventEmitter2();
+  const notifications = {
+    recordHandedOff: jest.fn((_ids: readonly string[]): Promise<DeliveryChange[]> =>
+      Promise.resolve([]),
+    ),
+  };
+  const tx = { run: <T>(work: () => Promise<T>) => work() };
   const relay = new EventRelay(
     repository as unknown as IntegrationEventsRepository,
+    notifications as unknown as NotificationsService,
+    tx as unknown as TransactionHost,
     testIdentity(),
     bus,
     enabled ? [sink] : [],
     config,
   );
-  return { relay, sink, settled, claims, repository, bus };
+  return { relay, sink, settled, claims, repository, bus, notifications };
 }
 
 /** Lets the relay's background run go as far as it can. */
@@ -146,6 +157,36 @@ describe('EventRelay', () => {
     expect(sink.taken).toEqual(['id-3']);
     expect(settled).toEqual([{ published: ['3'], unpublished: ['1', '2'] }]);
     // Once the sink takes it again, the next round sends the saga's events in order.
+  });
+
+  it('marks the notifications JetStream took delivered, and tells the cache of their sagas', async () => {
+    const batch = [
+      event(1, 'A', 'notification.requested'),
+      event(2, 'A', 'purchase.completed'),
+      event(3, 'B', 'notification.requested'),
+      event(4, 'B', 'purchase.completed'),
+    ];
+    const { relay, sink, notifications, bus } = relayOf([batch]);
+    sink.failing.add('id-1');
+    notifications.recordHandedOff.mockResolvedValueOnce([
+      { transactionId: 'B', pattern: 'choreography', version: 7 },
+    ]);
+    const changed: SagaChangedEvent[] = [];
+    bus.on(SAGA_CHANGED, (change: SagaChangedEvent) => changed.push(change));
+    relay.onApplicationBootstrap();
+    await settle();
+    await relay.beforeApplicationShutdown();
+    expect(notifications.recordHandedOff).toHaveBeenCalledTimes(1);
+    expect(notifications.recordHandedOff).toHaveBeenCalledWith(['N-3']);
+    expect(changed).toEqual([
+      expect.objectContaining({
+        transactionId: 'B',
+        pattern: 'choreography',
+        version: 7,
+        previousStatus: 'completed',
+        status: 'completed',
+      }),
+    ]);
   });
 
   it('claims again while batches come back full, and stops at a short one', async () => {

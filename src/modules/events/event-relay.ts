@@ -10,8 +10,15 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { errorMessage } from '../../common/errors/error-message';
 import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, EventsConfig } from '../../config/configuration';
+import { TransactionHost } from '../../database/transaction-host';
 import { isTerminal } from '../saga/core/saga';
-import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
+import {
+  notificationDeliveryChanged,
+  SAGA_CHANGED,
+  type SagaChangedEvent,
+} from '../saga/core/saga-changed.event';
+import { notificationIdOf } from '../notifications/notification-delivery';
+import { NotificationsService } from '../notifications/notifications.service';
 import { InstanceIdentity } from '../saga/core/instance-identity';
 import { EVENT_SINKS, type EventSink, type SinkStatus } from './event-sink';
 import type { RelayedEvent } from './integration-event';
@@ -66,6 +73,8 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
 
   constructor(
     private readonly events: IntegrationEventsRepository,
+    private readonly notifications: NotificationsService,
+    private readonly tx: TransactionHost,
     private readonly identity: InstanceIdentity,
     private readonly bus: EventEmitter2,
     @Inject(EVENT_SINKS) private readonly sinks: EventSink[],
@@ -176,7 +185,23 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
     }
     const publishedSet = new Set(published);
     const unpublished = claimed.filter((event) => !publishedSet.has(event.seq)).map((e) => e.seq);
-    await this.events.settle(owner, published, unpublished);
+    // The notifications JetStream took are delivered, in the settle's transaction.
+    const handedOff = claimed
+      .filter((event) => publishedSet.has(event.seq))
+      .flatMap((event) => notificationIdOf(event.body) ?? []);
+    const settle = () => this.events.settle(owner, published, unpublished);
+    const changes =
+      handedOff.length === 0
+        ? await settle().then(() => [])
+        : await this.tx.run(async () => {
+            await settle();
+            return this.notifications.recordHandedOff(handedOff);
+          });
+    await Promise.all(
+      changes.map((change) =>
+        this.bus.emitAsync(SAGA_CHANGED, notificationDeliveryChanged(change)),
+      ),
+    );
     this.publishedHere += published.length;
     for (const sink of this.sinks) {
       relayMetrics.published(sink.name, published.length);

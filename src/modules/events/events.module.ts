@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../../config/configuration';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { SagaModule } from '../saga/saga.module';
 import { EventRelay } from './event-relay';
 import { EVENT_SINKS, type EventSink } from './event-sink';
@@ -10,7 +11,7 @@ import { RelayController } from './relay.controller';
 
 /** The integration events' relay to the configured sinks (none: nothing is written or relayed). */
 @Module({
-  imports: [SagaModule],
+  imports: [SagaModule, NotificationsModule],
   controllers: [RelayController],
   providers: [
     IntegrationEventsRepository,

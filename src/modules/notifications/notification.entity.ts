@@ -1,9 +1,10 @@
 import { Check, Column, CreateDateColumn, Entity, ForeignKey, Index, PrimaryColumn } from 'typeorm';
 
-export type NotificationStatus = 'pending' | 'sent' | 'failed';
+/** Delivery to the outside: `pending` until handed to a channel (`delivered`) or given up (`failed`). */
+export type NotificationStatus = 'pending' | 'delivered' | 'failed';
 
 @Entity('notifications')
-@Check('chk_notifications_status', `"status" IN ('pending', 'sent', 'failed')`)
+@Check('chk_notifications_status', `"status" IN ('pending', 'delivered', 'failed')`)
 @Index('idx_notifications_user_status', ['userId', 'status'])
 @Index('uq_notifications_transaction_type', ['transactionId', 'type'], { unique: true })
 export class NotificationEntity {
@@ -24,6 +25,7 @@ export class NotificationEntity {
   @Column({ type: 'text' })
   message!: string;
 
+  /** The channels configured when it was recorded (`jetstream`, `webhooks`). */
   @Column({ type: 'jsonb' })
   channels!: string[];
 
@@ -36,8 +38,9 @@ export class NotificationEntity {
   @Column({ type: 'text', nullable: true })
   error!: string | null;
 
-  @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
-  sentAt!: Date | null;
+  /** When a channel first took it (JetStream acknowledged it, or a webhook answered 2xx). */
+  @Column({ name: 'delivered_at', type: 'timestamptz', nullable: true })
+  deliveredAt!: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

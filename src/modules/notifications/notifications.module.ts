@@ -1,10 +1,10 @@
 import { Module } from '@nestjs/common';
-import { NotificationSender } from './notification-sender';
 import { NotificationsRepository } from './notifications.repository';
 import { NotificationsService } from './notifications.service';
+import { SimulatedNotificationFailure } from './simulated-failure';
 
 @Module({
-  providers: [NotificationSender, NotificationsRepository, NotificationsService],
+  providers: [SimulatedNotificationFailure, NotificationsRepository, NotificationsService],
   exports: [NotificationsService],
 })
 export class NotificationsModule {}

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { SagaPattern } from '../../config/configuration';
 import { TransactionHost } from '../../database/transaction-host';
 import type { NotificationStatus } from './notification.entity';
 
@@ -12,9 +13,44 @@ export interface NotificationRow {
   status: NotificationStatus;
   attempts: number;
   error: string | null;
-  sent_at: Date | null;
+  delivered_at: Date | null;
   created_at: Date;
 }
+
+/** A saga whose notification's delivery state changed, at its new row version. */
+export interface DeliveryChange {
+  transactionId: string;
+  pattern: SagaPattern;
+  version: number;
+}
+
+/**
+ * A notification's delivery state moves, and so does its (completed) saga's row version: the
+ * saga's view shows that state and is cached by version. A completed saga is moved by nobody
+ * else (no engine, recovery or admin acts on it), so the bump fences no one out.
+ */
+function movingDelivery(update: string): string {
+  return `WITH changed AS (
+         ${update}
+         RETURNING transaction_id
+       ), bumped AS (
+         UPDATE saga_states s SET version = s.version + 1, updated_at = now()
+         FROM changed c WHERE s.transaction_id = c.transaction_id AND s.status = 'completed'
+         RETURNING s.transaction_id, s.pattern, s.version
+       )
+       SELECT transaction_id, pattern, version FROM bumped ORDER BY transaction_id`;
+}
+
+const DELIVERED = movingDelivery(
+  `UPDATE notifications SET status = 'delivered', delivered_at = now(), error = NULL
+         WHERE notification_id = ANY($1::varchar[]) AND status <> 'delivered'`,
+);
+
+// Only a pending one fails: a delivered one never goes back, and a failed one keeps its reason.
+const FAILED = movingDelivery(
+  `UPDATE notifications SET status = 'failed', error = $2
+         WHERE notification_id = ANY($1::varchar[]) AND status = 'pending'`,
+);
 
 @Injectable()
 export class NotificationsRepository {
@@ -44,13 +80,17 @@ export class NotificationsRepository {
            status varchar, attempts int, error text)
        ),
        written AS (
-         INSERT INTO notifications (notification_id, transaction_id, user_id, type, message, channels, status, attempts, error, sent_at)
+         INSERT INTO notifications (notification_id, transaction_id, user_id, type, message, channels, status, attempts, error)
          SELECT notification_id, transaction_id, user_id, type, message, channels, status, attempts,
-                error, CASE WHEN status = 'sent' THEN now() END
+                error
          FROM req ORDER BY transaction_id, type
          ON CONFLICT (transaction_id, type) DO UPDATE
-           SET status = EXCLUDED.status, attempts = notifications.attempts + EXCLUDED.attempts,
-               error = EXCLUDED.error, sent_at = EXCLUDED.sent_at
+           -- A delivered one stays so.
+           SET status = CASE WHEN notifications.status = 'delivered' THEN 'delivered'
+                             ELSE EXCLUDED.status END,
+               attempts = notifications.attempts + EXCLUDED.attempts,
+               error = CASE WHEN notifications.status = 'delivered' THEN NULL
+                            ELSE EXCLUDED.error END
          RETURNING *
        )
        SELECT w.* FROM req JOIN written w ON w.transaction_id = req.transaction_id AND w.type = req.type
@@ -72,5 +112,39 @@ export class NotificationsRepository {
         ),
       ],
     );
+  }
+
+  /** Marks notifications delivered (those not already), in one statement. */
+  markDelivered(notificationIds: readonly string[]): Promise<DeliveryChange[]> {
+    return this.moved(DELIVERED, [notificationIds]);
+  }
+
+  /** Marks pending notifications failed with `error`, in one statement. */
+  markFailed(notificationIds: readonly string[], error: string): Promise<DeliveryChange[]> {
+    return this.moved(FAILED, [notificationIds, error]);
+  }
+
+  /**
+   * Locks a notification's row until the transaction ends: outcomes of its webhook deliveries
+   * recorded side by side then see each other's (else each could wait for the other's).
+   */
+  async lock(notificationId: string): Promise<void> {
+    await this.tx.query(
+      'SELECT 1 FROM notifications WHERE notification_id = $1 FOR NO KEY UPDATE',
+      [notificationId],
+    );
+  }
+
+  private async moved(sql: string, params: unknown[]): Promise<DeliveryChange[]> {
+    const rows = await this.tx.query<{
+      transaction_id: string;
+      pattern: SagaPattern;
+      version: number;
+    }>(sql, params);
+    return rows.map((row) => ({
+      transactionId: row.transaction_id,
+      pattern: row.pattern,
+      version: row.version,
+    }));
   }
 }

@@ -1,14 +1,27 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { BatchOutcome } from '../../common/batch-queue';
 import { timeOrderedId } from '../../common/time-ordered-id';
-import { CHANNELS_BY_TYPE, NotificationSender, NotificationType } from './notification-sender';
-import { NotificationsRepository } from './notifications.repository';
+import type { AppConfig } from '../../config/configuration';
+import type { NotificationStatus } from './notification.entity';
+import {
+  configuredChannels,
+  NO_CHANNEL,
+  NO_SUBSCRIBER,
+  webhooksGaveUp,
+  type Channel,
+  type NotificationType,
+} from './notification-delivery';
+import { NotificationsRepository, type DeliveryChange } from './notifications.repository';
+import { SimulatedNotificationFailure } from './simulated-failure';
+
+export type { DeliveryChange } from './notifications.repository';
 
 export interface NotificationOutcome {
   notificationId: string;
-  status: 'sent' | 'failed';
+  status: NotificationStatus;
   channels: string[];
-  sentAt: Date | null;
+  error: string | null;
 }
 
 export interface NotificationInput {
@@ -18,48 +31,115 @@ export interface NotificationInput {
   message: string;
 }
 
+/**
+ * The user's notifications and the one rule of their delivery. A notification is recorded with
+ * its purchase's last step, and handed to the outside as that step's `notification.requested`
+ * integration event (JetStream and/or the webhooks subscribed to it). It is `delivered` at its
+ * first successful hand-off to a channel, and `failed` once no channel will deliver it: none is
+ * configured, or, without JetStream, every webhook delivery of its event failed (or no endpoint
+ * is subscribed). A delivered one never goes back; a failed one a re-sent webhook delivers
+ * becomes delivered. The relay and the webhooks call the `record…` methods inside their own
+ * transactions, so a crash never leaves a hand-off and its notification apart.
+ */
 @Injectable()
-export class NotificationsService {
+export class NotificationsService implements OnModuleInit {
+  private readonly logger = new Logger(NotificationsService.name);
+  private readonly channels: Channel[];
+  /** JetStream delivers whatever the webhooks do not: a notification then never fails. */
+  private readonly brokerConfigured: boolean;
+
   constructor(
     private readonly notifications: NotificationsRepository,
-    private readonly sender: NotificationSender,
-  ) {}
+    private readonly simulated: SimulatedNotificationFailure,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.channels = configuredChannels(config.get('events', { infer: true }));
+    this.brokerConfigured = this.channels.includes('jetstream');
+  }
 
-  /**
-   * Sends notifications and records the sent ones (in one statement). A failed send is that
-   * notification's error (the caller retries it) and records nothing.
-   */
-  async sendMany(
-    inputs: readonly NotificationInput[],
-  ): Promise<BatchOutcome<NotificationOutcome>[]> {
-    const sends = await Promise.allSettled(
-      inputs.map((input) =>
-        this.sender.send({
-          userId: input.userId,
-          channels: CHANNELS_BY_TYPE[input.type],
-          text: input.message,
-        }),
-      ),
-    );
-    const sent = inputs.filter((_, index) => sends[index].status === 'fulfilled');
-    const recorded = await this.record(sent, 'sent', null);
-    let next = 0;
-    return sends.map((send) =>
-      send.status === 'rejected'
-        ? { kind: 'error', error: send.reason as unknown }
-        : { kind: 'value', value: recorded[next++] },
+  onModuleInit(): void {
+    if (this.channels.length > 0) return;
+    this.logger.warn(
+      'Notifications are recorded but not delivered: no channel is configured. Set NATS_URL ' +
+        '(JetStream) and/or WEBHOOKS_ENABLED=true with an endpoint subscribed to ' +
+        'notification.requested.',
     );
   }
 
-  /** Records a notification that could not be sent, after its retries were spent. */
+  /**
+   * Records notifications (in one statement), inside the step's transaction: `pending` until a
+   * channel takes them, or `failed` at once when none is configured. A simulated failure is that
+   * notification's error (the caller retries it) and records nothing.
+   */
+  async requestMany(
+    inputs: readonly NotificationInput[],
+  ): Promise<BatchOutcome<NotificationOutcome>[]> {
+    const struck = inputs.map((input) => {
+      try {
+        this.simulated.strike(input.userId);
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    });
+    const requested = inputs.filter((_, index) => struck[index] === undefined);
+    const undeliverable = this.channels.length === 0;
+    const recorded = await this.record(
+      requested,
+      undeliverable ? 'failed' : 'pending',
+      undeliverable ? NO_CHANNEL : null,
+    );
+    if (undeliverable) {
+      for (const outcome of recorded) {
+        this.logger.debug(`Notification ${outcome.notificationId} not delivered: no channel`);
+      }
+    }
+    let next = 0;
+    return struck.map((error) =>
+      error === undefined
+        ? { kind: 'value', value: recorded[next++] }
+        : { kind: 'error', error: error as unknown },
+    );
+  }
+
+  /** Records a notification the step gave up on after its retries (never handed to a channel). */
   async recordFailure(input: NotificationInput, error: string): Promise<NotificationOutcome> {
     const [outcome] = await this.record([input], 'failed', error);
     return outcome;
   }
 
+  /** A channel took these notifications (JetStream acknowledged, or a webhook answered 2xx). */
+  recordHandedOff(notificationIds: readonly string[]): Promise<DeliveryChange[]> {
+    if (notificationIds.length === 0) return Promise.resolve([]);
+    return this.notifications.markDelivered(notificationIds);
+  }
+
+  /** The webhook fan-out found no endpoint subscribed to these notifications' events. */
+  recordUnsubscribed(notificationIds: readonly string[]): Promise<DeliveryChange[]> {
+    if (this.brokerConfigured || notificationIds.length === 0) return Promise.resolve([]);
+    return this.notifications.markFailed(notificationIds, NO_SUBSCRIBER);
+  }
+
+  /**
+   * Before a webhook delivery's outcome is recorded (in its transaction): serializes the
+   * outcomes of one notification's deliveries, so the last one to fail sees the others failed.
+   */
+  async beforeWebhookOutcome(notificationId: string): Promise<void> {
+    if (!this.brokerConfigured) await this.notifications.lock(notificationId);
+  }
+
+  /** Every webhook delivery of this notification's event has failed for good. */
+  recordWebhooksGaveUp(
+    notificationId: string,
+    lastError: string | null,
+  ): Promise<DeliveryChange[]> {
+    if (this.brokerConfigured) return Promise.resolve([]);
+    return this.notifications.markFailed([notificationId], webhooksGaveUp(lastError));
+  }
+
   private async record(
     inputs: readonly NotificationInput[],
-    status: 'sent' | 'failed',
+    status: NotificationStatus,
     error: string | null,
   ): Promise<NotificationOutcome[]> {
     if (inputs.length === 0) return [];
@@ -70,7 +150,7 @@ export class NotificationsService {
         userId: input.userId,
         type: input.type,
         message: input.message,
-        channels: CHANNELS_BY_TYPE[input.type],
+        channels: this.channels,
         status,
         attempts: 1,
         error,
@@ -81,9 +161,9 @@ export class NotificationsService {
     }
     return rows.map((row) => ({
       notificationId: row.notification_id,
-      status,
+      status: row.status,
       channels: row.channels,
-      sentAt: row.sent_at,
+      error: row.error,
     }));
   }
 }

@@ -2,10 +2,12 @@ import { Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { buildConfig, type AppConfig } from '../../config/configuration';
+import type { TransactionHost } from '../../database/transaction-host';
+import type { DeliveryChange, NotificationsService } from '../notifications/notifications.service';
 import { testIdentity } from '../saga/core/instance-identity.fixture';
-import { SAGA_CHANGED } from '../saga/core/saga-changed.event';
+import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
 import { WebhookDispatcher } from './webhook-dispatcher';
-import type { ClaimedDelivery, WebhooksRepository } from './webhooks.repository';
+import type { ClaimedDelivery, RecordedAttempt, WebhooksRepository } from './webhooks.repository';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
 
@@ -18,19 +20,31 @@ function setup(env: Record<string, string> = {}) {
     ...env,
   });
   const repository = {
-    fanOut: jest.fn(() => Promise.resolve({ events: 0, deliveries: 0 })),
+    fanOut: jest.fn(() =>
+      Promise.resolve({ events: 0, deliveries: 0, unsubscribedNotifications: [] as string[] }),
+    ),
     claim: jest.fn((): Promise<ClaimedDelivery[]> => Promise.resolve([])),
-    recordAttempt: jest.fn(() => Promise.resolve(undefined as unknown)),
+    recordAttempt: jest.fn((): Promise<RecordedAttempt> => Promise.resolve({ eventGaveUp: false })),
     failingEndpoints: jest.fn(() => Promise.resolve(0)),
   };
+  const noChange = (..._args: unknown[]): Promise<DeliveryChange[]> => Promise.resolve([]);
+  const notifications = {
+    recordUnsubscribed: jest.fn(noChange),
+    recordHandedOff: jest.fn(noChange),
+    recordWebhooksGaveUp: jest.fn(noChange),
+    beforeWebhookOutcome: jest.fn((_id: string) => Promise.resolve()),
+  };
+  const tx = { run: <T>(work: () => Promise<T>) => work() };
   const bus = new EventEmitter2();
   const dispatcher = new WebhookDispatcher(
     repository as unknown as WebhooksRepository,
+    notifications as unknown as NotificationsService,
+    tx as unknown as TransactionHost,
     testIdentity(),
     bus,
     new ConfigService<AppConfig, true>(config),
   );
-  return { dispatcher, repository, bus };
+  return { dispatcher, repository, bus, notifications };
 }
 
 const delivery: ClaimedDelivery = {
@@ -79,7 +93,11 @@ describe('WebhookDispatcher', () => {
     await settle();
     expect(repository.fanOut).toHaveBeenCalledTimes(2);
     expect(warn).toHaveBeenCalledTimes(1);
-    repository.fanOut.mockResolvedValue({ events: 3, deliveries: 2 });
+    repository.fanOut.mockResolvedValue({
+      events: 3,
+      deliveries: 2,
+      unsubscribedNotifications: [],
+    });
     bus.emit(SAGA_CHANGED, { status: 'failed', previousStatus: 'running' });
     await settle();
     expect(log).toHaveBeenCalledWith('Integration events are fanned out to the webhooks again');
@@ -92,9 +110,10 @@ describe('WebhookDispatcher', () => {
       .mockResolvedValueOnce([delivery])
       .mockResolvedValueOnce([{ ...delivery, id: 'd2', attempts: 1 }])
       .mockResolvedValue([]);
-    repository.recordAttempt
-      .mockResolvedValueOnce(undefined)
-      .mockResolvedValueOnce({ enabled: false, consecutiveFailures: 9 });
+    repository.recordAttempt.mockResolvedValueOnce({ eventGaveUp: false }).mockResolvedValueOnce({
+      health: { enabled: false, consecutiveFailures: 9 },
+      eventGaveUp: false,
+    });
     dispatcher.onApplicationBootstrap();
     await settle();
     await settle();
@@ -112,6 +131,35 @@ describe('WebhookDispatcher', () => {
     expect(warnings.some((w) => w.includes('endpoint e1 disabled'))).toBe(true);
     expect(warnings.join()).not.toContain('whsec_');
     await dispatcher.beforeApplicationShutdown();
+  });
+
+  it('settles the notification a delivery carries with its attempt, and tells the cache', async () => {
+    const { dispatcher, repository, notifications, bus } = setup();
+    const carrying = { ...delivery, notificationId: 'N1' };
+    repository.claim
+      .mockResolvedValueOnce([carrying])
+      .mockResolvedValueOnce([{ ...carrying, id: 'd2', notificationId: 'N2' }])
+      .mockResolvedValue([]);
+    repository.recordAttempt
+      .mockResolvedValueOnce({ eventGaveUp: true })
+      .mockResolvedValueOnce({ eventGaveUp: false });
+    notifications.recordWebhooksGaveUp.mockResolvedValueOnce([
+      { transactionId: 'T1', pattern: 'orchestration', version: 5 },
+    ]);
+    const changed: SagaChangedEvent[] = [];
+    bus.on(SAGA_CHANGED, (change: SagaChangedEvent) => changed.push(change));
+    dispatcher.onApplicationBootstrap();
+    await settle();
+    await settle();
+    await dispatcher.beforeApplicationShutdown();
+    expect(notifications.beforeWebhookOutcome.mock.calls).toEqual([['N1'], ['N2']]);
+    // N1's event has no delivery left; N2's has (another endpoint's, still pending).
+    expect(notifications.recordWebhooksGaveUp).toHaveBeenCalledTimes(1);
+    expect(notifications.recordWebhooksGaveUp.mock.calls[0][0]).toBe('N1');
+    expect(notifications.recordHandedOff).not.toHaveBeenCalled();
+    expect(changed).toEqual([
+      expect.objectContaining({ transactionId: 'T1', version: 5, status: 'completed' }),
+    ]);
   });
 
   it('survives a failed claim and a failed record', async () => {

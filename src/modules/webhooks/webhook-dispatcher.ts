@@ -9,13 +9,19 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { errorMessage } from '../../common/errors/error-message';
 import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, WebhooksConfig } from '../../config/configuration';
+import { TransactionHost } from '../../database/transaction-host';
 import { relayMetrics } from '../events/relay-metrics';
+import { NotificationsService, type DeliveryChange } from '../notifications/notifications.service';
 import { InstanceIdentity } from '../saga/core/instance-identity';
 import { isTerminal } from '../saga/core/saga';
-import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
+import {
+  notificationDeliveryChanged,
+  SAGA_CHANGED,
+  type SagaChangedEvent,
+} from '../saga/core/saga-changed.event';
 import { retryDelayMs } from './retry-schedule';
 import { webhookMetrics } from './webhook-metrics';
-import { WebhookSender } from './webhook-sender';
+import { WebhookSender, type AttemptResult } from './webhook-sender';
 import { WebhooksRepository, type ClaimedDelivery } from './webhooks.repository';
 
 /** The name of the webhooks in the relay's metrics (`sink` label). */
@@ -51,6 +57,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   constructor(
     private readonly repository: WebhooksRepository,
+    private readonly notifications: NotificationsService,
+    private readonly tx: TransactionHost,
     private readonly identity: InstanceIdentity,
     private readonly bus: EventEmitter2,
     config: ConfigService<AppConfig, true>,
@@ -96,7 +104,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private async fanOutAll(): Promise<void> {
     try {
       for (;;) {
-        const { events, deliveries } = await this.repository.fanOut(FAN_OUT_BATCH);
+        // A notification no endpoint takes is settled with its event's fan-out.
+        const { events, deliveries, changes } = await this.tx.run(async () => {
+          const fanned = await this.repository.fanOut(FAN_OUT_BATCH);
+          return {
+            ...fanned,
+            changes: await this.notifications.recordUnsubscribed(fanned.unsubscribedNotifications),
+          };
+        });
+        await this.announce(changes);
         if (events > 0) relayMetrics.published(WEBHOOK_SINK, events);
         if (deliveries > 0) this.deliverTask.runSoon();
         if (events < FAN_OUT_BATCH) break;
@@ -156,13 +172,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         ? undefined
         : retryDelayMs(delivery.attempts + 1, this.config.retryScheduleMs);
     try {
-      const health = await this.repository.recordAttempt(
-        this.identity.id,
-        delivery,
-        result,
-        retryInMs,
-        this.config.disableAfterMs,
-      );
+      const { health, changes } = await this.record(delivery, result, retryInMs);
+      await this.announce(changes);
       if (result.outcome !== 'delivered' && retryInMs === undefined) {
         this.logger.warn(
           `Webhook delivery ${delivery.id} to endpoint ${delivery.endpointId} failed for good after ${delivery.attempts + 1} attempt(s) (${result.error ?? result.outcome})`,
@@ -179,6 +190,49 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         `Recording webhook delivery ${delivery.id}'s attempt failed: ${errorMessage(error)}`,
       );
     }
+  }
+
+  /**
+   * An attempt and what it means for the notification the delivery carries, in one transaction:
+   * delivered at a 2xx; failed once this and every other delivery of its event failed for good.
+   */
+  private record(
+    delivery: ClaimedDelivery,
+    result: AttemptResult,
+    retryInMs: number | undefined,
+  ): Promise<{ health?: { enabled: boolean }; changes: DeliveryChange[] }> {
+    const { notificationId } = delivery;
+    return this.tx.run(async () => {
+      if (notificationId !== undefined) {
+        await this.notifications.beforeWebhookOutcome(notificationId);
+      }
+      const recorded = await this.repository.recordAttempt(
+        this.identity.id,
+        delivery,
+        result,
+        retryInMs,
+        this.config.disableAfterMs,
+      );
+      let changes: DeliveryChange[] = [];
+      if (notificationId !== undefined && result.outcome === 'delivered') {
+        changes = await this.notifications.recordHandedOff([notificationId]);
+      } else if (notificationId !== undefined && recorded.eventGaveUp) {
+        changes = await this.notifications.recordWebhooksGaveUp(
+          notificationId,
+          result.error ?? (result.statusCode === null ? null : `HTTP ${result.statusCode}`),
+        );
+      }
+      return { health: recorded.health, changes };
+    });
+  }
+
+  /** Tells the cache (and other observers) of the sagas whose notification changed state. */
+  private async announce(changes: readonly DeliveryChange[]): Promise<void> {
+    await Promise.all(
+      changes.map((change) =>
+        this.bus.emitAsync(SAGA_CHANGED, notificationDeliveryChanged(change)),
+      ),
+    );
   }
 
   private async readGauge(): Promise<void> {

@@ -52,6 +52,7 @@ export class WebhookEndpointEntity {
 @Unique('UQ_webhook_deliveries_event', ['endpointId', 'eventId'])
 @Check('CHK_webhook_deliveries_status', `"status" IN ('pending', 'delivered', 'failed')`)
 @Index('idx_webhook_deliveries_listed', ['endpointId', 'createdAt'])
+@Index('idx_webhook_deliveries_event', ['eventId'])
 export class WebhookDeliveryEntity {
   @PrimaryColumn({ type: 'uuid', default: () => 'gen_random_uuid()' })
   id!: string;

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { NotificationsModule } from '../notifications/notifications.module';
 import { SagaModule } from '../saga/saga.module';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WebhooksController } from './webhooks.controller';
@@ -7,7 +8,7 @@ import { WebhooksService } from './webhooks.service';
 
 /** Webhook endpoints (admin API) and the delivery of the integration events to them. */
 @Module({
-  imports: [SagaModule],
+  imports: [SagaModule, NotificationsModule],
   controllers: [WebhooksController],
   providers: [WebhooksRepository, WebhookDispatcher, WebhooksService],
 })

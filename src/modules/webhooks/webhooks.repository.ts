@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
+import { NOTIFICATION_REQUESTED, notificationIdOf } from '../notifications/notification-delivery';
 import type { AttemptResult } from './webhook-sender';
 
 /** A webhook endpoint as stored (the secret included: it is needed to sign). */
@@ -35,6 +36,8 @@ export interface ClaimedDelivery {
   attempts: number;
   url: string;
   secret: string;
+  /** The notification it carries (a notification.requested event's delivery). */
+  notificationId?: string;
 }
 
 export interface AttemptRow {
@@ -64,6 +67,17 @@ export interface DeliveryRow {
 export interface EndpointHealth {
   enabled: boolean;
   consecutiveFailures: number;
+}
+
+/** What recording an attempt did. */
+export interface RecordedAttempt {
+  /** The endpoint's health after a failed attempt. */
+  health?: EndpointHealth;
+  /**
+   * The delivery failed for good with this attempt, and so had every other delivery of its
+   * event: no endpoint will take the event any more (unless re-sent).
+   */
+  eventGaveUp: boolean;
 }
 
 const ENDPOINT_COLUMNS = `id, url, events, description, secret, enabled, disabled_reason,
@@ -165,8 +179,14 @@ export class WebhooksRepository {
    * per enabled endpoint subscribed to the type (registered by the time it occurred), and marks
    * them handed over, in one statement. SKIP LOCKED lets instances fan out side by side.
    */
-  async fanOut(limit: number): Promise<{ events: number; deliveries: number }> {
-    const [row] = await this.tx.query<{ events: number; deliveries: number }>(
+  async fanOut(
+    limit: number,
+  ): Promise<{ events: number; deliveries: number; unsubscribedNotifications: string[] }> {
+    const [row] = await this.tx.query<{
+      events: number;
+      deliveries: number;
+      unsubscribed: string[];
+    }>(
       `WITH ev AS (
          SELECT seq, id, type, transaction_id, occurred_at, data, trace_parent
          FROM integration_events WHERE webhooks_at IS NULL
@@ -191,10 +211,19 @@ export class WebhooksRepository {
          RETURNING 1
        )
        SELECT (SELECT count(*) FROM marked)::int AS events,
-              (SELECT count(*) FROM fanned)::int AS deliveries`,
-      [limit],
+              (SELECT count(*) FROM fanned)::int AS deliveries,
+              ARRAY(SELECT ev.data->>'notificationId' FROM ev
+                    WHERE ev.type = $2 AND ev.data ? 'notificationId' AND NOT EXISTS (
+                      SELECT 1 FROM webhook_endpoints w
+                      WHERE w.enabled AND ev.type = ANY(w.events)
+                        AND w.created_at <= ev.occurred_at)) AS unsubscribed`,
+      [limit, NOTIFICATION_REQUESTED],
     );
-    return row;
+    return {
+      events: row.events,
+      deliveries: row.deliveries,
+      unsubscribedNotifications: row.unsubscribed,
+    };
   }
 
   /**
@@ -219,6 +248,7 @@ export class WebhooksRepository {
         attempts: number;
         url: string;
         secret: string;
+        event_type: string;
       }>(
         `WITH picked AS (
            SELECT due.id FROM webhook_endpoints w
@@ -241,20 +271,28 @@ export class WebhooksRepository {
          FROM webhook_endpoints w
          WHERE d.id IN (SELECT id FROM picked) AND w.id = d.endpoint_id
          RETURNING d.id, d.endpoint_id, d.event_id, d.payload::text AS body, d.trace_parent,
-                   d.attempts, w.url, w.secret`,
+                   d.attempts, w.url, w.secret, d.event_type`,
         [owner, leaseMs, limit, perEndpoint],
       );
     });
-    return rows.map((row) => ({
-      id: row.id,
-      endpointId: row.endpoint_id,
-      eventId: row.event_id,
-      body: row.body,
-      traceParent: row.trace_parent,
-      attempts: row.attempts,
-      url: row.url,
-      secret: row.secret,
-    }));
+    return rows.map((row) => {
+      const delivery: ClaimedDelivery = {
+        id: row.id,
+        endpointId: row.endpoint_id,
+        eventId: row.event_id,
+        body: row.body,
+        traceParent: row.trace_parent,
+        attempts: row.attempts,
+        url: row.url,
+        secret: row.secret,
+      };
+      const notificationId =
+        row.event_type === NOTIFICATION_REQUESTED
+          ? notificationIdOf(JSON.parse(row.body) as { type: string; data?: unknown })
+          : undefined;
+      if (notificationId !== undefined) delivery.notificationId = notificationId;
+      return delivery;
+    });
   }
 
   /**
@@ -269,16 +307,16 @@ export class WebhooksRepository {
     result: AttemptResult,
     retryInMs: number | undefined,
     disableAfterMs: number | undefined,
-  ): Promise<EndpointHealth | undefined> {
+  ): Promise<RecordedAttempt> {
     const delivered = result.outcome === 'delivered';
-    return this.tx.run(async () => {
+    return this.tx.run(async (): Promise<RecordedAttempt> => {
       await this.tx.query(
         `INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, response_excerpt, error)
          VALUES ($1, $2, $3, $4, $5)`,
         [delivery.id, result.statusCode, result.latencyMs, result.excerpt, result.error],
       );
-      await this.tx.query(
-        `UPDATE webhook_deliveries SET
+      const [finished] = await this.tx.query<{ event_gave_up: boolean }>(
+        `UPDATE webhook_deliveries d SET
            attempts = attempts + 1,
            status = CASE WHEN $3 THEN 'delivered' WHEN $4::int IS NULL THEN 'failed'
                          ELSE 'pending' END,
@@ -287,7 +325,10 @@ export class WebhooksRepository {
            finished_at = CASE WHEN $3 OR $4::int IS NULL THEN now() END,
            last_status_code = $5, last_error = $6,
            lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND lease_owner = $2 AND status = 'pending'`,
+         WHERE id = $1 AND lease_owner = $2 AND status = 'pending'
+         RETURNING d.status = 'failed' AND NOT EXISTS (
+           SELECT 1 FROM webhook_deliveries o
+           WHERE o.event_id = d.event_id AND o.id <> d.id AND o.status <> 'failed') AS event_gave_up`,
         [
           delivery.id,
           owner,
@@ -303,8 +344,9 @@ export class WebhooksRepository {
            WHERE id = $1 AND (consecutive_failures > 0 OR failing_since IS NOT NULL)`,
           [delivery.endpointId],
         );
-        return undefined;
+        return { eventGaveUp: false };
       }
+      const eventGaveUp = finished?.event_gave_up ?? false;
       const [health] = await this.tx.query<{ enabled: boolean; consecutive_failures: number }>(
         `UPDATE webhook_endpoints SET
            consecutive_failures = consecutive_failures + 1,
@@ -319,8 +361,11 @@ export class WebhooksRepository {
         [delivery.endpointId, disableAfterMs ?? null],
       );
       return health === undefined
-        ? undefined
-        : { enabled: health.enabled, consecutiveFailures: health.consecutive_failures };
+        ? { eventGaveUp }
+        : {
+            health: { enabled: health.enabled, consecutiveFailures: health.consecutive_failures },
+            eventGaveUp,
+          };
     });
   }
 

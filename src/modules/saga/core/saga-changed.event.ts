@@ -63,6 +63,29 @@ export function sagaChanged(
 }
 
 /**
+ * The change of a completed saga whose notification's delivery state moved (its row version was
+ * bumped with it): only its view changed, so the cache drops what it held.
+ */
+export function notificationDeliveryChanged(
+  saga: { transactionId: string; pattern: SagaPattern; version: number },
+  at: Date = new Date(),
+): SagaChangedEvent {
+  return {
+    transactionId: saga.transactionId,
+    pattern: saga.pattern,
+    previousStatus: 'completed',
+    status: 'completed',
+    version: saga.version,
+    step: null,
+    kind: null,
+    outcome: null,
+    durationMs: null,
+    sagaAgeMs: null,
+    at,
+  };
+}
+
+/**
  * Emitted (synchronously) once every observer of a terminal SAGA_CHANGED has run, the cache's
  * version floor included: what a request waiting for a saga's outcome waits for, so that nobody
  * is answered before the cache knows that outcome.

@@ -45,6 +45,22 @@ export interface StepRow {
   executed_at: Date;
 }
 
+/** The delivery state of a saga's notification (see NotificationsService). */
+export interface NotificationState {
+  notificationId: string;
+  status: 'pending' | 'delivered' | 'failed';
+  channels: string[];
+  deliveredAt: Date | null;
+  error: string | null;
+}
+
+/** A saga as read: its row, its step rows, and its notification once recorded. */
+export interface SagaWithSteps {
+  row: SagaRow;
+  steps: StepRow[];
+  notification: NotificationState | null;
+}
+
 export interface NewSaga {
   transactionId: string;
   pattern: SagaPattern;
@@ -285,28 +301,37 @@ export class SagaRepository {
     return this.tx.one<SagaRow>('SELECT * FROM saga_states WHERE idempotency_key = $1', [key]);
   }
 
-  /** A saga and its step rows in one statement (one consistent snapshot). */
-  async findWithSteps(
-    transactionId: string,
-  ): Promise<{ row: SagaRow; steps: StepRow[] } | undefined> {
+  /**
+   * A saga, its step rows and its notification's delivery state in one statement (one
+   * consistent snapshot: a delivery change bumps the saga's version in its transaction).
+   */
+  async findWithSteps(transactionId: string): Promise<SagaWithSteps | undefined> {
     const [found] = await this.findManyWithSteps([transactionId]);
     return found;
   }
 
-  /** Sagas and their step rows in one statement; per id in order, undefined when unknown. */
+  /** Sagas as findWithSteps reads them, in one statement; per id in order, undefined when unknown. */
   async findManyWithSteps(
     transactionIds: readonly string[],
-  ): Promise<({ row: SagaRow; steps: StepRow[] } | undefined)[]> {
+  ): Promise<(SagaWithSteps | undefined)[]> {
     const found = await this.tx.query<
-      SagaRow & { steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[] }
+      SagaRow & {
+        steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[];
+        notification:
+          (Omit<NotificationState, 'deliveredAt'> & { deliveredAt: string | null }) | null;
+      }
     >(
       `SELECT s.*, COALESCE((SELECT json_agg(r ORDER BY r.id) FROM saga_step_results r
-                             WHERE r.transaction_id = s.transaction_id), '[]'::json) AS steps
+                             WHERE r.transaction_id = s.transaction_id), '[]'::json) AS steps,
+              (SELECT json_build_object('notificationId', n.notification_id, 'status', n.status,
+                        'channels', n.channels, 'deliveredAt', n.delivered_at, 'error', n.error)
+               FROM notifications n
+               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success') AS notification
        FROM saga_states s WHERE s.transaction_id = ANY($1::varchar[])`,
       [transactionIds],
     );
     const byId = new Map(
-      found.map(({ steps, ...row }) => [
+      found.map(({ steps, notification, ...row }) => [
         row.transaction_id,
         {
           row,
@@ -315,6 +340,14 @@ export class SagaRepository {
             id: String(step.id),
             executed_at: new Date(step.executed_at),
           })),
+          notification:
+            notification === null
+              ? null
+              : {
+                  ...notification,
+                  deliveredAt:
+                    notification.deliveredAt === null ? null : new Date(notification.deliveredAt),
+                },
         },
       ]),
     );

@@ -89,5 +89,9 @@ export function decodeSagaView(text: string, transactionId: string): SagaView | 
   for (const field of ['startedAt', 'completedAt', 'failedAt'] as const) {
     if (parsed[field] !== undefined) parsed[field] = revive(parsed[field]);
   }
+  const { notification } = parsed;
+  if (isObject(notification) && isDate(notification.deliveredAt)) {
+    notification.deliveredAt = revive(notification.deliveredAt);
+  }
   return parsed as unknown as SagaView;
 }

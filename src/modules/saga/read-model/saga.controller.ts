@@ -20,7 +20,13 @@ export class SagaController {
 
   @Get('saga/:transactionId')
   @RateLimit('public')
-  @ApiOperation({ summary: 'A saga with its steps and compensations, in order' })
+  @ApiOperation({
+    summary: 'A saga with its steps and compensations, in order',
+    description:
+      "Once the notification step recorded it, `notification` gives the notification's " +
+      'delivery to the outside: `{notificationId, status: pending|delivered|failed, channels, ' +
+      'deliveredAt, error}`.',
+  })
   async get(
     @IdParam('transactionId', 'transaction') transactionId: string,
     @Res({ passthrough: true }) reply: FastifyReply,

@@ -2,7 +2,7 @@ import { TraceFlags } from '@opentelemetry/api';
 import { spanContextOf } from '../../../common/tracing/tracer';
 import { moneyToJson } from '../../../common/money';
 import type { SagaPattern } from '../../../config/configuration';
-import type { SagaRow, StepRow } from '../core/saga.repository';
+import type { NotificationState, SagaRow, StepRow } from '../core/saga.repository';
 import { type SagaError, type SagaStatus, type StepData, type StepName } from '../core/saga';
 import { sagaErrorOf, succeeded } from '../core/saga-record';
 
@@ -59,9 +59,15 @@ export interface SagaView {
   error?: SagaError;
   /** The id of the saga's trace, when it was recorded with tracing on and sampled. */
   traceId?: string;
+  /** The notification's delivery to the outside, once the notification step recorded it. */
+  notification?: NotificationState;
 }
 
-export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
+export function toSagaView(
+  row: SagaRow,
+  steps: StepRow[],
+  notification: NotificationState | null = null,
+): SagaView {
   const errorOf = (s: StepRow) =>
     s.error_code === null ? {} : { error: { code: s.error_code, message: s.error_message ?? '' } };
   const view: SagaView = {
@@ -106,6 +112,7 @@ export function toSagaView(row: SagaRow, steps: StepRow[]): SagaView {
   if (trace !== undefined && (trace.traceFlags & TraceFlags.SAMPLED) !== 0) {
     view.traceId = trace.traceId;
   }
+  if (notification !== null) view.notification = notification;
   return view;
 }
 

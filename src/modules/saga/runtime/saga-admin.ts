@@ -51,7 +51,7 @@ export class SagaAdmin {
     }
     const undone = remainingToCompensate(saga).length === 0;
     if (row.status === 'compensated' || (row.status === 'failed' && undone)) {
-      return { view: toSagaView(row, steps), changed: false };
+      return { view: toSagaView(row, steps, found.notification), changed: false };
     }
     const result = await this.engines.compensate(saga, {
       step: row.current_step,

@@ -17,7 +17,11 @@ function purchaseMessage(context: SagaContext): {
   };
 }
 
-/** Step 4, past the pivot: tell the user. Retried; if it keeps failing the purchase still stands. */
+/**
+ * Step 4, past the pivot: record the user's notification, whose delivery the saga's
+ * `notification.requested` event queues in the same transaction. Retried; if it keeps failing
+ * the purchase still stands. Delivery has its own state on the notification row.
+ */
 @Injectable()
 export class NotificationStep implements SagaStep {
   readonly name = 'notification' as const;
@@ -25,19 +29,14 @@ export class NotificationStep implements SagaStep {
   constructor(private readonly notifications: NotificationsService) {}
 
   async execute(contexts: readonly SagaContext[]): Promise<StepAttempt[]> {
-    const sent = await this.notifications.sendMany(contexts.map(purchaseMessage));
-    return sent.map((outcome): StepAttempt =>
-      outcome.kind === 'value'
-        ? {
-            kind: 'value',
-            value: {
-              notificationId: outcome.value.notificationId,
-              channels: outcome.value.channels,
-              sentAt: outcome.value.sentAt,
-            },
-          }
-        : outcome,
-    );
+    const requested = await this.notifications.requestMany(contexts.map(purchaseMessage));
+    return requested.map((outcome): StepAttempt => {
+      if (outcome.kind !== 'value') return outcome;
+      const { notificationId, channels, status, error } = outcome.value;
+      const data: StepData = { notificationId, channels, status };
+      if (error !== null) data.error = error;
+      return { kind: 'value', value: data };
+    });
   }
 
   async giveUp(context: SagaContext, reason: string): Promise<StepData> {
