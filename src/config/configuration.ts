@@ -530,7 +530,7 @@ function webhooksConfig(env: Env): WebhooksConfig {
     retryScheduleMs: retrySchedule(env),
     disableAfterMs: duration(env, 'WEBHOOK_DISABLE_AFTER', '5d', 1000),
     concurrency: int(env, 'WEBHOOK_CONCURRENCY', 32, 1, 1000),
-    endpointConcurrency: int(env, 'WEBHOOK_ENDPOINT_CONCURRENCY', 4, 1, 100),
+    endpointConcurrency: int(env, 'WEBHOOK_ENDPOINT_CONCURRENCY', 16, 1, 100),
     pollMs: int(env, 'WEBHOOK_POLL_MS', 1000, 10, 600_000),
   };
 }

@@ -125,13 +125,15 @@ export class NotificationsRepository {
   }
 
   /**
-   * Locks a notification's row until the transaction ends: outcomes of its webhook deliveries
+   * Locks notifications' rows until the transaction ends: outcomes of their webhook deliveries
    * recorded side by side then see each other's (else each could wait for the other's).
    */
-  async lock(notificationId: string): Promise<void> {
+  async lock(notificationIds: readonly string[]): Promise<void> {
+    // In key order, so that two transactions locking overlapping sets never deadlock.
     await this.tx.query(
-      'SELECT 1 FROM notifications WHERE notification_id = $1 FOR NO KEY UPDATE',
-      [notificationId],
+      `SELECT 1 FROM notifications WHERE notification_id = ANY($1::varchar[])
+       ORDER BY notification_id FOR NO KEY UPDATE`,
+      [[...new Set(notificationIds)]],
     );
   }
 

@@ -101,7 +101,7 @@ describe('NotificationsService', () => {
     const { service, repository } = serviceOf({ ...NATS, ...WEBHOOKS });
     expect(await service.recordUnsubscribed(['N1'])).toEqual([]);
     expect(await service.recordWebhooksGaveUp('N1', 'HTTP 500')).toEqual([]);
-    await service.beforeWebhookOutcome('N1');
+    await service.beforeWebhookOutcomes(['N1']);
     expect(repository.markFailed).not.toHaveBeenCalled();
     expect(repository.lock).not.toHaveBeenCalled();
   });
@@ -110,8 +110,10 @@ describe('NotificationsService', () => {
     const { service, repository } = serviceOf(WEBHOOKS);
     await service.recordUnsubscribed(['N1', 'N2']);
     expect(repository.markFailed).toHaveBeenCalledWith(['N1', 'N2'], NO_SUBSCRIBER);
-    await service.beforeWebhookOutcome('N3');
-    expect(repository.lock).toHaveBeenCalledWith('N3');
+    await service.beforeWebhookOutcomes([]);
+    expect(repository.lock).not.toHaveBeenCalled();
+    await service.beforeWebhookOutcomes(['N3', 'N4']);
+    expect(repository.lock).toHaveBeenCalledWith(['N3', 'N4']);
     await service.recordWebhooksGaveUp('N3', 'HTTP 500');
     expect(repository.markFailed).toHaveBeenLastCalledWith(
       ['N3'],

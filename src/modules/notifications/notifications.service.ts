@@ -121,11 +121,13 @@ export class NotificationsService implements OnModuleInit {
   }
 
   /**
-   * Before a webhook delivery's outcome is recorded (in its transaction): serializes the
+   * Before webhook deliveries' outcomes are recorded (in their transaction): serializes the
    * outcomes of one notification's deliveries, so the last one to fail sees the others failed.
    */
-  async beforeWebhookOutcome(notificationId: string): Promise<void> {
-    if (!this.brokerConfigured) await this.notifications.lock(notificationId);
+  async beforeWebhookOutcomes(notificationIds: readonly string[]): Promise<void> {
+    if (!this.brokerConfigured && notificationIds.length > 0) {
+      await this.notifications.lock(notificationIds);
+    }
   }
 
   /** Every webhook delivery of this notification's event has failed for good. */

@@ -7,7 +7,13 @@ import type { DeliveryChange, NotificationsService } from '../notifications/noti
 import { testIdentity } from '../saga/core/instance-identity.fixture';
 import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
 import { WebhookDispatcher } from './webhook-dispatcher';
-import type { ClaimedDelivery, RecordedAttempt, WebhooksRepository } from './webhooks.repository';
+import {
+  streaks,
+  type AttemptToRecord,
+  type ClaimedDelivery,
+  type RecordedAttempts,
+  type WebhooksRepository,
+} from './webhooks.repository';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 60));
 
@@ -24,7 +30,10 @@ function setup(env: Record<string, string> = {}) {
       Promise.resolve({ events: 0, deliveries: 0, unsubscribedNotifications: [] as string[] }),
     ),
     claim: jest.fn((): Promise<ClaimedDelivery[]> => Promise.resolve([])),
-    recordAttempt: jest.fn((): Promise<RecordedAttempt> => Promise.resolve({ eventGaveUp: false })),
+    recordAttempts: jest.fn(
+      (_owner: string, _attempts: AttemptToRecord[]): Promise<RecordedAttempts> =>
+        Promise.resolve({ endpoints: [], eventsGaveUp: [] }),
+    ),
     failingEndpoints: jest.fn(() => Promise.resolve(0)),
   };
   const noChange = (..._args: unknown[]): Promise<DeliveryChange[]> => Promise.resolve([]);
@@ -32,7 +41,7 @@ function setup(env: Record<string, string> = {}) {
     recordUnsubscribed: jest.fn(noChange),
     recordHandedOff: jest.fn(noChange),
     recordWebhooksGaveUp: jest.fn(noChange),
-    beforeWebhookOutcome: jest.fn((_id: string) => Promise.resolve()),
+    beforeWebhookOutcomes: jest.fn((_ids: string[]) => Promise.resolve()),
   };
   const tx = { run: <T>(work: () => Promise<T>) => work() };
   const bus = new EventEmitter2();
@@ -110,22 +119,19 @@ describe('WebhookDispatcher', () => {
       .mockResolvedValueOnce([delivery])
       .mockResolvedValueOnce([{ ...delivery, id: 'd2', attempts: 1 }])
       .mockResolvedValue([]);
-    repository.recordAttempt.mockResolvedValueOnce({ eventGaveUp: false }).mockResolvedValueOnce({
-      health: { enabled: false, consecutiveFailures: 9 },
-      eventGaveUp: false,
-    });
+    repository.recordAttempts
+      .mockResolvedValueOnce({ endpoints: [], eventsGaveUp: [] })
+      .mockResolvedValueOnce({
+        endpoints: [{ endpointId: 'e1', enabled: false, consecutiveFailures: 9 }],
+        eventsGaveUp: [],
+      });
     dispatcher.onApplicationBootstrap();
     await settle();
     await settle();
-    const calls = repository.recordAttempt.mock.calls as unknown as [
-      string,
-      ClaimedDelivery,
-      { outcome: string },
-      number | undefined,
-    ][];
-    expect(calls[0][2].outcome).toBe('network_error');
-    expect(calls[0][3]).toBeGreaterThanOrEqual(800);
-    expect(calls[1][3]).toBeUndefined();
+    const recorded = repository.recordAttempts.mock.calls.flatMap((call) => call[1]);
+    expect(recorded[0].result.outcome).toBe('network_error');
+    expect(recorded[0].retryInMs).toBeGreaterThanOrEqual(800);
+    expect(recorded[1].retryInMs).toBeUndefined();
     const warnings = warn.mock.calls.map((call) => String(call[0]));
     expect(warnings.some((w) => w.includes('d2') && w.includes('failed for good'))).toBe(true);
     expect(warnings.some((w) => w.includes('endpoint e1 disabled'))).toBe(true);
@@ -140,9 +146,10 @@ describe('WebhookDispatcher', () => {
       .mockResolvedValueOnce([carrying])
       .mockResolvedValueOnce([{ ...carrying, id: 'd2', notificationId: 'N2' }])
       .mockResolvedValue([]);
-    repository.recordAttempt
-      .mockResolvedValueOnce({ eventGaveUp: true })
-      .mockResolvedValueOnce({ eventGaveUp: false });
+    // N1's event has no delivery left; N2's has (another endpoint's, still pending).
+    repository.recordAttempts
+      .mockResolvedValueOnce({ endpoints: [], eventsGaveUp: ['evt'] })
+      .mockResolvedValueOnce({ endpoints: [], eventsGaveUp: [] });
     notifications.recordWebhooksGaveUp.mockResolvedValueOnce([
       { transactionId: 'T1', pattern: 'orchestration', version: 5 },
     ]);
@@ -152,11 +159,13 @@ describe('WebhookDispatcher', () => {
     await settle();
     await settle();
     await dispatcher.beforeApplicationShutdown();
-    expect(notifications.beforeWebhookOutcome.mock.calls).toEqual([['N1'], ['N2']]);
-    // N1's event has no delivery left; N2's has (another endpoint's, still pending).
+    expect(notifications.beforeWebhookOutcomes.mock.calls).toEqual([[['N1']], [['N2']]]);
     expect(notifications.recordWebhooksGaveUp).toHaveBeenCalledTimes(1);
     expect(notifications.recordWebhooksGaveUp.mock.calls[0][0]).toBe('N1');
-    expect(notifications.recordHandedOff).not.toHaveBeenCalled();
+    // Nothing was delivered: nothing handed off.
+    expect(notifications.recordHandedOff.mock.calls.flatMap((call) => call[0] as string[])).toEqual(
+      [],
+    );
     expect(changed).toEqual([
       expect.objectContaining({ transactionId: 'T1', version: 5, status: 'completed' }),
     ]);
@@ -169,10 +178,47 @@ describe('WebhookDispatcher', () => {
     await settle();
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('claim refused'));
     repository.claim.mockResolvedValueOnce([delivery]).mockResolvedValue([]);
-    repository.recordAttempt.mockRejectedValueOnce(new Error('record refused'));
+    repository.recordAttempts.mockRejectedValueOnce(new Error('record refused'));
     dispatcher.wake();
     await settle();
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('record refused'));
     await dispatcher.beforeApplicationShutdown();
+  });
+
+  it('records the attempts that ended together in one batch', async () => {
+    const { dispatcher, repository } = setup({ WEBHOOK_ENDPOINT_CONCURRENCY: '8' });
+    const five = ['a', 'b', 'c', 'd', 'e'].map((id) => ({ ...delivery, id }));
+    repository.claim.mockResolvedValueOnce(five).mockResolvedValue([]);
+    dispatcher.onApplicationBootstrap();
+    await settle();
+    await settle();
+    await dispatcher.beforeApplicationShutdown();
+    const batches = repository.recordAttempts.mock.calls.map((call) => call[1].length);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(5);
+    expect(batches.length).toBeLessThan(5);
+  });
+});
+
+describe('streaks', () => {
+  const attempt = (endpointId: string, outcome: 'delivered' | 'http_error') => ({
+    delivery: { ...delivery, endpointId },
+    result: { outcome, statusCode: null, latencyMs: 1, excerpt: null, error: null },
+  });
+
+  it("counts each endpoint's failures after its last delivered attempt, in order", () => {
+    expect(
+      streaks([
+        attempt('e1', 'http_error'),
+        attempt('e2', 'http_error'),
+        attempt('e1', 'delivered'),
+        attempt('e1', 'http_error'),
+        attempt('e2', 'http_error'),
+        attempt('e3', 'delivered'),
+      ]),
+    ).toEqual([
+      { id: 'e1', reset: true, failures: 1 },
+      { id: 'e2', reset: false, failures: 2 },
+      { id: 'e3', reset: true, failures: 0 },
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { BatchQueue } from '../../common/batch-queue';
 import { errorMessage } from '../../common/errors/error-message';
 import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, WebhooksConfig } from '../../config/configuration';
@@ -21,13 +22,19 @@ import {
 } from '../saga/core/saga-changed.event';
 import { retryDelayMs } from './retry-schedule';
 import { webhookMetrics } from './webhook-metrics';
-import { WebhookSender, type AttemptResult } from './webhook-sender';
-import { WebhooksRepository, type ClaimedDelivery } from './webhooks.repository';
+import { WebhookSender } from './webhook-sender';
+import {
+  WebhooksRepository,
+  type AttemptToRecord,
+  type ClaimedDelivery,
+} from './webhooks.repository';
 
 /** The name of the webhooks in the relay's metrics (`sink` label). */
 export const WEBHOOK_SINK = 'webhooks';
 /** Integration events fanned out per statement. */
 const FAN_OUT_BATCH = 500;
+/** Attempts recorded per transaction at most. */
+const RECORD_BATCH = 500;
 /** How long settling sagas gather before their events are fanned out (ms). */
 const WAKE_LINGER_MS = 20;
 /** A lease outlives the attempt's deadline by this much, then another instance may retry. */
@@ -54,6 +61,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private wakeTimer: NodeJS.Timeout | undefined;
   private gaugeReadAt = 0;
   private fanOutFailing = false;
+  /** Attempts that ended, recorded together (one transaction at a time). */
+  private readonly recording = new BatchQueue<AttemptToRecord, void>(
+    async (batch) => {
+      await this.recordBatch(batch);
+      return batch.map(() => ({ kind: 'value', value: undefined }));
+    },
+    { maxBatch: RECORD_BATCH, concurrency: 1 },
+  );
 
   constructor(
     private readonly repository: WebhooksRepository,
@@ -157,7 +172,10 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     }
   }
 
-  /** One attempt, recorded; a failure to record leaves the lease to expire (sent again). */
+  /**
+   * One attempt, then recorded with the attempts that ended meanwhile (one transaction for them
+   * all); a failure to record leaves the leases to expire (sent again).
+   */
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const result = await this.sender.send({
       url: delivery.url,
@@ -171,59 +189,66 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       result.outcome === 'delivered'
         ? undefined
         : retryDelayMs(delivery.attempts + 1, this.config.retryScheduleMs);
+    await this.recording.submit({ delivery, result, retryInMs });
+  }
+
+  /**
+   * A batch of attempts and what they mean for the notifications their deliveries carry, in one
+   * transaction: delivered at a 2xx; failed once every delivery of its event failed for good.
+   */
+  private async recordBatch(attempts: AttemptToRecord[]): Promise<void> {
     try {
-      const { health, changes } = await this.record(delivery, result, retryInMs);
-      await this.announce(changes);
-      if (result.outcome !== 'delivered' && retryInMs === undefined) {
-        this.logger.warn(
-          `Webhook delivery ${delivery.id} to endpoint ${delivery.endpointId} failed for good after ${delivery.attempts + 1} attempt(s) (${result.error ?? result.outcome})`,
+      const carried = (a: AttemptToRecord) => a.delivery.notificationId;
+      const { recorded, changes } = await this.tx.run(async () => {
+        await this.notifications.beforeWebhookOutcomes(
+          attempts.map(carried).filter((id) => id !== undefined),
         );
+        const recorded = await this.repository.recordAttempts(
+          this.identity.id,
+          attempts,
+          this.config.disableAfterMs,
+        );
+        const changes = await this.notifications.recordHandedOff(
+          attempts
+            .filter((a) => a.result.outcome === 'delivered')
+            .map(carried)
+            .filter((id) => id !== undefined),
+        );
+        const gaveUp = new Set(recorded.eventsGaveUp);
+        for (const a of attempts) {
+          const notificationId = carried(a);
+          if (notificationId === undefined || !gaveUp.has(a.delivery.eventId)) continue;
+          gaveUp.delete(a.delivery.eventId);
+          changes.push(
+            ...(await this.notifications.recordWebhooksGaveUp(
+              notificationId,
+              a.result.error ??
+                (a.result.statusCode === null ? null : `HTTP ${a.result.statusCode}`),
+            )),
+          );
+        }
+        return { recorded, changes };
+      });
+      await this.announce(changes);
+      for (const a of attempts) {
+        if (a.result.outcome !== 'delivered' && a.retryInMs === undefined) {
+          this.logger.warn(
+            `Webhook delivery ${a.delivery.id} to endpoint ${a.delivery.endpointId} failed for good after ${a.delivery.attempts + 1} attempt(s) (${a.result.error ?? a.result.outcome})`,
+          );
+        }
       }
-      if (health !== undefined && !health.enabled) {
+      for (const health of recorded.endpoints) {
+        if (health.enabled) continue;
         webhookMetrics.disabled();
         this.logger.warn(
-          `Webhook endpoint ${delivery.endpointId} disabled: failing for longer than WEBHOOK_DISABLE_AFTER`,
+          `Webhook endpoint ${health.endpointId} disabled: failing for longer than WEBHOOK_DISABLE_AFTER`,
         );
       }
     } catch (error) {
       this.logger.warn(
-        `Recording webhook delivery ${delivery.id}'s attempt failed: ${errorMessage(error)}`,
+        `Recording ${attempts.length} webhook attempt(s) failed: ${errorMessage(error)}`,
       );
     }
-  }
-
-  /**
-   * An attempt and what it means for the notification the delivery carries, in one transaction:
-   * delivered at a 2xx; failed once this and every other delivery of its event failed for good.
-   */
-  private record(
-    delivery: ClaimedDelivery,
-    result: AttemptResult,
-    retryInMs: number | undefined,
-  ): Promise<{ health?: { enabled: boolean }; changes: DeliveryChange[] }> {
-    const { notificationId } = delivery;
-    return this.tx.run(async () => {
-      if (notificationId !== undefined) {
-        await this.notifications.beforeWebhookOutcome(notificationId);
-      }
-      const recorded = await this.repository.recordAttempt(
-        this.identity.id,
-        delivery,
-        result,
-        retryInMs,
-        this.config.disableAfterMs,
-      );
-      let changes: DeliveryChange[] = [];
-      if (notificationId !== undefined && result.outcome === 'delivered') {
-        changes = await this.notifications.recordHandedOff([notificationId]);
-      } else if (notificationId !== undefined && recorded.eventGaveUp) {
-        changes = await this.notifications.recordWebhooksGaveUp(
-          notificationId,
-          result.error ?? (result.statusCode === null ? null : `HTTP ${result.statusCode}`),
-        );
-      }
-      return { health: recorded.health, changes };
-    });
   }
 
   /** Tells the cache (and other observers) of the sagas whose notification changed state. */

@@ -69,15 +69,47 @@ export interface EndpointHealth {
   consecutiveFailures: number;
 }
 
-/** What recording an attempt did. */
-export interface RecordedAttempt {
-  /** The endpoint's health after a failed attempt. */
-  health?: EndpointHealth;
+/** One attempt to record: the delivery, how it went, and when to try again (never: undefined). */
+export interface AttemptToRecord {
+  delivery: ClaimedDelivery;
+  result: AttemptResult;
+  retryInMs: number | undefined;
+}
+
+/** What recording a batch of attempts did. */
+export interface RecordedAttempts {
+  /** The health of each endpoint with a failed attempt in the batch, after it. */
+  endpoints: (EndpointHealth & { endpointId: string })[];
   /**
-   * The delivery failed for good with this attempt, and so had every other delivery of its
-   * event: no endpoint will take the event any more (unless re-sent).
+   * Events whose every delivery has now failed for good: no endpoint will take them any more
+   * (unless re-sent).
    */
-  eventGaveUp: boolean;
+  eventsGaveUp: string[];
+}
+
+/**
+ * Each endpoint's failure streak over a batch, its attempts in order: whether one was delivered
+ * (the streak starts again there) and how many failed after the last delivered one.
+ */
+export function streaks(
+  attempts: readonly Pick<AttemptToRecord, 'delivery' | 'result'>[],
+): { id: string; reset: boolean; failures: number }[] {
+  const byEndpoint = new Map<string, { id: string; reset: boolean; failures: number }>();
+  for (const { delivery, result } of attempts) {
+    const streak = byEndpoint.get(delivery.endpointId) ?? {
+      id: delivery.endpointId,
+      reset: false,
+      failures: 0,
+    };
+    if (result.outcome === 'delivered') {
+      streak.reset = true;
+      streak.failures = 0;
+    } else {
+      streak.failures += 1;
+    }
+    byEndpoint.set(delivery.endpointId, streak);
+  }
+  return [...byEndpoint.values()];
 }
 
 const ENDPOINT_COLUMNS = `id, url, events, description, secret, enabled, disabled_reason,
@@ -296,77 +328,114 @@ export class WebhooksRepository {
   }
 
   /**
-   * Records one attempt and its consequences in one transaction: the attempt row; the delivery
-   * delivered, due again after `retryInMs`, or failed (`retryInMs` undefined); the endpoint's
-   * failure streak, which disables it once failing for longer than `disableAfterMs`. A delivery
-   * no longer leased to `owner` (taken over meanwhile) keeps its state; the attempt is kept.
+   * Records a batch of attempts and their consequences (inside the caller's transaction, a few
+   * statements whatever the batch's size): the attempt rows; each delivery delivered, due again
+   * after its `retryInMs`, or failed (`retryInMs` undefined); each endpoint's failure streak, in
+   * the order of its attempts, which disables it once failing for longer than `disableAfterMs`.
+   * A delivery no longer leased to `owner` (taken over meanwhile) keeps its state; its attempt
+   * is kept.
    */
-  async recordAttempt(
+  async recordAttempts(
     owner: string,
-    delivery: ClaimedDelivery,
-    result: AttemptResult,
-    retryInMs: number | undefined,
+    attempts: readonly AttemptToRecord[],
     disableAfterMs: number | undefined,
-  ): Promise<RecordedAttempt> {
-    const delivered = result.outcome === 'delivered';
-    return this.tx.run(async (): Promise<RecordedAttempt> => {
-      await this.tx.query(
-        `INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, response_excerpt, error)
-         VALUES ($1, $2, $3, $4, $5)`,
-        [delivery.id, result.statusCode, result.latencyMs, result.excerpt, result.error],
-      );
-      const [finished] = await this.tx.query<{ event_gave_up: boolean }>(
-        `UPDATE webhook_deliveries d SET
-           attempts = attempts + 1,
-           status = CASE WHEN $3 THEN 'delivered' WHEN $4::int IS NULL THEN 'failed'
-                         ELSE 'pending' END,
-           next_attempt_at = CASE WHEN $4::int IS NULL THEN next_attempt_at
-                                  ELSE now() + $4::int * interval '1 millisecond' END,
-           finished_at = CASE WHEN $3 OR $4::int IS NULL THEN now() END,
-           last_status_code = $5, last_error = $6,
-           lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $1 AND lease_owner = $2 AND status = 'pending'
-         RETURNING d.status = 'failed' AND NOT EXISTS (
-           SELECT 1 FROM webhook_deliveries o
-           WHERE o.event_id = d.event_id AND o.id <> d.id AND o.status <> 'failed') AS event_gave_up`,
-        [
-          delivery.id,
-          owner,
-          delivered,
-          delivered ? null : (retryInMs ?? null),
-          result.statusCode,
-          result.error,
-        ],
-      );
-      if (delivered) {
-        await this.tx.query(
-          `UPDATE webhook_endpoints SET consecutive_failures = 0, failing_since = NULL
-           WHERE id = $1 AND (consecutive_failures > 0 OR failing_since IS NOT NULL)`,
-          [delivery.endpointId],
-        );
-        return { eventGaveUp: false };
-      }
-      const eventGaveUp = finished?.event_gave_up ?? false;
-      const [health] = await this.tx.query<{ enabled: boolean; consecutive_failures: number }>(
-        `UPDATE webhook_endpoints SET
-           consecutive_failures = consecutive_failures + 1,
-           failing_since = COALESCE(failing_since, now()),
-           enabled = enabled AND NOT COALESCE(failing_since <= now() - $2::bigint * interval '1 millisecond', false),
-           disabled_reason = CASE
-             WHEN enabled AND COALESCE(failing_since <= now() - $2::bigint * interval '1 millisecond', false)
-             THEN 'failing since ' || to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-             ELSE disabled_reason END
-         WHERE id = $1
-         RETURNING enabled, consecutive_failures`,
-        [delivery.endpointId, disableAfterMs ?? null],
-      );
-      return health === undefined
-        ? { eventGaveUp }
-        : {
-            health: { enabled: health.enabled, consecutiveFailures: health.consecutive_failures },
-            eventGaveUp,
-          };
-    });
+  ): Promise<RecordedAttempts> {
+    if (attempts.length === 0) return { endpoints: [], eventsGaveUp: [] };
+    const delivered = (a: AttemptToRecord) => a.result.outcome === 'delivered';
+    await this.tx.query(
+      `INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, response_excerpt, error)
+       SELECT r.id, r.status_code, r.latency_ms, r.excerpt, r.error
+       FROM jsonb_to_recordset($1::jsonb) AS r(ord int, id uuid, status_code int, latency_ms int,
+                                              excerpt text, error text)
+       ORDER BY r.ord`,
+      [
+        JSON.stringify(
+          attempts.map((a, ord) => ({
+            ord,
+            id: a.delivery.id,
+            status_code: a.result.statusCode,
+            latency_ms: a.result.latencyMs,
+            excerpt: a.result.excerpt,
+            error: a.result.error,
+          })),
+        ),
+      ],
+    );
+    const finished = await this.tx.query<{ event_id: string; status: string }>(
+      `UPDATE webhook_deliveries d SET
+         attempts = d.attempts + 1,
+         status = CASE WHEN r.delivered THEN 'delivered' WHEN r.retry_ms IS NULL THEN 'failed'
+                       ELSE 'pending' END,
+         next_attempt_at = CASE WHEN r.delivered OR r.retry_ms IS NULL THEN d.next_attempt_at
+                                ELSE now() + r.retry_ms * interval '1 millisecond' END,
+         finished_at = CASE WHEN r.delivered OR r.retry_ms IS NULL THEN now() END,
+         last_status_code = r.status_code, last_error = r.error,
+         lease_owner = NULL, lease_expires_at = NULL
+       FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, delivered boolean, retry_ms int,
+                                               status_code int, error text)
+       WHERE d.id = r.id AND d.lease_owner = $1 AND d.status = 'pending'
+       RETURNING d.event_id, d.status`,
+      [
+        owner,
+        JSON.stringify(
+          attempts.map((a) => ({
+            id: a.delivery.id,
+            delivered: delivered(a),
+            retry_ms: delivered(a) ? null : (a.retryInMs ?? null),
+            status_code: a.result.statusCode,
+            error: a.result.error,
+          })),
+        ),
+      ],
+    );
+    // Read after the update, so that two deliveries of one event failing in this batch see
+    // each other.
+    const failedEvents = [
+      ...new Set(finished.filter((row) => row.status === 'failed').map((row) => row.event_id)),
+    ];
+    const eventsGaveUp =
+      failedEvents.length === 0
+        ? []
+        : (
+            await this.tx.query<{ event_id: string }>(
+              `SELECT event_id FROM webhook_deliveries WHERE event_id = ANY($1::uuid[])
+               GROUP BY event_id HAVING bool_and(status = 'failed')`,
+              [failedEvents],
+            )
+          ).map((row) => row.event_id);
+    const endpoints = await this.tx.query<{
+      id: string;
+      enabled: boolean;
+      consecutive_failures: number;
+    }>(
+      `UPDATE webhook_endpoints w SET
+         consecutive_failures = CASE WHEN r.reset THEN r.failures
+                                     ELSE w.consecutive_failures + r.failures END,
+         failing_since = CASE WHEN r.failures = 0 THEN NULL WHEN r.reset THEN now()
+                              ELSE COALESCE(w.failing_since, now()) END,
+         enabled = w.enabled AND NOT (NOT r.reset AND r.failures > 0
+           AND COALESCE(w.failing_since <= now() - $2::bigint * interval '1 millisecond', false)),
+         disabled_reason = CASE
+           WHEN w.enabled AND NOT r.reset AND r.failures > 0
+                AND COALESCE(w.failing_since <= now() - $2::bigint * interval '1 millisecond', false)
+           THEN 'failing since ' || to_char(w.failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+           ELSE w.disabled_reason END
+       FROM jsonb_to_recordset($1::jsonb) AS r(id uuid, reset boolean, failures int)
+       WHERE w.id = r.id
+         AND (r.failures > 0 OR w.consecutive_failures > 0 OR w.failing_since IS NOT NULL)
+       RETURNING w.id, w.enabled, w.consecutive_failures`,
+      [JSON.stringify(streaks(attempts)), disableAfterMs ?? null],
+    );
+    return {
+      endpoints: endpoints
+        .filter((row) => attempts.some((a) => a.delivery.endpointId === row.id && !delivered(a)))
+        .map((row) => ({
+          endpointId: row.id,
+          enabled: row.enabled,
+          consecutiveFailures: row.consecutive_failures,
+        })),
+      eventsGaveUp,
+    };
   }
 
   /** An endpoint's latest deliveries, newest first, each with its latest attempts. */
