@@ -368,7 +368,7 @@ function integrityConfig(env: Env): IntegrityConfig {
   return {
     cron: cron.toLowerCase() === 'off' ? undefined : cron,
     fullCron: fullCron.toLowerCase() === 'off' ? undefined : fullCron,
-    sliceSize: int(env, 'VERIFY_SLICE', 10_000, 1, 1_000_000),
+    sliceSize: int(env, 'VERIFY_SLICE', 100_000, 1, 1_000_000),
     outboxMaxPendingMs: int(env, 'OUTBOX_MAX_PENDING_MS', 60_000, 1000, 86_400_000),
     maxListed: int(env, 'VERIFY_MAX_LISTED', 100, 1, 10_000),
   };
