@@ -269,7 +269,7 @@ describe('buildConfig', () => {
         retryScheduleMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000],
         disableAfterMs: 5 * 86_400_000,
         concurrency: 32,
-        endpointConcurrency: 4,
+        endpointConcurrency: 16,
         pollMs: 1000,
       });
     });
