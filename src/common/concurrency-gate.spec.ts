@@ -152,7 +152,14 @@ describe('ConcurrencyGate', () => {
     const reasons = new Set(
       settled.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : [])),
     );
-    expect(reasons).toEqual(new Set(['Error: no', 'Error: queue-full']));
+    expect(reasons).toContain('Error: no');
+    expect(reasons).toContain('Error: queue-full');
+    // A machine busy enough to hold a waiter past its 50 ms refuses it too; nothing else.
+    expect(
+      [...reasons].every((r) =>
+        ['Error: no', 'Error: queue-full', 'Error: waited-too-long'].includes(r),
+      ),
+    ).toBe(true);
     expect(settled.some((s) => s.status === 'fulfilled')).toBe(true);
     expect([g.running, g.waiting]).toEqual([0, 0]);
   });

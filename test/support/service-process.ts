@@ -66,7 +66,7 @@ export async function startService(
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = `http://${host}:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 60_000;
   let gone = false;
   void exited.then(() => (gone = true));
   for (;;) {

@@ -25,10 +25,11 @@ export class ItemListingOrder1796550000000 implements MigrationInterface {
     await queryRunner.query(`DROP INDEX CONCURRENTLY IF EXISTS "idx_saga_states_item_settled"`);
   }
 
+  // Undone inside a transaction (as the migration runner reverts): no CONCURRENTLY here.
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
-      `CREATE INDEX CONCURRENTLY IF NOT EXISTS "idx_saga_states_item_settled" ON "saga_states" ("item_id", "created_at") WHERE "status" IN ('completed', 'compensated', 'failed')`,
+      `CREATE INDEX IF NOT EXISTS "idx_saga_states_item_settled" ON "saga_states" ("item_id", "created_at") WHERE "status" IN ('completed', 'compensated', 'failed')`,
     );
-    await queryRunner.query(`DROP INDEX CONCURRENTLY IF EXISTS "idx_saga_states_item_listing"`);
+    await queryRunner.query(`DROP INDEX IF EXISTS "public"."idx_saga_states_item_listing"`);
   }
 }
