@@ -28,6 +28,9 @@ function sagaRow(overrides: Partial<SagaRow> = {}): SagaRow {
     completed_at: null,
     failed_at: null,
     trace_parent: null,
+    definition_name: 'purchase',
+    definition_version: 1,
+    definition_hash: 'h',
     ...overrides,
   };
 }
