@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig, SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import { ReportingTransactionHost } from '../../../database/work-pools';
-import { CURRENT_PURCHASE_DEFINITION } from './definition/saga-definitions';
+import { CURRENT_PURCHASE_DEFINITION, registeredPairs } from './definition/saga-definitions';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga';
 import { COMPENSATION_FAILED, type SagaStatus, isTerminal } from './saga';
@@ -445,11 +445,13 @@ export class SagaRepository {
   }
 
   /**
-   * Claims non-terminal sagas whose driver's lease expired (it died, or hung), oldest lease
+   * Claims non-terminal sagas of a registered definition whose driver's lease expired (it died, or hung), oldest lease
    * first. SKIP LOCKED keeps instances off each other's claims; the version bump fences out the
    * previous driver should it wake up.
    */
   claimExpired(owner: string, leaseMs: number, limit: number): Promise<SagaRow[]> {
+    // Only sagas of a definition this build has: the others wait for an instance that has it.
+    const registered = registeredPairs();
     return this.tx.query<SagaRow>(
       `UPDATE saga_states SET lease_owner = $1,
          lease_expires_at = now() + $2::int * interval '1 millisecond',
@@ -458,11 +460,13 @@ export class SagaRepository {
          SELECT transaction_id FROM saga_states
          WHERE status IN ('pending', 'in_progress', 'compensating')
            AND (lease_expires_at IS NULL OR lease_expires_at < now())
+           AND (definition_name, definition_version) IN (
+             SELECT * FROM unnest($4::varchar[], $5::int[]))
          ORDER BY lease_expires_at NULLS FIRST
          LIMIT $3
          FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [owner, leaseMs, limit],
+      [owner, leaseMs, limit, registered.names, registered.versions],
     );
   }
 
@@ -509,6 +513,16 @@ export class SagaRepository {
        FROM saga_states s WHERE s.user_id = $1 AND s.pattern = $2
        ORDER BY s.created_at DESC, s.transaction_id LIMIT $3`,
       [userId, pattern, limit],
+    );
+  }
+
+  /** Open (not terminal) sagas per definition version: the partial open-sagas index serves it. */
+  openPerDefinition(): Promise<{ name: string; version: number; open: number }[]> {
+    return this.reporting.query<{ name: string; version: number; open: number }>(
+      `SELECT definition_name AS name, definition_version AS version, count(*)::int AS open
+       FROM saga_states WHERE status IN ('pending', 'in_progress', 'compensating')
+       GROUP BY definition_name, definition_version
+       ORDER BY definition_name, definition_version`,
     );
   }
 }

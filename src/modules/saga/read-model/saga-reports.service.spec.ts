@@ -1,3 +1,4 @@
+import type { SagaVersions } from '../core/saga-versions';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../../../config/configuration';
 import type {
@@ -49,7 +50,7 @@ function service(matching: number, estimate = 0) {
   const config = new ConfigService<AppConfig, true>({ saga: { timeoutMs: 30_000 } });
   // Listings never read the rollups.
   const rollups = {} as unknown as SagaRollupsRepository;
-  return { asked, sagas: new SagaReportsService(reports, rollups, config) };
+  return { asked, sagas: new SagaReportsService(reports, rollups, config, {} as SagaVersions) };
 }
 
 describe('SagaReportsService.list', () => {
