@@ -131,4 +131,24 @@ describe('an instance drives only the definition versions it has', () => {
       unregisteredOpen: 1,
     });
   });
+
+  it("shows each saga's definition version in GET /saga/:id and in the admin listing", async () => {
+    const old = await t.http.get('/saga/TXN_VERSION_99').expect(200);
+    expect(old.body.saga.definition).toEqual({ name: 'purchase', version: 99 });
+    const recovered = await t.http.get('/saga/TXN_VERSION_1').expect(200);
+    expect(recovered.body.saga.definition).toEqual({ name: 'purchase', version: 1 });
+
+    const listed = await t.http
+      .get('/admin/sagas?userId=user-123&limit=100')
+      .set(ADMIN)
+      .expect(200);
+    const byId = new Map(
+      (listed.body.data as { transactionId: string; definition: unknown }[]).map((row) => [
+        row.transactionId,
+        row.definition,
+      ]),
+    );
+    expect(byId.get('TXN_VERSION_99')).toEqual({ name: 'purchase', version: 99 });
+    expect(byId.get('TXN_VERSION_1')).toEqual({ name: 'purchase', version: 1 });
+  });
 });

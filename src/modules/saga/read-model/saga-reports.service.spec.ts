@@ -25,6 +25,8 @@ function row(n: number): SagaSummaryRow & { cursor_created_at: string } {
     created_at: new Date(0),
     completed_at: null,
     failed_at: null,
+    definition_name: 'purchase',
+    definition_version: 1,
     cursor_created_at: '1970-01-01T00:00:00.000000Z',
   };
 }

@@ -54,6 +54,8 @@ export interface SagaSummary {
   transactionId: string;
   status: SagaStatus;
   pattern: SagaPattern;
+  /** The saga definition and version the saga runs. */
+  definition: { name: string; version: number };
   userId: string;
   itemId: string;
   quantity: number;
@@ -116,6 +118,7 @@ export function toSagaSummary(row: SagaSummaryRow): SagaSummary {
     transactionId: row.transaction_id,
     status: row.status,
     pattern: row.pattern,
+    definition: { name: row.definition_name, version: row.definition_version },
     userId: row.user_id,
     itemId: row.item_id,
     quantity: row.quantity,

@@ -83,6 +83,11 @@ describe('saga mapper', () => {
     );
   });
 
+  it('names the definition version the saga runs', () => {
+    const view = toSagaView(sagaRow({ definition_version: 2 }), []);
+    expect(view.definition).toEqual({ name: 'purchase', version: 2 });
+  });
+
   it('shows failed steps and compensations with their errors', () => {
     const view = toSagaView(
       sagaRow({
