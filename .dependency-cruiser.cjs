@@ -15,6 +15,7 @@ const SAGA_PUBLIC = [
   '^src/modules/saga/core/saga\\.ts$',
   '^src/modules/saga/core/saga-changed\\.event\\.ts$',
   '^src/modules/saga/core/instance-identity\\.ts$',
+  '^src/modules/saga/core/saga-versions\\.ts$',
   '^src/modules/saga/read-model/saga-reports\\.service\\.ts$',
   '^src/modules/saga/read-model/saga-view\\.cache\\.ts$',
   '^src/modules/saga/runtime/saga-admin\\.ts$',
@@ -57,7 +58,8 @@ module.exports = {
       severity: 'error',
       comment:
         'The rest of the service uses the saga through its module, its vocabulary (core/saga.ts), ' +
-        'its change events, the instance identity, the reports and the view cache.',
+        'its change events, the instance identity, the definition versions it drives, the reports ' +
+        'and the view cache.',
       from: {
         path: '^src/modules/',
         pathNot: [SAGA, SPEC],

@@ -188,6 +188,9 @@ describe('Operator console in a browser', () => {
     expect(texts[2]).toMatch(/↺ compensation\s*user_validation[\s\S]*success/);
     expect(await runs.nth(2).getAttribute('class')).toContain('compensation');
     expect(await page.locator('rect.bar.compensation').count()).toBe(1);
+    // The definition version the saga runs.
+    const definition = page.locator('.facts div', { hasText: 'Definition' }).locator('dd');
+    expect((await definition.textContent())?.trim()).toBe('purchase v1');
     // The purchase's trace, to look it up in the tracing backend.
     expect(await page.getByTestId('trace-id').textContent()).toMatch(/^[0-9a-f]{32}$/);
     // The user's figures now, and a way to their other sagas.

@@ -50,6 +50,8 @@ export interface SagaView {
   transactionId: string;
   status: SagaStatus;
   pattern: string;
+  /** The saga definition and version the saga runs. */
+  definition: { name: string; version: number };
   currentStep: string | null;
   purchaseData: { userId: string; itemId: string; quantity: number; price: number | null };
   steps: StepRun[];

@@ -239,6 +239,10 @@ export function detailView(
         <dd>${saga.pattern}</dd>
       </div>
       <div>
+        <dt>Definition</dt>
+        <dd>${saga.definition.name} v${saga.definition.version}</dd>
+      </div>
+      <div>
         <dt>Purchase</dt>
         <dd>
           ${saga.purchaseData.quantity} × ${saga.purchaseData.itemId} for

@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify';
 import { NoRateLimit } from '../../common/http/rate-limit';
 import { VersionedCache } from '../cache/versioned-cache';
 import { EventRelay } from '../events/event-relay';
+import { SagaVersions } from '../saga/core/saga-versions';
 
 type Indicators = Partial<Record<string, { status: string; [detail: string]: unknown }>>;
 type HealthBody = Pick<HealthCheckResult, 'status' | 'error'> & {
@@ -24,6 +25,7 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly cache: VersionedCache,
     private readonly relay: EventRelay,
+    private readonly versions: SagaVersions,
   ) {}
 
   @Get()
@@ -50,7 +52,8 @@ export class HealthController {
 
   /**
    * The cache is optional: a lost Redis is shown (degraded) without making the service unhealthy.
-   * So is the events broker (events wait in the database meanwhile), when one is configured.
+   * So is the events broker (events wait in the database meanwhile), when one is configured, and
+   * open sagas of a definition version this build lacks (counted at start).
    */
   private async withCache(result: HealthCheckResult): Promise<HealthBody> {
     const cache = { ...(await this.cache.probe()) };
@@ -59,14 +62,31 @@ export class HealthController {
       sinks === undefined
         ? undefined
         : { status: sinks.every((sink) => sink.connected) ? 'up' : 'degraded', sinks };
+    // Open sagas of a definition version this build lacks wait for another instance: degraded.
+    const versions = this.versions.status();
+    const sagaDefinitions = {
+      status: versions.unregisteredOpen.length === 0 ? 'up' : 'degraded',
+      registered: versions.registered,
+      unregisteredOpen: versions.unregisteredOpen.map(({ name, version, open }) => ({
+        name,
+        version,
+        open,
+      })),
+    };
     const up = {
       ...(cache.status === 'up' ? { cache } : {}),
       ...(events?.status === 'up' ? { events } : {}),
+      ...(sagaDefinitions.status === 'up' ? { sagaDefinitions } : {}),
     };
     return {
       ...result,
       ...(Object.keys(up).length > 0 ? { info: { ...result.info, ...up } } : {}),
-      details: { ...result.details, cache, ...(events === undefined ? {} : { events }) },
+      details: {
+        ...result.details,
+        cache,
+        ...(events === undefined ? {} : { events }),
+        sagaDefinitions,
+      },
     };
   }
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { CacheModule } from '../cache/cache.module';
 import { EventsModule } from '../events/events.module';
+import { SagaModule } from '../saga/saga.module';
 import { DbMetricsController } from './db-monitor/db-metrics.controller';
 import { DbMonitorRepository } from './db-monitor/db-monitor.repository';
 import { DbMonitorService } from './db-monitor/db-monitor.service';
@@ -14,7 +15,7 @@ import { SagaOverviewSampler } from './metrics/saga-overview';
 import { SagaMetrics } from './metrics/saga-metrics';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), CacheModule, EventsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), CacheModule, EventsModule, SagaModule],
   controllers: [HealthController, MetricsController, DbMetricsController, OverviewController],
   providers: [
     SagaMetrics,

@@ -6,6 +6,7 @@ import { UsersModule } from '../../users/users.module';
 import { FaultInjector } from './fault-injector';
 import { InstanceIdentity } from './instance-identity';
 import { SagaStore } from './saga-store';
+import { SagaVersions } from './saga-versions';
 import { SagaWaiters } from './saga-waiters';
 import { SagaRepository } from './saga.repository';
 import { StepRunner } from './step-runner';
@@ -33,7 +34,8 @@ import { UserValidationStep } from './steps/user-validation.step';
     StepRunner,
     InstanceIdentity,
     SagaWaiters,
+    SagaVersions,
   ],
-  exports: [SagaSteps, SagaRepository, StepRunner, InstanceIdentity, SagaWaiters],
+  exports: [SagaSteps, SagaRepository, StepRunner, InstanceIdentity, SagaWaiters, SagaVersions],
 })
 export class SagaCoreModule {}

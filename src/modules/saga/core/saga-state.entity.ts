@@ -102,4 +102,14 @@ export class SagaStateEntity {
   /** The trace the saga belongs to (W3C traceparent), when it was recorded with tracing on. */
   @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true })
   traceParent!: string | null;
+
+  /** The definition the saga runs (name, version, hash of its steps): it keeps it to the end. */
+  @Column({ name: 'definition_name', type: 'varchar', length: 50, default: 'purchase' })
+  definitionName!: string;
+
+  @Column({ name: 'definition_version', type: 'int', default: 1 })
+  definitionVersion!: number;
+
+  @Column({ name: 'definition_hash', type: 'char', length: 64 })
+  definitionHash!: string;
 }

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig, SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import { ReportingTransactionHost } from '../../../database/work-pools';
+import { CURRENT_PURCHASE_DEFINITION, registeredPairs } from './definition/saga-definitions';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga';
 import { COMPENSATION_FAILED, type SagaStatus, isTerminal } from './saga';
@@ -30,6 +31,9 @@ export interface SagaRow {
   completed_at: Date | null;
   failed_at: Date | null;
   trace_parent: string | null;
+  definition_name: string;
+  definition_version: number;
+  definition_hash: string;
 }
 
 export interface StepRow {
@@ -213,12 +217,14 @@ const APPLY_TRANSITIONS_RAISING = applyTransitionsSql(true);
 function insertSagasSql(raising: boolean): string {
   const insert = `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
          idempotency_key, request_hash, error_step, error_code, error_message, lease_owner,
-         lease_expires_at, failed_at, trace_parent)
+         lease_expires_at, failed_at, trace_parent, definition_name, definition_version,
+         definition_hash)
        SELECT r.transaction_id, r.pattern, r.status, r.user_id, r.item_id, r.quantity, r.price,
          r.idempotency_key, r.request_hash, r.error_step, r.error_code, r.error_message,
          CASE WHEN r.terminal THEN NULL ELSE r.lease_owner END,
          CASE WHEN r.terminal THEN NULL ELSE now() + r.lease_ms * interval '1 millisecond' END,
-         CASE WHEN r.status = 'failed' THEN now() END, r.trace_parent
+         CASE WHEN r.status = 'failed' THEN now() END, r.trace_parent, $2::varchar, $3::int,
+         $4::varchar
        FROM jsonb_to_recordset($1::jsonb) AS r(ord int, transaction_id varchar, pattern varchar,
          status varchar, user_id varchar, item_id varchar, quantity int, price numeric,
          idempotency_key varchar, request_hash varchar, error_step varchar, error_code varchar,
@@ -256,7 +262,7 @@ export class SagaRepository {
   }
 
   /**
-   * Inserts sagas in one statement; per saga in order, its row, or undefined when its
+   * Inserts sagas in one statement, each on the current definition; per saga in order, its row, or undefined when its
    * idempotency key is already taken (by an earlier saga, or an earlier one of the same call).
    */
   async insertMany(sagas: readonly NewSaga[]): Promise<(SagaRow | undefined)[]> {
@@ -284,6 +290,10 @@ export class SagaRepository {
             trace_parent: saga.traceParent,
           })),
         ),
+        // Every saga starts on the current definition: the same three values for the batch.
+        CURRENT_PURCHASE_DEFINITION.name,
+        CURRENT_PURCHASE_DEFINITION.version,
+        CURRENT_PURCHASE_DEFINITION.hash,
       ],
     );
     const byId = new Map(rows.map((row) => [row.transaction_id, row]));
@@ -435,11 +445,13 @@ export class SagaRepository {
   }
 
   /**
-   * Claims non-terminal sagas whose driver's lease expired (it died, or hung), oldest lease
+   * Claims non-terminal sagas of a registered definition whose driver's lease expired (it died, or hung), oldest lease
    * first. SKIP LOCKED keeps instances off each other's claims; the version bump fences out the
    * previous driver should it wake up.
    */
   claimExpired(owner: string, leaseMs: number, limit: number): Promise<SagaRow[]> {
+    // Only sagas of a definition this build has: the others wait for an instance that has it.
+    const registered = registeredPairs();
     return this.tx.query<SagaRow>(
       `UPDATE saga_states SET lease_owner = $1,
          lease_expires_at = now() + $2::int * interval '1 millisecond',
@@ -448,11 +460,13 @@ export class SagaRepository {
          SELECT transaction_id FROM saga_states
          WHERE status IN ('pending', 'in_progress', 'compensating')
            AND (lease_expires_at IS NULL OR lease_expires_at < now())
+           AND (definition_name, definition_version) IN (
+             SELECT * FROM unnest($4::varchar[], $5::int[]))
          ORDER BY lease_expires_at NULLS FIRST
          LIMIT $3
          FOR UPDATE SKIP LOCKED)
        RETURNING *`,
-      [owner, leaseMs, limit],
+      [owner, leaseMs, limit, registered.names, registered.versions],
     );
   }
 
@@ -499,6 +513,16 @@ export class SagaRepository {
        FROM saga_states s WHERE s.user_id = $1 AND s.pattern = $2
        ORDER BY s.created_at DESC, s.transaction_id LIMIT $3`,
       [userId, pattern, limit],
+    );
+  }
+
+  /** Open (not terminal) sagas per definition version: the partial open-sagas index serves it. */
+  openPerDefinition(): Promise<{ name: string; version: number; open: number }[]> {
+    return this.reporting.query<{ name: string; version: number; open: number }>(
+      `SELECT definition_name AS name, definition_version AS version, count(*)::int AS open
+       FROM saga_states WHERE status IN ('pending', 'in_progress', 'compensating')
+       GROUP BY definition_name, definition_version
+       ORDER BY definition_name, definition_version`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import type { SagaPattern } from '../../../config/configuration';
+import { PURCHASE_SAGA_V1 } from './definition/purchase-saga.definition';
 
 /**
  * The purchase saga's vocabulary and the rules about its state that do not depend on how it is
@@ -56,8 +57,10 @@ export function settledCondition(alias: string): string {
   return `(${alias}.status IN (${terminal}) AND (${alias}.status <> 'failed' OR ${alias}.error_code IS DISTINCT FROM '${COMPENSATION_FAILED}'))`;
 }
 
-export const STEP_NAMES = ['user_validation', 'item_grant', 'log_record', 'notification'] as const;
-export type StepName = (typeof STEP_NAMES)[number];
+export type StepName = (typeof PURCHASE_SAGA_V1.steps)[number]['name'];
+
+/** The purchase saga's steps in order, as its definition declares them. */
+export const STEP_NAMES: readonly StepName[] = PURCHASE_SAGA_V1.steps.map((step) => step.name);
 
 export function isStepName(value: string): value is StepName {
   return (STEP_NAMES as readonly string[]).includes(value);

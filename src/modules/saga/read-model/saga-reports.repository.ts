@@ -53,6 +53,8 @@ export type SagaSummaryRow = Pick<
   | 'created_at'
   | 'completed_at'
   | 'failed_at'
+  | 'definition_name'
+  | 'definition_version'
 >;
 
 /** WHERE clause of a listing: fixed conditions, values only ever as parameters. */
@@ -148,6 +150,7 @@ export class SagaReportsRepository {
     const select = (condition: string) =>
       `SELECT transaction_id, status, pattern, user_id, item_id, quantity, price, current_step,
               error_step, error_code, error_message, created_at, completed_at, failed_at,
+              definition_name, definition_version,
               to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
                 AS cursor_created_at
          FROM saga_states

@@ -1,3 +1,4 @@
+import type { SagaVersions } from '../core/saga-versions';
 import { ConfigService } from '@nestjs/config';
 import type { AppConfig } from '../../../config/configuration';
 import type {
@@ -24,6 +25,8 @@ function row(n: number): SagaSummaryRow & { cursor_created_at: string } {
     created_at: new Date(0),
     completed_at: null,
     failed_at: null,
+    definition_name: 'purchase',
+    definition_version: 1,
     cursor_created_at: '1970-01-01T00:00:00.000000Z',
   };
 }
@@ -49,7 +52,7 @@ function service(matching: number, estimate = 0) {
   const config = new ConfigService<AppConfig, true>({ saga: { timeoutMs: 30_000 } });
   // Listings never read the rollups.
   const rollups = {} as unknown as SagaRollupsRepository;
-  return { asked, sagas: new SagaReportsService(reports, rollups, config) };
+  return { asked, sagas: new SagaReportsService(reports, rollups, config, {} as SagaVersions) };
 }
 
 describe('SagaReportsService.list', () => {

@@ -4,6 +4,7 @@ import { isIdentifier } from '../../../common/identifiers';
 import { moneyToJson } from '../../../common/money';
 import { SAGA_PATTERNS, type AppConfig, type SagaPattern } from '../../../config/configuration';
 import type { SagaError, SagaStatus } from '../core/saga';
+import { SagaVersions, type OpenSagasOfVersion } from '../core/saga-versions';
 import {
   SagaListCursor,
   SagaListFilter,
@@ -38,6 +39,12 @@ export interface SagaOverview {
   };
   throughput: { windowSeconds: number; finished: number; perSecond: number };
   latency: { windowSeconds: number; samples: number; p50Ms: number | null; p95Ms: number | null };
+  /** Open sagas per definition version, and how many run a version this instance lacks. */
+  definitions: {
+    registered: string[];
+    open: OpenSagasOfVersion[];
+    unregisteredOpen: number;
+  };
   /** The instant the counts hold for (exact then); the windows end there too. */
   asOf: Date;
   generatedAt: Date;
@@ -47,6 +54,8 @@ export interface SagaSummary {
   transactionId: string;
   status: SagaStatus;
   pattern: SagaPattern;
+  /** The saga definition and version the saga runs. */
+  definition: { name: string; version: number };
   userId: string;
   itemId: string;
   quantity: number;
@@ -109,6 +118,7 @@ export function toSagaSummary(row: SagaSummaryRow): SagaSummary {
     transactionId: row.transaction_id,
     status: row.status,
     pattern: row.pattern,
+    definition: { name: row.definition_name, version: row.definition_version },
     userId: row.user_id,
     itemId: row.item_id,
     quantity: row.quantity,
@@ -165,6 +175,7 @@ export class SagaReportsService {
     private readonly reports: SagaReportsRepository,
     private readonly rollups: SagaRollupsRepository,
     config: ConfigService<AppConfig, true>,
+    private readonly versions: SagaVersions,
   ) {
     this.stuckAfterMs = config.get('saga', { infer: true }).timeoutMs;
   }
@@ -174,6 +185,8 @@ export class SagaReportsService {
     const totals = await this.rollups.statusTotals();
     const window = await this.rollups.finishWindow(LATENCY_WINDOW_MS, THROUGHPUT_WINDOW_MS);
     const attention = await this.rollups.attention(this.stuckAfterMs);
+    // A recount: it also refreshes what /health says about versions this build lacks.
+    const open = await this.versions.check();
     const byPattern = Object.fromEntries(
       SAGA_PATTERNS.map((pattern) => [
         pattern,
@@ -205,6 +218,13 @@ export class SagaReportsService {
         samples: samples.reduce((sum, b) => sum + b.count, 0),
         p50Ms: quantileOfBuckets(samples, 0.5),
         p95Ms: quantileOfBuckets(samples, 0.95),
+      },
+      definitions: {
+        registered: this.versions.status().registered,
+        open,
+        unregisteredOpen: open
+          .filter((row) => !row.registered)
+          .reduce((sum, row) => sum + row.open, 0),
       },
       asOf: totals.at,
       generatedAt: new Date(),

@@ -5,6 +5,7 @@ const view: SagaView = {
   transactionId: 'TXN_1',
   status: 'compensated',
   pattern: 'orchestration',
+  definition: { name: 'purchase', version: 1 },
   currentStep: 'item_grant',
   purchaseData: { userId: 'user-123', itemId: 'item-sword', quantity: 1, price: 100 },
   steps: [

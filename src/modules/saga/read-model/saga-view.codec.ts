@@ -41,6 +41,7 @@ function parseView(text: string, transactionId: string): Json | undefined {
   if (!isObject(parsed) || parsed.transactionId !== transactionId) return undefined;
   if (!(SAGA_STATUSES as readonly unknown[]).includes(parsed.status)) return undefined;
   if (typeof parsed.pattern !== 'string' || !isObject(parsed.purchaseData)) return undefined;
+  if (!isObject(parsed.definition)) return undefined;
   if (!isStepList(parsed.steps) || !isStepList(parsed.compensations)) return undefined;
   if (!isDate(parsed.startedAt)) return undefined;
   for (const field of ['completedAt', 'failedAt'] as const) {
@@ -49,8 +50,8 @@ function parseView(text: string, transactionId: string): Json | undefined {
   return parsed;
 }
 
-/** Marks a sealed view; a later format would take another. */
-const SEAL = 'sv1:';
+/** Marks a sealed view; a later format takes another (sv2: views name their definition). */
+const SEAL = 'sv2:';
 /** A SHA-256 digest in base64. */
 const DIGEST_LENGTH = 44;
 

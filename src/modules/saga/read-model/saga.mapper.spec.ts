@@ -28,6 +28,9 @@ function sagaRow(overrides: Partial<SagaRow> = {}): SagaRow {
     completed_at: null,
     failed_at: null,
     trace_parent: null,
+    definition_name: 'purchase',
+    definition_version: 1,
+    definition_hash: 'h',
     ...overrides,
   };
 }
@@ -78,6 +81,11 @@ describe('saga mapper', () => {
     expect(() => toRecord(sagaRow({ price: null }), [])).toThrow(
       'Saga TXN_1 has no price and cannot run',
     );
+  });
+
+  it('names the definition version the saga runs', () => {
+    const view = toSagaView(sagaRow({ definition_version: 2 }), []);
+    expect(view.definition).toEqual({ name: 'purchase', version: 2 });
   });
 
   it('shows failed steps and compensations with their errors', () => {

@@ -49,6 +49,8 @@ export interface SagaView {
   transactionId: string;
   status: SagaStatus;
   pattern: SagaPattern;
+  /** The saga definition (and its version) the saga runs, to its end. */
+  definition: { name: string; version: number };
   currentStep: string | null;
   purchaseData: { userId: string; itemId: string; quantity: number; price: number | null };
   steps: StepView[];
@@ -74,6 +76,7 @@ export function toSagaView(
     transactionId: row.transaction_id,
     status: row.status,
     pattern: row.pattern,
+    definition: { name: row.definition_name, version: row.definition_version },
     currentStep: row.current_step,
     purchaseData: {
       userId: row.user_id,

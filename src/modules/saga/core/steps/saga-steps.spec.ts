@@ -1,6 +1,7 @@
 import type { StepName } from '../saga';
 import type { SagaStep } from './saga-step';
-import { SagaSteps } from './saga-steps';
+import { PURCHASE_SAGA_V1 } from '../definition/purchase-saga.definition';
+import { SagaSteps, stepsOf } from './saga-steps';
 
 function fake(name: StepName, pivot = false): SagaStep {
   return { name, pivot, execute: () => Promise.resolve([]) };
@@ -39,5 +40,22 @@ describe('SagaSteps', () => {
   it('finds a step by name and refuses an unknown one', () => {
     expect(steps.get('log_record').name).toBe('log_record');
     expect(() => steps.get('refund' as StepName)).toThrow('Unknown step refund');
+  });
+
+  it('builds the steps only as the definition declares them', () => {
+    const undo = () => Promise.resolve({});
+    const [user, item, log, notification] = [
+      { ...fake('user_validation'), compensate: undo },
+      { ...fake('item_grant'), compensate: undo },
+      { ...fake('log_record', true), compensate: undo },
+      fake('notification'),
+    ];
+    expect(stepsOf(PURCHASE_SAGA_V1, [user, item, log, notification]).pivotIndex).toBe(2);
+    expect(() => stepsOf(PURCHASE_SAGA_V1, [item, user, log, notification])).toThrow(
+      'the code has item_grant',
+    );
+    expect(() =>
+      stepsOf(PURCHASE_SAGA_V1, [user, item, log, { ...notification, compensate: undo }]),
+    ).toThrow('notification (no undo)');
   });
 });

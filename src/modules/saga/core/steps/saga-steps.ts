@@ -1,4 +1,6 @@
 import type { Provider } from '@nestjs/common';
+import { PURCHASE_SAGA_V1 } from '../definition/purchase-saga.definition';
+import type { SagaDefinition } from '../definition/saga-definition';
 import type { StepName } from '../saga';
 import { ItemGrantStep } from './item-grant.step';
 import { LogRecordStep } from './log-record.step';
@@ -44,9 +46,27 @@ export class SagaSteps {
   }
 }
 
-/** The purchase saga: its four steps in the contract's order. */
+/** The steps as `definition` declares them: same names in the same order, same pivot and undos. */
+export function stepsOf(definition: SagaDefinition, steps: readonly SagaStep[]): SagaSteps {
+  const shape = (step: { name: string; pivot?: boolean; compensable: boolean }) =>
+    `${step.name}${step.pivot === true ? ' (pivot)' : ''}${step.compensable ? '' : ' (no undo)'}`;
+  const declared = definition.steps.map(shape).join(', ');
+  const implemented = steps
+    .map((step) =>
+      shape({ name: step.name, pivot: step.pivot, compensable: step.compensate !== undefined }),
+    )
+    .join(', ');
+  if (declared !== implemented) {
+    throw new Error(
+      `Saga ${definition.name} v${definition.version} declares ${declared}; the code has ${implemented}`,
+    );
+  }
+  return new SagaSteps(steps);
+}
+
+/** The purchase saga: its four steps in the order its definition declares. */
 export const SAGA_STEPS_PROVIDER: Provider = {
   provide: SagaSteps,
-  useFactory: (...steps: SagaStep[]) => new SagaSteps(steps),
+  useFactory: (...steps: SagaStep[]) => stepsOf(PURCHASE_SAGA_V1, steps),
   inject: [UserValidationStep, ItemGrantStep, LogRecordStep, NotificationStep],
 };

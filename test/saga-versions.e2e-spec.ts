@@ -1,0 +1,154 @@
+import { CURRENT_PURCHASE_DEFINITION } from '../src/modules/saga/core/definition/saga-definitions';
+import { ADMIN, startTestApp, type TestApp } from './support/test-app';
+import { eventually } from './support/wait';
+
+const SWORD = { userId: 'user-123', itemId: 'item-sword', quantity: 1 };
+
+describe('every saga records the definition it runs', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ NOTIFICATION_FAILURE_RATE: '0' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('in both patterns, through the idempotency path too, and when refused before any effect', async () => {
+    const ids: string[] = [];
+    for (const pattern of ['orchestration', 'choreography']) {
+      const done = await t.http
+        .post('/purchase')
+        .send({ ...SWORD, pattern })
+        .expect(200);
+      ids.push(done.body.transactionId as string);
+    }
+    const keyed = await t.http
+      .post('/purchase')
+      .set('Idempotency-Key', 'versioned-1')
+      .send(SWORD)
+      .expect(200);
+    ids.push(keyed.body.transactionId as string);
+    await t.http.post('/purchase').set('Idempotency-Key', 'versioned-1').send(SWORD).expect(200);
+    const refused = await t.http
+      .post('/purchase')
+      .send({ userId: 'user-suspended', itemId: 'item-sword', quantity: 1 })
+      .expect(409);
+    ids.push(refused.body.transactionId as string);
+
+    const { rows } = await t.db.query<{
+      definition_name: string;
+      definition_version: number;
+      definition_hash: string;
+    }>(
+      `SELECT definition_name, definition_version, definition_hash FROM saga_states
+       WHERE transaction_id = ANY($1::varchar[])`,
+      [ids],
+    );
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      expect(row).toEqual({
+        definition_name: 'purchase',
+        definition_version: 1,
+        definition_hash: CURRENT_PURCHASE_DEFINITION.hash,
+      });
+    }
+  });
+});
+
+describe('an instance drives only the definition versions it has', () => {
+  const env = { NOTIFICATION_FAILURE_RATE: '0', RECOVERY_POLL_MS: '100', SAGA_LEASE_MS: '1000' };
+  let t: TestApp;
+
+  beforeAll(async () => {
+    // A first run loads the demo data; the sagas are left as a dead instance (one of a build
+    // with version 99) would leave them; the service then starts again over them.
+    const first = await startTestApp(env);
+    await first.db.query(
+      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+         lease_owner, lease_expires_at, definition_name, definition_version, definition_hash)
+       VALUES ($1, 'orchestration', 'pending', 'user-123', 'item-sword', 1, 100.00,
+               'dead-instance', now() - interval '1 minute', 'purchase', $2, $3)`,
+      ['TXN_VERSION_99', 99, 'f'.repeat(64)],
+    );
+    await first.db.query(
+      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+         lease_owner, lease_expires_at)
+       VALUES ('TXN_VERSION_1', 'orchestration', 'pending', 'user-123', 'item-sword', 1, 100.00,
+               'dead-instance', now() - interval '1 minute')`,
+    );
+    await first.stop();
+    t = await startTestApp(env, first.database);
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('recovers the v1 saga as before and leaves the v99 one untouched', async () => {
+    await eventually(
+      async () => {
+        const { rows } = await t.db.query<{ status: string }>(
+          `SELECT status FROM saga_states WHERE transaction_id = 'TXN_VERSION_1'`,
+        );
+        return rows[0].status === 'completed' ? true : undefined;
+      },
+      20_000,
+      'the v1 saga to be recovered',
+    );
+    // Recovery has made passes since; the v99 saga is as the dead instance left it.
+    const { rows } = await t.db.query(
+      `SELECT status, lease_owner, attempts, version, definition_version FROM saga_states
+       WHERE transaction_id = 'TXN_VERSION_99'`,
+    );
+    expect(rows[0]).toEqual({
+      status: 'pending',
+      lease_owner: 'dead-instance',
+      attempts: 0,
+      version: 0,
+      definition_version: 99,
+    });
+    const steps = await t.db.query(
+      `SELECT 1 FROM saga_step_results WHERE transaction_id = 'TXN_VERSION_99'`,
+    );
+    expect(steps.rowCount).toBe(0);
+  });
+
+  it('says so in /health (degraded, not down) and in the admin overview', async () => {
+    const health = await t.http.get('/health').expect(200);
+    expect(health.body.status).toBe('ok');
+    expect(health.body.details.sagaDefinitions).toEqual({
+      status: 'degraded',
+      registered: ['purchase@1'],
+      unregisteredOpen: [{ name: 'purchase', version: 99, open: 1 }],
+    });
+
+    const stats = await t.http.get('/admin/statistics').set(ADMIN).expect(200);
+    expect(stats.body.definitions).toEqual({
+      registered: ['purchase@1'],
+      open: [{ name: 'purchase', version: 99, open: 1, registered: false }],
+      unregisteredOpen: 1,
+    });
+  });
+
+  it("shows each saga's definition version in GET /saga/:id and in the admin listing", async () => {
+    const old = await t.http.get('/saga/TXN_VERSION_99').expect(200);
+    expect(old.body.saga.definition).toEqual({ name: 'purchase', version: 99 });
+    const recovered = await t.http.get('/saga/TXN_VERSION_1').expect(200);
+    expect(recovered.body.saga.definition).toEqual({ name: 'purchase', version: 1 });
+
+    const listed = await t.http
+      .get('/admin/sagas?userId=user-123&limit=100')
+      .set(ADMIN)
+      .expect(200);
+    const byId = new Map(
+      (listed.body.data as { transactionId: string; definition: unknown }[]).map((row) => [
+        row.transactionId,
+        row.definition,
+      ]),
+    );
+    expect(byId.get('TXN_VERSION_99')).toEqual({ name: 'purchase', version: 99 });
+    expect(byId.get('TXN_VERSION_1')).toEqual({ name: 'purchase', version: 1 });
+  });
+});
