@@ -132,6 +132,19 @@ describe('an instance drives only the definition versions it has', () => {
     });
   });
 
+  it('refuses an admin compensation of a saga of a version it lacks, changing nothing', async () => {
+    const before = await t.db.query(
+      `SELECT status, lease_owner, version FROM saga_states WHERE transaction_id = 'TXN_VERSION_99'`,
+    );
+    const res = await t.http.post('/compensate/TXN_VERSION_99').set(ADMIN).expect(409);
+    expect(res.body).toMatchObject({ errorCode: 'SAGA_VERSION_NOT_REGISTERED' });
+    expect(res.body.message).toContain('version 99');
+    const after = await t.db.query(
+      `SELECT status, lease_owner, version FROM saga_states WHERE transaction_id = 'TXN_VERSION_99'`,
+    );
+    expect(after.rows).toEqual(before.rows);
+  });
+
   it("shows each saga's definition version in GET /saga/:id and in the admin listing", async () => {
     const old = await t.http.get('/saga/TXN_VERSION_99').expect(200);
     expect(old.body.saga.definition).toEqual({ name: 'purchase', version: 99 });

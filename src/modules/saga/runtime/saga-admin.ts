@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../../../common/errors/domain-error';
+import { isRegistered } from '../core/definition/saga-definitions';
 import { remainingToCompensate } from '../core/saga';
 import { toRecord } from '../core/saga-record';
 import { SagaRepository } from '../core/saga.repository';
@@ -42,6 +43,14 @@ export class SagaAdmin {
     const found = await this.sagas.findWithSteps(transactionId);
     if (found === undefined) throw sagaNotFound(transactionId);
     const { row, steps } = found;
+    const definition = { name: row.definition_name, version: row.definition_version };
+    if (!isRegistered(definition)) {
+      // Its steps and undos are another build's: only an instance that has them may drive it.
+      throw new DomainError(
+        'SAGA_VERSION_NOT_REGISTERED',
+        `Saga ${transactionId} runs ${definition.name} version ${definition.version}, which this instance does not have`,
+      );
+    }
     const saga = toRecord(row, steps);
     if (row.status === 'completed' || this.steps.pivotCommitted(saga.completed)) {
       throw new DomainError(
