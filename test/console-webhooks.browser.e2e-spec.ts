@@ -10,6 +10,7 @@ import {
   launchBrowser,
   signIn,
   type Browser,
+  sidewaysOverflow,
 } from './support/browser';
 import { NatsServer } from './support/nats-server';
 import { startService, type ServiceProcess } from './support/service-process';
@@ -278,19 +279,9 @@ describe('Operator console: webhooks and the relay, in a browser', () => {
     await page.setViewportSize(PHONE);
     try {
       for (const route of ['#/webhooks', `#/webhook/${endpoints[0].id}`]) {
-        await page.goto(`${service.url}/console/${route}`);
-        await page.locator('main h1').first().waitFor();
-        await page.locator('[aria-busy=true]').waitFor({ state: 'detached' });
-        // Browser-side expressions (tables scroll inside their own box, so they are left out).
-        const overflow = await page.evaluate<number>(
-          'document.documentElement.scrollWidth - window.innerWidth',
-        );
-        const widest = await page.evaluate<string[]>(
-          `[...document.querySelectorAll('body *')]
-            .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
-            .filter((e) => e.closest('.table-wrap') === null)
-            .map((e) => e.tagName + '.' + e.className)
-            .slice(0, 5)`,
+        const { overflow, widest } = await sidewaysOverflow(
+          page,
+          `${service.url}/console/${route}`,
         );
         expect({ route, overflow, widest }).toEqual({ route, overflow: 0, widest: [] });
       }

@@ -66,3 +66,29 @@ export async function signIn(page: Page, url: string, token: string): Promise<vo
   await page.getByLabel('Admin token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
+
+/**
+ * Opens a console route and measures how far the page reaches past the viewport's width: the
+ * document's overflow, and the first elements past the edge (tables scroll inside their own
+ * box, so they are left out).
+ */
+export async function sidewaysOverflow(
+  page: Page,
+  url: string,
+): Promise<{ overflow: number; widest: string[] }> {
+  await page.goto(url);
+  await page.locator('main h1').first().waitFor();
+  await page.locator('[aria-busy=true]').waitFor({ state: 'detached' });
+  // Browser-side expressions.
+  const overflow = await page.evaluate<number>(
+    'document.documentElement.scrollWidth - window.innerWidth',
+  );
+  const widest = await page.evaluate<string[]>(
+    `[...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .filter((e) => e.closest('.table-wrap') === null)
+      .map((e) => e.tagName + '.' + e.className)
+      .slice(0, 5)`,
+  );
+  return { overflow, widest };
+}
