@@ -91,7 +91,7 @@ async function run(
   probe?: RelayProbe,
 ): Promise<Run> {
   await recreateDatabase(url);
-  const service = await startService(root, url, config.redisUrl, { ...env, ...probe?.env });
+  const service = await startService(root, url, config.redisUrl, { ...probe?.env, ...env });
   try {
     await probe?.register(service);
     const fixtures = await createFixtures(service, config.users, config.items);

@@ -32,9 +32,8 @@ export class IntegrationEventEntity {
   @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
   publishedAt!: Date | null;
 
-  /** When the webhooks' fan-out took it (their own progress, see Webhooks1796500000000). */
-  @Column({ name: 'webhooks_at', type: 'timestamptz', nullable: true })
-  webhooksAt!: Date | null;
+  // `tx` (xid8, the transaction that wrote it; see WebhookStreams1796850000000) is not mapped:
+  // TypeORM has no xid8 type. The webhooks' streams read it by SQL.
 
   @Column({ name: 'lease_owner', type: 'varchar', length: 100, nullable: true })
   leaseOwner!: string | null;

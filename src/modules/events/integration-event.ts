@@ -58,3 +58,33 @@ export interface RelayedEvent {
 export function subjectOf(type: IntegrationEventType): string {
   return `saga.${type}`;
 }
+
+/** An integration event's row as read to be sent (see EVENT_COLUMNS). */
+export interface EventRow {
+  seq: string;
+  id: string;
+  type: IntegrationEventType;
+  transaction_id: string;
+  occurred_at: Date;
+  data: IntegrationEventBody['data'];
+  trace_parent: string | null;
+}
+
+/** The columns an EventRow is read from (`e`: integration_events). */
+export const EVENT_COLUMNS = `e.seq::text AS seq, e.id, e.type, e.transaction_id, e.occurred_at,
+  e.data, e.trace_parent`;
+
+/** An event as the sinks send it: the one shape of its body, for JetStream and the webhooks. */
+export function relayedEvent(row: EventRow): RelayedEvent {
+  return {
+    seq: row.seq,
+    traceParent: row.trace_parent,
+    body: {
+      id: row.id,
+      type: row.type,
+      occurredAt: row.occurred_at.toISOString(),
+      transactionId: row.transaction_id,
+      data: row.data,
+    },
+  };
+}

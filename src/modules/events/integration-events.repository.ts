@@ -1,16 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
-import type { IntegrationEventBody, IntegrationEventType, RelayedEvent } from './integration-event';
-
-interface ClaimedRow {
-  seq: string;
-  id: string;
-  type: IntegrationEventType;
-  transaction_id: string;
-  occurred_at: Date;
-  data: IntegrationEventBody['data'];
-  trace_parent: string | null;
-}
+import { EVENT_COLUMNS, relayedEvent, type EventRow, type RelayedEvent } from './integration-event';
 
 /** What waits to be relayed: how many events, and how old the oldest is. */
 export interface RelayBacklog {
@@ -37,7 +27,7 @@ export class IntegrationEventsRepository {
   async claim(owner: string, leaseMs: number, limit: number): Promise<RelayedEvent[]> {
     const rows = await this.tx.run(async () => {
       await this.tx.query(`SELECT pg_advisory_xact_lock(hashtext('integration_events.claim'))`);
-      return this.tx.query<ClaimedRow>(
+      return this.tx.query<EventRow>(
         `UPDATE integration_events e SET lease_owner = $1,
            lease_expires_at = now() + $2::int * interval '1 millisecond',
            attempts = e.attempts + 1
@@ -52,24 +42,11 @@ export class IntegrationEventsRepository {
            ORDER BY c.seq
            LIMIT $3
            FOR UPDATE SKIP LOCKED)
-         RETURNING e.seq::text AS seq, e.id, e.type, e.transaction_id, e.occurred_at, e.data,
-           e.trace_parent`,
+         RETURNING ${EVENT_COLUMNS}`,
         [owner, leaseMs, limit],
       );
     });
-    return rows
-      .sort((a, b) => Number(a.seq) - Number(b.seq))
-      .map((row) => ({
-        seq: row.seq,
-        traceParent: row.trace_parent,
-        body: {
-          id: row.id,
-          type: row.type,
-          occurredAt: row.occurred_at.toISOString(),
-          transactionId: row.transaction_id,
-          data: row.data,
-        },
-      }));
+    return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(relayedEvent);
   }
 
   /**

@@ -124,19 +124,6 @@ export class NotificationsRepository {
     return this.moved(FAILED, [notificationIds, error]);
   }
 
-  /**
-   * Locks notifications' rows until the transaction ends: outcomes of their webhook deliveries
-   * recorded side by side then see each other's (else each could wait for the other's).
-   */
-  async lock(notificationIds: readonly string[]): Promise<void> {
-    // In key order, so that two transactions locking overlapping sets never deadlock.
-    await this.tx.query(
-      `SELECT 1 FROM notifications WHERE notification_id = ANY($1::varchar[])
-       ORDER BY notification_id FOR NO KEY UPDATE`,
-      [[...new Set(notificationIds)]],
-    );
-  }
-
   private async moved(sql: string, params: unknown[]): Promise<DeliveryChange[]> {
     const rows = await this.tx.query<{
       transaction_id: string;

@@ -25,7 +25,6 @@ function serviceOf(env: Record<string, string>) {
     ),
     markDelivered: jest.fn(() => Promise.resolve([])),
     markFailed: jest.fn(() => Promise.resolve([])),
-    lock: jest.fn(() => Promise.resolve()),
   };
   const service = new NotificationsService(
     repository as unknown as NotificationsRepository,
@@ -99,26 +98,29 @@ describe('NotificationsService', () => {
 
   it('never fails a notification JetStream will still deliver', async () => {
     const { service, repository } = serviceOf({ ...NATS, ...WEBHOOKS });
-    expect(await service.recordUnsubscribed(['N1'])).toEqual([]);
-    expect(await service.recordWebhooksGaveUp('N1', 'HTTP 500')).toEqual([]);
-    await service.beforeWebhookOutcomes(['N1']);
+    expect(service.failsWithWebhooks).toBe(false);
+    expect(
+      await service.recordUndeliverable([
+        { notificationId: 'N1', lastError: 'HTTP 500', sent: true },
+      ]),
+    ).toEqual([]);
     expect(repository.markFailed).not.toHaveBeenCalled();
-    expect(repository.lock).not.toHaveBeenCalled();
   });
 
-  it('with webhooks alone: fails what no endpoint takes, serializing the outcomes', async () => {
+  it('with webhooks alone: fails what no endpoint takes, and what every delivery failed', async () => {
     const { service, repository } = serviceOf(WEBHOOKS);
-    await service.recordUnsubscribed(['N1', 'N2']);
-    expect(repository.markFailed).toHaveBeenCalledWith(['N1', 'N2'], NO_SUBSCRIBER);
-    await service.beforeWebhookOutcomes([]);
-    expect(repository.lock).not.toHaveBeenCalled();
-    await service.beforeWebhookOutcomes(['N3', 'N4']);
-    expect(repository.lock).toHaveBeenCalledWith(['N3', 'N4']);
-    await service.recordWebhooksGaveUp('N3', 'HTTP 500');
-    expect(repository.markFailed).toHaveBeenLastCalledWith(
-      ['N3'],
-      'not delivered: every webhook delivery failed (last: HTTP 500)',
-    );
+    expect(service.failsWithWebhooks).toBe(true);
+    await service.recordUndeliverable([]);
+    expect(repository.markFailed).not.toHaveBeenCalled();
+    await service.recordUndeliverable([
+      { notificationId: 'N1', lastError: null, sent: false },
+      { notificationId: 'N3', lastError: 'HTTP 500', sent: true },
+      { notificationId: 'N2', lastError: null, sent: false },
+    ]);
+    expect(repository.markFailed.mock.calls).toEqual([
+      [['N1', 'N2'], NO_SUBSCRIBER],
+      [['N3'], 'not delivered: every webhook delivery failed (last: HTTP 500)'],
+    ]);
   });
 
   it('marks hand-offs delivered in one call, and makes none for nothing', async () => {

@@ -114,29 +114,30 @@ export class NotificationsService implements OnModuleInit {
     return this.notifications.markDelivered(notificationIds);
   }
 
-  /** The webhook fan-out found no endpoint subscribed to these notifications' events. */
-  recordUnsubscribed(notificationIds: readonly string[]): Promise<DeliveryChange[]> {
-    if (this.brokerConfigured || notificationIds.length === 0) return Promise.resolve([]);
-    return this.notifications.markFailed(notificationIds, NO_SUBSCRIBER);
+  /** Whether the webhooks alone decide these notifications' failure (JetStream is not on). */
+  get failsWithWebhooks(): boolean {
+    return !this.brokerConfigured && this.channels.includes('webhooks');
   }
 
   /**
-   * Before webhook deliveries' outcomes are recorded (in their transaction): serializes the
-   * outcomes of one notification's deliveries, so the last one to fail sees the others failed.
+   * No webhook will deliver these pending notifications any more: every delivery of their
+   * events failed (`sent`, with the last error), or no endpoint took them. With JetStream on
+   * they are its to deliver, and nothing changes.
    */
-  async beforeWebhookOutcomes(notificationIds: readonly string[]): Promise<void> {
-    if (!this.brokerConfigured && notificationIds.length > 0) {
-      await this.notifications.lock(notificationIds);
-    }
-  }
-
-  /** Every webhook delivery of this notification's event has failed for good. */
-  recordWebhooksGaveUp(
-    notificationId: string,
-    lastError: string | null,
+  async recordUndeliverable(
+    notifications: readonly { notificationId: string; lastError: string | null; sent: boolean }[],
   ): Promise<DeliveryChange[]> {
-    if (this.brokerConfigured) return Promise.resolve([]);
-    return this.notifications.markFailed([notificationId], webhooksGaveUp(lastError));
+    if (!this.failsWithWebhooks || notifications.length === 0) return [];
+    const byReason = new Map<string, string[]>();
+    for (const { notificationId, lastError, sent } of notifications) {
+      const reason = sent ? webhooksGaveUp(lastError) : NO_SUBSCRIBER;
+      byReason.set(reason, [...(byReason.get(reason) ?? []), notificationId]);
+    }
+    const changes: DeliveryChange[] = [];
+    for (const [reason, ids] of byReason) {
+      changes.push(...(await this.notifications.markFailed(ids, reason)));
+    }
+    return changes;
   }
 
   private async record(

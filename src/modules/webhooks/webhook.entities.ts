@@ -46,6 +46,19 @@ export class WebhookEndpointEntity {
 
   @Column({ name: 'updated_at', type: 'timestamptz', default: () => 'now()' })
   updatedAt!: Date;
+
+  // Its stream's cursor, `stream_tx` (xid8) with `stream_seq`: the last integration event it
+  // took, in (tx, seq) order (see WebhookStreams1796850000000). TypeORM has no xid8 type.
+
+  @Column({ name: 'stream_seq', type: 'bigint', default: 0 })
+  streamSeq!: string;
+
+  /** The instance reading its stream (and sending its retries), until the lease expires. */
+  @Column({ name: 'stream_owner', type: 'varchar', length: 100, nullable: true })
+  streamOwner!: string | null;
+
+  @Column({ name: 'stream_expires_at', type: 'timestamptz', nullable: true })
+  streamExpiresAt!: Date | null;
 }
 
 @Entity('webhook_deliveries')

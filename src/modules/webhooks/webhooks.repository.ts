@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
+import {
+  EVENT_COLUMNS,
+  relayedEvent,
+  type EventRow,
+  type RelayedEvent,
+} from '../events/integration-event';
 import { NOTIFICATION_REQUESTED, notificationIdOf } from '../notifications/notification-delivery';
 import type { AttemptResult } from './webhook-sender';
 
@@ -76,15 +82,41 @@ export interface AttemptToRecord {
   retryInMs: number | undefined;
 }
 
-/** What recording a batch of attempts did. */
-export interface RecordedAttempts {
-  /** The health of each endpoint with a failed attempt in the batch, after it. */
-  endpoints: (EndpointHealth & { endpointId: string })[];
-  /**
-   * Events whose every delivery has now failed for good: no endpoint will take them any more
-   * (unless re-sent).
-   */
-  eventsGaveUp: string[];
+/** An attempt as it counts for its endpoint's health. */
+export interface EndpointAttempt {
+  endpointId: string;
+  result: Pick<AttemptResult, 'outcome'>;
+}
+
+/** Where an endpoint's stream stands: the last event it took, in (transaction, seq) order. */
+export interface StreamCursor {
+  tx: string;
+  seq: string;
+}
+
+/** An endpoint whose stream an instance reads, with what reading and signing need. */
+export interface LeasedStream {
+  endpointId: string;
+  url: string;
+  secret: string;
+  /** The event types it is subscribed to. */
+  events: string[];
+  /** Only events that occurred since it was registered go to it. */
+  createdAt: Date;
+  cursor: StreamCursor;
+}
+
+/** An event of the stream, with its place in it. */
+export interface StreamEvent {
+  cursor: StreamCursor;
+  event: RelayedEvent;
+}
+
+/** The first attempt at an event of a stream, to record. */
+export interface FirstAttempt {
+  event: RelayedEvent;
+  result: AttemptResult;
+  retryInMs: number | undefined;
 }
 
 /**
@@ -92,12 +124,12 @@ export interface RecordedAttempts {
  * (the streak starts again there) and how many failed after the last delivered one.
  */
 export function streaks(
-  attempts: readonly Pick<AttemptToRecord, 'delivery' | 'result'>[],
+  attempts: readonly EndpointAttempt[],
 ): { id: string; reset: boolean; failures: number }[] {
   const byEndpoint = new Map<string, { id: string; reset: boolean; failures: number }>();
-  for (const { delivery, result } of attempts) {
-    const streak = byEndpoint.get(delivery.endpointId) ?? {
-      id: delivery.endpointId,
+  for (const { endpointId, result } of attempts) {
+    const streak = byEndpoint.get(endpointId) ?? {
+      id: endpointId,
       reset: false,
       failures: 0,
     };
@@ -107,7 +139,7 @@ export function streaks(
     } else {
       streak.failures += 1;
     }
-    byEndpoint.set(delivery.endpointId, streak);
+    byEndpoint.set(endpointId, streak);
   }
   return [...byEndpoint.values()];
 }
@@ -127,7 +159,8 @@ export class WebhooksRepository {
     secret: string,
   ): Promise<EndpointRow> {
     const [row] = await this.tx.query<EndpointRow>(
-      `INSERT INTO webhook_endpoints (url, events, description, secret) VALUES ($1, $2, $3, $4)
+      `INSERT INTO webhook_endpoints (url, events, description, secret, stream_tx)
+       VALUES ($1, $2, $3, $4, pg_snapshot_xmin(pg_current_snapshot()))
        RETURNING ${ENDPOINT_COLUMNS}`,
       [url, events, description, secret],
     );
@@ -148,7 +181,10 @@ export class WebhooksRepository {
     return row;
   }
 
-  /** Applies the changes given; enabling an endpoint again forgets its failures. */
+  /**
+   * Applies the changes given; enabling an endpoint again forgets its failures, and its stream
+   * starts from the present (what occurred while it was disabled is not sent to it).
+   */
   async updateEndpoint(id: string, changes: EndpointChanges): Promise<EndpointRow | undefined> {
     const [row] = await this.tx.query<EndpointRow>(
       `UPDATE webhook_endpoints SET
@@ -160,6 +196,10 @@ export class WebhooksRepository {
                                 WHEN $6 THEN NULL ELSE 'disabled by an admin' END,
          consecutive_failures = CASE WHEN $6 AND NOT enabled THEN 0 ELSE consecutive_failures END,
          failing_since = CASE WHEN $6 AND NOT enabled THEN NULL ELSE failing_since END,
+         stream_tx = CASE WHEN $6 AND NOT enabled THEN pg_snapshot_xmin(pg_current_snapshot())
+                          ELSE stream_tx END,
+         stream_seq = CASE WHEN $6 AND NOT enabled THEN 0 ELSE stream_seq END,
+         stream_owner = CASE WHEN $6 AND NOT enabled THEN NULL ELSE stream_owner END,
          updated_at = now()
        WHERE id = $1
        RETURNING ${ENDPOINT_COLUMNS}`,
@@ -207,106 +247,217 @@ export class WebhooksRepository {
   }
 
   /**
-   * Fans up to `limit` integration events not yet handed to the webhooks out into one delivery
-   * per enabled endpoint subscribed to the type (registered by the time it occurred), and marks
-   * them handed over, in one statement. SKIP LOCKED lets instances fan out side by side.
+   * Leases to `owner` the streams of the enabled endpoints no other instance holds (and renews
+   * its own) for `leaseMs`: the stream's reader sends an endpoint's first attempts and claims its
+   * retries, so that one counter on one instance bounds what the endpoint has in flight.
    */
-  async fanOut(
-    limit: number,
-  ): Promise<{ events: number; deliveries: number; unsubscribedNotifications: string[] }> {
-    const [row] = await this.tx.query<{
-      events: number;
-      deliveries: number;
-      unsubscribed: string[];
-    }>(
-      `WITH ev AS (
-         SELECT seq, id, type, transaction_id, occurred_at, data, trace_parent
-         FROM integration_events WHERE webhooks_at IS NULL
-         ORDER BY seq LIMIT $1
-         FOR UPDATE SKIP LOCKED
-       ), fanned AS (
-         INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, payload, trace_parent,
-                                         created_at)
-         SELECT w.id, ev.id, ev.type,
-                jsonb_build_object('id', ev.id, 'type', ev.type,
-                  'occurredAt', to_char(ev.occurred_at AT TIME ZONE 'UTC',
-                                        'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                  'transactionId', ev.transaction_id, 'data', ev.data),
-                ev.trace_parent, clock_timestamp()
-         FROM ev JOIN webhook_endpoints w
-           ON w.enabled AND ev.type = ANY(w.events) AND w.created_at <= ev.occurred_at
-         ORDER BY ev.seq
-         ON CONFLICT (endpoint_id, event_id) DO NOTHING
-         RETURNING 1
-       ), marked AS (
-         UPDATE integration_events e SET webhooks_at = now() FROM ev WHERE e.seq = ev.seq
-         RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM marked)::int AS events,
-              (SELECT count(*) FROM fanned)::int AS deliveries,
-              ARRAY(SELECT ev.data->>'notificationId' FROM ev
-                    WHERE ev.type = $2 AND ev.data ? 'notificationId' AND NOT EXISTS (
-                      SELECT 1 FROM webhook_endpoints w
-                      WHERE w.enabled AND ev.type = ANY(w.events)
-                        AND w.created_at <= ev.occurred_at)) AS unsubscribed`,
-      [limit, NOTIFICATION_REQUESTED],
+  leaseStreams(owner: string, leaseMs: number): Promise<LeasedStream[]> {
+    return this.tx
+      .query<{
+        id: string;
+        url: string;
+        secret: string;
+        events: string[];
+        created_at: Date;
+        stream_tx: string;
+        stream_seq: string;
+      }>(
+        `UPDATE webhook_endpoints SET stream_owner = $1,
+           stream_expires_at = now() + $2::int * interval '1 millisecond'
+         WHERE enabled
+           AND (stream_owner = $1 OR stream_owner IS NULL OR stream_expires_at < now())
+         RETURNING id, url, secret, events, created_at, stream_tx::text, stream_seq::text`,
+        [owner, leaseMs],
+      )
+      .then((rows) =>
+        rows.map((row) => ({
+          endpointId: row.id,
+          url: row.url,
+          secret: row.secret,
+          events: row.events,
+          createdAt: row.created_at,
+          cursor: { tx: row.stream_tx, seq: row.stream_seq },
+        })),
+      );
+  }
+
+  /** Lets `owner`'s streams go (at shutdown): another instance takes them at once. */
+  async releaseStreams(owner: string): Promise<void> {
+    await this.tx.query(
+      `UPDATE webhook_endpoints SET stream_owner = NULL, stream_expires_at = NULL
+       WHERE stream_owner = $1`,
+      [owner],
     );
-    return {
-      events: row.events,
-      deliveries: row.deliveries,
-      unsubscribedNotifications: row.unsubscribed,
-    };
   }
 
   /**
-   * Leases up to `limit` due deliveries of enabled endpoints to `owner`, never more per endpoint
-   * than `perEndpoint` in flight over all instances (claims are serialized by an advisory lock
-   * for that count to hold), so that a slow endpoint only holds back its own deliveries.
+   * The next `limit` integration events after `cursor`, in stream order: only those of
+   * transactions older than every one still running (the snapshot's xmin), so that an event
+   * committed later can never land behind a cursor that passed its place.
+   */
+  async readStream(cursor: StreamCursor, limit: number): Promise<StreamEvent[]> {
+    const rows = await this.tx.query<EventRow & { tx: string }>(
+      `SELECT e.tx::text AS tx, ${EVENT_COLUMNS} FROM integration_events e
+       WHERE (e.tx, e.seq) > ($1::xid8, $2::bigint)
+         AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY e.tx, e.seq
+       LIMIT $3`,
+      [cursor.tx, cursor.seq, limit],
+    );
+    return rows.map((row) => ({ cursor: { tx: row.tx, seq: row.seq }, event: relayedEvent(row) }));
+  }
+
+  /**
+   * Records what a stream's batch did, inside the caller's transaction: one delivery per event
+   * sent (delivered, due again after its `retryInMs`, or failed) with its first attempt, and the
+   * cursor moved on. False, and nothing is written, unless `owner` still holds the stream with
+   * its cursor where the batch was read from (else another instance took it over meanwhile).
+   */
+  async recordStream(
+    owner: string,
+    endpointId: string,
+    cursor: { from: StreamCursor; to: StreamCursor },
+    leaseMs: number,
+    attempts: readonly FirstAttempt[],
+  ): Promise<boolean> {
+    const moved = await this.tx.query(
+      `UPDATE webhook_endpoints SET stream_tx = $5::xid8, stream_seq = $6::bigint,
+         stream_expires_at = now() + $7::int * interval '1 millisecond'
+       WHERE id = $1 AND stream_owner = $2 AND stream_tx = $3::xid8 AND stream_seq = $4::bigint
+       RETURNING 1`,
+      [endpointId, owner, cursor.from.tx, cursor.from.seq, cursor.to.tx, cursor.to.seq, leaseMs],
+    );
+    if (moved.length === 0) return false;
+    if (attempts.length === 0) return true;
+    await this.tx.query(
+      `WITH r AS (
+         SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(ord int, event_id uuid, event_type text,
+           payload jsonb, trace_parent text, delivered boolean, retry_ms int, status_code int,
+           latency_ms int, excerpt text, error text)
+       ), d AS (
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, payload, trace_parent,
+           status, attempts, next_attempt_at, last_status_code, last_error, created_at,
+           finished_at)
+         SELECT $1, r.event_id, r.event_type, r.payload, r.trace_parent,
+                CASE WHEN r.delivered THEN 'delivered' WHEN r.retry_ms IS NULL THEN 'failed'
+                     ELSE 'pending' END,
+                1,
+                CASE WHEN r.delivered OR r.retry_ms IS NULL THEN now()
+                     ELSE now() + r.retry_ms * interval '1 millisecond' END,
+                r.status_code, r.error, clock_timestamp(),
+                CASE WHEN r.delivered OR r.retry_ms IS NULL THEN now() END
+         FROM r ORDER BY r.ord
+         ON CONFLICT (endpoint_id, event_id) DO NOTHING
+         RETURNING id, event_id
+       )
+       INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, response_excerpt, error)
+       SELECT d.id, r.status_code, r.latency_ms, r.excerpt, r.error
+       FROM d JOIN r ON r.event_id = d.event_id
+       ORDER BY r.ord`,
+      [
+        endpointId,
+        JSON.stringify(
+          attempts.map((a, ord) => ({
+            ord,
+            event_id: a.event.body.id,
+            event_type: a.event.body.type,
+            payload: a.event.body,
+            trace_parent: a.event.traceParent,
+            delivered: a.result.outcome === 'delivered',
+            retry_ms: a.result.outcome === 'delivered' ? null : (a.retryInMs ?? null),
+            status_code: a.result.statusCode,
+            latency_ms: a.result.latencyMs,
+            excerpt: a.result.excerpt,
+            error: a.result.error,
+          })),
+        ),
+      ],
+    );
+    return true;
+  }
+
+  /**
+   * Pending notifications no webhook will deliver any more, with the last error of their
+   * deliveries (null when no endpoint took their event): every enabled endpoint subscribed to
+   * notification.requested (when it occurred) has streamed past their event, and none of their
+   * event's deliveries is pending or delivered.
+   */
+  undeliverableNotifications(): Promise<
+    { notificationId: string; lastError: string | null; sent: boolean }[]
+  > {
+    return this.tx
+      .query<{ notification_id: string; last_error: string | null; sent: boolean }>(
+        `SELECT n.notification_id,
+                (SELECT d.last_error FROM webhook_deliveries d WHERE d.event_id = e.id
+                 ORDER BY d.finished_at DESC NULLS LAST LIMIT 1) AS last_error,
+                EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) AS sent
+         FROM notifications n
+         JOIN integration_events e ON e.transaction_id = n.transaction_id AND e.type = $1
+           AND e.data->>'notificationId' = n.notification_id
+         WHERE n.status = 'pending'
+           AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
+           AND NOT EXISTS (
+             SELECT 1 FROM webhook_deliveries d
+             WHERE d.event_id = e.id AND d.status <> 'failed')
+           AND NOT EXISTS (
+             SELECT 1 FROM webhook_endpoints w
+             WHERE w.enabled AND e.type = ANY(w.events) AND w.created_at <= e.occurred_at
+               AND (e.tx, e.seq) > (w.stream_tx, w.stream_seq))
+         LIMIT 1000`,
+        [NOTIFICATION_REQUESTED],
+      )
+      .then((rows) =>
+        rows.map((row) => ({
+          notificationId: row.notification_id,
+          lastError: row.last_error,
+          sent: row.sent,
+        })),
+      );
+  }
+
+  /**
+   * Leases to `owner` the due deliveries (retries, re-sends, tests) of the endpoints whose
+   * streams it holds, at most `rooms[endpoint]` each: what each endpoint has room for beside
+   * what this instance already sends it.
    */
   async claim(
     owner: string,
     leaseMs: number,
-    limit: number,
-    perEndpoint: number,
+    rooms: ReadonlyMap<string, number>,
   ): Promise<ClaimedDelivery[]> {
-    const rows = await this.tx.run(async () => {
-      await this.tx.query(`SELECT pg_advisory_xact_lock(hashtext('webhook_deliveries.claim'))`);
-      return this.tx.query<{
-        id: string;
-        endpoint_id: string;
-        event_id: string;
-        body: string;
-        trace_parent: string | null;
-        attempts: number;
-        url: string;
-        secret: string;
-        event_type: string;
-      }>(
-        `WITH picked AS (
-           SELECT due.id FROM webhook_endpoints w
-           CROSS JOIN LATERAL (
-             SELECT d.id FROM webhook_deliveries d
-             WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
-               AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
-             ORDER BY d.next_attempt_at
-             LIMIT GREATEST(0, $4 - (
-               SELECT count(*) FROM webhook_deliveries l
-               WHERE l.endpoint_id = w.id AND l.status = 'pending'
-                 AND l.lease_expires_at IS NOT NULL AND l.lease_expires_at >= now()))
-             FOR UPDATE SKIP LOCKED
-           ) due
-           WHERE w.enabled
-           LIMIT $3
-         )
-         UPDATE webhook_deliveries d SET lease_owner = $1,
-           lease_expires_at = now() + $2::int * interval '1 millisecond'
-         FROM webhook_endpoints w
-         WHERE d.id IN (SELECT id FROM picked) AND w.id = d.endpoint_id
-         RETURNING d.id, d.endpoint_id, d.event_id, d.payload::text AS body, d.trace_parent,
-                   d.attempts, w.url, w.secret, d.event_type`,
-        [owner, leaseMs, limit, perEndpoint],
-      );
-    });
+    if (rooms.size === 0) return [];
+    const rows = await this.tx.query<{
+      id: string;
+      endpoint_id: string;
+      event_id: string;
+      body: string;
+      trace_parent: string | null;
+      attempts: number;
+      url: string;
+      secret: string;
+      event_type: string;
+    }>(
+      `WITH picked AS (
+         SELECT due.id FROM unnest($3::uuid[], $4::int[]) AS room(endpoint_id, n)
+         JOIN webhook_endpoints w ON w.id = room.endpoint_id
+         CROSS JOIN LATERAL (
+           SELECT d.id FROM webhook_deliveries d
+           WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+             AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+           ORDER BY d.next_attempt_at
+           LIMIT room.n
+           FOR UPDATE SKIP LOCKED
+         ) due
+         WHERE w.enabled AND w.stream_owner = $1
+       )
+       UPDATE webhook_deliveries d SET lease_owner = $1,
+         lease_expires_at = now() + $2::int * interval '1 millisecond'
+       FROM webhook_endpoints w
+       WHERE d.id IN (SELECT id FROM picked) AND w.id = d.endpoint_id
+       RETURNING d.id, d.endpoint_id, d.event_id, d.payload::text AS body, d.trace_parent,
+                 d.attempts, w.url, w.secret, d.event_type`,
+      [owner, leaseMs, [...rooms.keys()], [...rooms.values()]],
+    );
     return rows.map((row) => {
       const delivery: ClaimedDelivery = {
         id: row.id,
@@ -339,8 +490,8 @@ export class WebhooksRepository {
     owner: string,
     attempts: readonly AttemptToRecord[],
     disableAfterMs: number | undefined,
-  ): Promise<RecordedAttempts> {
-    if (attempts.length === 0) return { endpoints: [], eventsGaveUp: [] };
+  ): Promise<(EndpointHealth & { endpointId: string })[]> {
+    if (attempts.length === 0) return [];
     const delivered = (a: AttemptToRecord) => a.result.outcome === 'delivered';
     await this.tx.query(
       `INSERT INTO webhook_attempts (delivery_id, status_code, latency_ms, response_excerpt, error)
@@ -361,7 +512,7 @@ export class WebhooksRepository {
         ),
       ],
     );
-    const finished = await this.tx.query<{ event_id: string; status: string }>(
+    await this.tx.query(
       `UPDATE webhook_deliveries d SET
          attempts = d.attempts + 1,
          status = CASE WHEN r.delivered THEN 'delivered' WHEN r.retry_ms IS NULL THEN 'failed'
@@ -373,8 +524,7 @@ export class WebhooksRepository {
          lease_owner = NULL, lease_expires_at = NULL
        FROM jsonb_to_recordset($2::jsonb) AS r(id uuid, delivered boolean, retry_ms int,
                                                status_code int, error text)
-       WHERE d.id = r.id AND d.lease_owner = $1 AND d.status = 'pending'
-       RETURNING d.event_id, d.status`,
+       WHERE d.id = r.id AND d.lease_owner = $1 AND d.status = 'pending'`,
       [
         owner,
         JSON.stringify(
@@ -388,21 +538,22 @@ export class WebhooksRepository {
         ),
       ],
     );
-    // Read after the update, so that two deliveries of one event failing in this batch see
-    // each other.
-    const failedEvents = [
-      ...new Set(finished.filter((row) => row.status === 'failed').map((row) => row.event_id)),
-    ];
-    const eventsGaveUp =
-      failedEvents.length === 0
-        ? []
-        : (
-            await this.tx.query<{ event_id: string }>(
-              `SELECT event_id FROM webhook_deliveries WHERE event_id = ANY($1::uuid[])
-               GROUP BY event_id HAVING bool_and(status = 'failed')`,
-              [failedEvents],
-            )
-          ).map((row) => row.event_id);
+    return this.recordHealth(
+      attempts.map((a) => ({ endpointId: a.delivery.endpointId, result: a.result })),
+      disableAfterMs,
+    );
+  }
+
+  /**
+   * Each endpoint's failure streak moved by these attempts (in their order): a delivered one
+   * ends it; an endpoint failing for longer than `disableAfterMs` is disabled. Answers the
+   * health of each endpoint with a failed attempt among them.
+   */
+  async recordHealth(
+    attempts: readonly EndpointAttempt[],
+    disableAfterMs: number | undefined,
+  ): Promise<(EndpointHealth & { endpointId: string })[]> {
+    const delivered = (a: EndpointAttempt) => a.result.outcome === 'delivered';
     const endpoints = await this.tx.query<{
       id: string;
       enabled: boolean;
@@ -426,16 +577,13 @@ export class WebhooksRepository {
        RETURNING w.id, w.enabled, w.consecutive_failures`,
       [JSON.stringify(streaks(attempts)), disableAfterMs ?? null],
     );
-    return {
-      endpoints: endpoints
-        .filter((row) => attempts.some((a) => a.delivery.endpointId === row.id && !delivered(a)))
-        .map((row) => ({
-          endpointId: row.id,
-          enabled: row.enabled,
-          consecutiveFailures: row.consecutive_failures,
-        })),
-      eventsGaveUp,
-    };
+    return endpoints
+      .filter((row) => attempts.some((a) => a.endpointId === row.id && !delivered(a)))
+      .map((row) => ({
+        endpointId: row.id,
+        enabled: row.enabled,
+        consecutiveFailures: row.consecutive_failures,
+      }));
   }
 
   /** An endpoint's latest deliveries, newest first, each with its latest attempts. */
