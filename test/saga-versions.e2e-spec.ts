@@ -4,6 +4,20 @@ import { eventually } from './support/wait';
 
 const SWORD = { userId: 'user-123', itemId: 'item-sword', quantity: 1 };
 
+/** /health's view of the definition versions, once it equals `expected`. */
+async function healthShows(t: TestApp, expected: unknown, what: string): Promise<void> {
+  await eventually(
+    async () => {
+      const health = await t.http.get('/health').expect(200);
+      return JSON.stringify(health.body.details.sagaDefinitions) === JSON.stringify(expected)
+        ? true
+        : undefined;
+    },
+    10_000,
+    what,
+  );
+}
+
 describe('every saga records the definition it runs', () => {
   let t: TestApp;
 
@@ -163,5 +177,72 @@ describe('an instance drives only the definition versions it has', () => {
     );
     expect(byId.get('TXN_VERSION_99')).toEqual({ name: 'purchase', version: 99 });
     expect(byId.get('TXN_VERSION_1')).toEqual({ name: 'purchase', version: 1 });
+  });
+});
+
+describe('the open sagas per version are counted again while the instance runs', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ NOTIFICATION_FAILURE_RATE: '0', SAGA_VERSIONS_CHECK_MS: '200' });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('shows sagas of a version it lacks that appear after start, and their end, in /health and the overview', async () => {
+    const health = await t.http.get('/health').expect(200);
+    expect(health.body.details.sagaDefinitions).toEqual({
+      status: 'up',
+      registered: ['purchase@1'],
+      unregisteredOpen: [],
+    });
+
+    // Written by an instance of a build with version 42, after this one started.
+    for (const id of ['TXN_V42_A', 'TXN_V42_B']) {
+      await t.db.query(
+        `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity,
+           price, lease_owner, lease_expires_at, definition_name, definition_version,
+           definition_hash)
+         VALUES ($1, 'choreography', 'in_progress', 'user-123', 'item-sword', 1, 100.00,
+                 'other-build', now() + interval '1 hour', 'purchase', 42, $2)`,
+        [id, 'e'.repeat(64)],
+      );
+    }
+    await healthShows(
+      t,
+      {
+        status: 'degraded',
+        registered: ['purchase@1'],
+        unregisteredOpen: [{ name: 'purchase', version: 42, open: 2 }],
+      },
+      'the two v42 sagas in /health',
+    );
+
+    // The other build finishes one, then the other.
+    await t.db.query(
+      `UPDATE saga_states SET status = 'completed' WHERE transaction_id = 'TXN_V42_A'`,
+    );
+    await healthShows(
+      t,
+      {
+        status: 'degraded',
+        registered: ['purchase@1'],
+        unregisteredOpen: [{ name: 'purchase', version: 42, open: 1 }],
+      },
+      'one v42 saga left in /health',
+    );
+    const stats = await t.http.get('/admin/statistics').set(ADMIN).expect(200);
+    expect(stats.body.definitions.unregisteredOpen).toBe(1);
+
+    await t.db.query(
+      `UPDATE saga_states SET status = 'completed' WHERE transaction_id = 'TXN_V42_B'`,
+    );
+    await healthShows(
+      t,
+      { status: 'up', registered: ['purchase@1'], unregisteredOpen: [] },
+      'no v42 saga left in /health',
+    );
   });
 });
