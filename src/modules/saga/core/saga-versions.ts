@@ -8,7 +8,11 @@ import { ConfigService } from '@nestjs/config';
 import { errorMessage } from '../../../common/errors/error-message';
 import { PeriodicTask } from '../../../common/periodic-task';
 import type { AppConfig } from '../../../config/configuration';
-import { isRegistered, REGISTERED_DEFINITIONS } from './definition/saga-definitions';
+import {
+  CURRENT_PURCHASE_DEFINITION,
+  isRegistered,
+  REGISTERED_DEFINITIONS,
+} from './definition/saga-definitions';
 import { SagaRepository } from './saga.repository';
 
 /** Open sagas of one definition version. */
@@ -18,6 +22,16 @@ export interface OpenSagasOfVersion {
   open: number;
   /** This build has the version: this instance drives (and recovers) its sagas. */
   registered: boolean;
+}
+
+/** A definition version this build registers, as an admin sees it. */
+export interface RegisteredDefinitionView {
+  name: string;
+  version: number;
+  hash: string;
+  /** New sagas start on it. */
+  current: boolean;
+  steps: { name: string; pivot: boolean; compensable: boolean }[];
 }
 
 export interface SagaVersionsStatus {
@@ -103,6 +117,21 @@ export class SagaVersions implements OnApplicationBootstrap, BeforeApplicationSh
     };
   }
 
+  /** The definitions this build registers, with their steps. */
+  registeredDefinitions(): RegisteredDefinitionView[] {
+    return REGISTERED_DEFINITIONS.map((registered) => ({
+      name: registered.name,
+      version: registered.version,
+      hash: registered.hash,
+      current: registered === CURRENT_PURCHASE_DEFINITION,
+      steps: registered.definition.steps.map(({ name, pivot, compensable }) => ({
+        name,
+        pivot,
+        compensable,
+      })),
+    }));
+  }
+
   /** Once per change, not once per count: a new number is a warning, none left is news. */
   private report(unregistered: readonly OpenSagasOfVersion[]): void {
     const now = new Map(unregistered.map((row) => [keyOf(row), row.open]));
@@ -112,7 +141,8 @@ export class SagaVersions implements OnApplicationBootstrap, BeforeApplicationSh
       this.logger.warn(
         `${row.open} open saga(s) run definition ${row.name} v${row.version}` +
           `${before === undefined ? '' : ` (${before} before)`}, which this build does not have ` +
-          `(it drives ${this.registeredNames().join(', ')}): they are left to an instance that has it`,
+          `(it drives ${this.registeredNames().join(', ')}): they are left to an instance that has it, ` +
+          'or to an admin to move onto a version this build has (POST /admin/saga-versions/move)',
       );
     }
     for (const key of this.reported.keys()) {
