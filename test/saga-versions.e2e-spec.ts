@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { OutboxRepository } from '../src/modules/saga/choreography/outbox.repository';
 import { CURRENT_PURCHASE_DEFINITION } from '../src/modules/saga/core/definition/saga-definitions';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
+import { holdStep } from './support/hold-step';
 import { eventually } from './support/wait';
 
 const SWORD = { userId: 'user-123', itemId: 'item-sword', quantity: 1 };
@@ -716,6 +717,75 @@ describe('POST /admin/saga-versions/move: an audited move of open sagas onto a r
     expect(await balance()).toBeCloseTo(balanceBefore - 40, 2);
     expect(await definitionsOf(t.db, untouched)).toEqual(untouchedBefore);
   });
+
+  it.each(['orchestration', 'choreography'])(
+    'fences out a driver still at work on a moved saga (%s): it finishes once, on v1',
+    async (pattern) => {
+      const figures = async () => {
+        const { rows } = await t.db.query<{ balance: string; stock: number }>(
+          `SELECT (SELECT balance FROM users WHERE user_id = 'user-123') AS balance,
+                  (SELECT stock FROM items WHERE item_id = 'item-sword') AS stock`,
+        );
+        return { balance: Number(rows[0].balance), stock: rows[0].stock };
+      };
+      const before = await figures();
+      const hold = holdStep(t, 'item_grant');
+      let id: string;
+      try {
+        const res = await t.http
+          .post('/purchase')
+          .set('Prefer', 'respond-async')
+          .send({ ...SWORD, pattern })
+          .expect(202);
+        id = res.body.transactionId as string;
+        await hold.reached;
+        // Its driver waits at item_grant, user_validation committed; the saga turns out to run
+        // a version this build lacks (as if its row had been written by another build).
+        await t.db.query(
+          `UPDATE saga_states SET definition_version = 47, definition_hash = $2
+           WHERE transaction_id = $1`,
+          [id, 'b'.repeat(64)],
+        );
+        const moved = await t.http
+          .post(MOVE)
+          .set(ADMIN)
+          .send({ from: { name: 'purchase', version: 47 }, to: V1, reason: 'fence drill' })
+          .expect(200);
+        expect(moved.body.moved).toBe(1);
+      } finally {
+        // The held driver goes on: its step is fenced out by the move's version bump.
+        hold.restore();
+      }
+      // Recovery takes it on at once (the move let go of the lease; SAGA_LEASE_MS is 15 s).
+      await eventually(
+        async () => {
+          const [row] = await definitionsOf(t.db, [id]);
+          return row.status === 'completed' ? row : undefined;
+        },
+        10_000,
+        'the moved saga to complete',
+      );
+      const steps = await t.db.query<{ step: string }>(
+        `SELECT step FROM saga_step_results
+         WHERE transaction_id = $1 AND kind = 'forward' AND status = 'success' ORDER BY id`,
+        [id],
+      );
+      expect(steps.rows.map((row) => row.step)).toEqual([
+        'user_validation',
+        'item_grant',
+        'log_record',
+        'notification',
+      ]);
+      const logs = await t.db.query('SELECT 1 FROM transaction_logs WHERE transaction_id = $1', [
+        id,
+      ]);
+      expect(logs.rowCount).toBe(1);
+      // Paid once, granted once.
+      const after = await figures();
+      expect(after.stock).toBe(before.stock - 1);
+      expect(after.balance).toBeCloseTo(before.balance - 100, 2);
+    },
+  );
 
   it('answers 0 when the version has no open saga left, and records that too', async () => {
     const res = await t.http
