@@ -56,7 +56,6 @@ export interface OpenSagaOfDefinition {
   pattern: SagaPattern;
   status: SagaStatus;
   current_step: string | null;
-  created_at: Date;
   /** Forward steps committed, in order (their names as recorded, whatever the build). */
   completed: string[];
   compensated: string[];
@@ -544,7 +543,7 @@ export class SagaRepository {
    */
   lockOpenOfDefinition(ref: SagaDefinitionRef): Promise<OpenSagaOfDefinition[]> {
     return this.tx.query<OpenSagaOfDefinition>(
-      `SELECT s.transaction_id, s.pattern, s.status, s.current_step, s.created_at,
+      `SELECT s.transaction_id, s.pattern, s.status, s.current_step,
          ARRAY(SELECT r.step FROM saga_step_results r
                WHERE r.transaction_id = s.transaction_id AND r.kind = 'forward'
                  AND r.status = 'success' ORDER BY r.id)::text[] AS completed,

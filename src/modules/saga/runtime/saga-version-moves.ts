@@ -103,7 +103,9 @@ export class SagaVersionMoves {
       };
       return { moved: rows, result, recorded: await record(result) };
     });
-    this.logger.warn(`Moved ${moved.length} open saga(s) from ${nameOf(from)} to ${nameOf(to)}`);
+    const said = `Moved ${moved.length} open saga(s) from ${nameOf(from)} to ${nameOf(to)}`;
+    if (moved.length > 0) this.logger.warn(said);
+    else this.logger.log(said);
     // Their views name the new definition: the cache drops what it held of them.
     await Promise.all(
       moved.map((row) =>
