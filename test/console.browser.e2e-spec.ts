@@ -263,7 +263,11 @@ describe('Operator console in a browser', () => {
          'other-build', now() - interval '1 minute', 'purchase', 42, $1)`,
       ['c'.repeat(64)],
     );
-    await page.goto(`${service.url}/console/#/overview`);
+    // Its detail says so, and offers no action this instance could not take.
+    await page.goto(`${service.url}/console/#/saga/TXN_console_v42`);
+    await page.getByText('not driven by this instance').waitFor();
+    expect(await page.getByRole('button', { name: /Compensate/ }).count()).toBe(0);
+    await page.getByRole('link', { name: "move its version's sagas" }).click();
     await page.getByRole('heading', { name: 'Move the sagas of purchase v42' }).waitFor();
     const stranded = await page
       .locator('table.versions tbody tr', { hasText: 'purchase v42' })

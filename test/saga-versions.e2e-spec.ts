@@ -249,6 +249,13 @@ describe('an instance drives only the definition versions it has', () => {
     expect(after.rows).toEqual(before.rows);
   });
 
+  it("tells the console's saga detail whether this instance drives the saga's version", async () => {
+    const old = await t.http.get('/admin/sagas/TXN_VERSION_99').set(ADMIN).expect(200);
+    expect(old.body.definitionDriven).toBe(false);
+    const current = await t.http.get('/admin/sagas/TXN_VERSION_1').set(ADMIN).expect(200);
+    expect(current.body.definitionDriven).toBe(true);
+  });
+
   it("shows each saga's definition version in GET /saga/:id and in the admin listing", async () => {
     const old = await t.http.get('/saga/TXN_VERSION_99').expect(200);
     expect(old.body.saga.definition).toEqual({ name: 'purchase', version: 99 });

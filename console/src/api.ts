@@ -118,6 +118,8 @@ export interface SagaDetail {
   user: UserProfile | null;
   item: Item | null;
   audit: AuditEntry[];
+  /** This instance drives the saga's definition version (else it cannot act on it). */
+  definitionDriven: boolean;
 }
 
 export interface OverviewPoint {

@@ -10,6 +10,7 @@ import {
   type VersionMoveResult,
 } from '../saga/runtime/saga-version-moves';
 import { compensationGaveUp } from '../saga/core/saga';
+import { SagaVersions } from '../saga/core/saga-versions';
 import { UsersService, type UserProfileView } from '../users/users.service';
 import { AuditService, type AuditEntry } from './audit/audit.service';
 
@@ -22,6 +23,8 @@ export interface SagaDetail {
   item: ItemView | null;
   /** What operators did to this saga, newest first. */
   audit: AuditEntry[];
+  /** This instance drives the definition version the saga runs (else it cannot act on it). */
+  definitionDriven: boolean;
 }
 
 export interface SagaActionResult {
@@ -74,6 +77,7 @@ export class ConsoleActionsService {
     private readonly items: ItemsService,
     private readonly audit: AuditService,
     private readonly moves: SagaVersionMoves,
+    private readonly versions: SagaVersions,
     config: ConfigService<AppConfig, true>,
   ) {
     this.readOnly = config.get('console', { infer: true }).readOnly;
@@ -87,7 +91,14 @@ export class ConsoleActionsService {
       orNull(this.items.get(saga.purchaseData.itemId)),
       this.audit.page({ limit: DETAIL_AUDIT_ENTRIES, transactionId }),
     ]);
-    return { saga, events, user, item, audit: audit.data };
+    return {
+      saga,
+      events,
+      user,
+      item,
+      audit: audit.data,
+      definitionDriven: this.versions.drives(saga.definition),
+    };
   }
 
   /** Compensates or re-drives a saga for `actor`; audited whatever happens, then answered. */

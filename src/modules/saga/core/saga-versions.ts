@@ -117,6 +117,11 @@ export class SagaVersions implements OnApplicationBootstrap, BeforeApplicationSh
     };
   }
 
+  /** Whether this build drives sagas of that definition version. */
+  drives(ref: { name: string; version: number }): boolean {
+    return isRegistered(ref);
+  }
+
   /** The definitions this build registers, with their steps. */
   registeredDefinitions(): RegisteredDefinitionView[] {
     return REGISTERED_DEFINITIONS.map((registered) => ({
