@@ -26,6 +26,8 @@ export interface VersionMoveResult {
 
 /** Sagas named in a refusal's details, at most. */
 const LISTED = 20;
+/** Moved sagas whose change the observers (the cache) are told of at once. */
+const OBSERVED_AT_ONCE = 500;
 
 const nameOf = (ref: SagaDefinitionRef): string => `${ref.name}@${ref.version}`;
 
@@ -106,28 +108,33 @@ export class SagaVersionMoves {
     const said = `Moved ${moved.length} open saga(s) from ${nameOf(from)} to ${nameOf(to)}`;
     if (moved.length > 0) this.logger.warn(said);
     else this.logger.log(said);
-    // Their views name the new definition: the cache drops what it held of them.
-    await Promise.all(
-      moved.map((row) =>
-        this.events
-          .emitAsync(
-            SAGA_CHANGED,
-            sagaChanged(
-              {
-                context: { transactionId: row.transaction_id, pattern: row.pattern },
-                status: row.status,
-                version: row.version,
-                startedAt: row.created_at,
-              },
-              row.status,
-              null,
+    // Their views name the new definition: the cache drops what it held of them (a few hundred
+    // at a time: a move may take many sagas).
+    for (let start = 0; start < moved.length; start += OBSERVED_AT_ONCE) {
+      await Promise.all(
+        moved.slice(start, start + OBSERVED_AT_ONCE).map((row) =>
+          this.events
+            .emitAsync(
+              SAGA_CHANGED,
+              sagaChanged(
+                {
+                  context: { transactionId: row.transaction_id, pattern: row.pattern },
+                  status: row.status,
+                  version: row.version,
+                  startedAt: row.created_at,
+                },
+                row.status,
+                null,
+              ),
+            )
+            .catch((error: unknown) =>
+              this.logger.error(
+                `An observer of saga ${row.transaction_id} failed: ${String(error)}`,
+              ),
             ),
-          )
-          .catch((error: unknown) =>
-            this.logger.error(`An observer of saga ${row.transaction_id} failed: ${String(error)}`),
-          ),
-      ),
-    );
+        ),
+      );
+    }
     await this.versions.refresh();
     if (moved.length > 0) {
       this.recovery.claimSoon();
