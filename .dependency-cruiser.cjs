@@ -19,6 +19,7 @@ const SAGA_PUBLIC = [
   '^src/modules/saga/read-model/saga-reports\\.service\\.ts$',
   '^src/modules/saga/read-model/saga-view\\.cache\\.ts$',
   '^src/modules/saga/runtime/saga-admin\\.ts$',
+  '^src/modules/saga/runtime/saga-version-moves\\.ts$',
 ];
 const SAGA_LAYERS = [
   ['core', '(orchestration|choreography|read-model|runtime)'],
@@ -58,8 +59,8 @@ module.exports = {
       severity: 'error',
       comment:
         'The rest of the service uses the saga through its module, its vocabulary (core/saga.ts), ' +
-        'its change events, the instance identity, the definition versions it drives, the reports ' +
-        'and the view cache.',
+        'its change events, the instance identity, the definition versions it drives, the reports, ' +
+        'the view cache and the admin actions (compensation, moves between definition versions).',
       from: {
         path: '^src/modules/',
         pathNot: [SAGA, SPEC],

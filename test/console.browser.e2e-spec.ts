@@ -254,6 +254,55 @@ describe('Operator console in a browser', () => {
     await expectAccessible(page, 'overview');
   });
 
+  it('moves the open sagas of a definition version this instance lacks, from the overview, audited', async () => {
+    // Left by an instance of a build with version 42, its lease run out.
+    await db.query(
+      `INSERT INTO saga_states (transaction_id, pattern, status, user_id, item_id, quantity, price,
+         lease_owner, lease_expires_at, definition_name, definition_version, definition_hash)
+       VALUES ('TXN_console_v42', 'orchestration', 'pending', 'user-123', 'item-potion', 1, 20.00,
+         'other-build', now() - interval '1 minute', 'purchase', 42, $1)`,
+      ['c'.repeat(64)],
+    );
+    // Its detail says so, and offers no action this instance could not take.
+    await page.goto(`${service.url}/console/#/saga/TXN_console_v42`);
+    await page.getByText('not driven by this instance').waitFor();
+    expect(await page.getByRole('button', { name: /Compensate/ }).count()).toBe(0);
+    await page.getByRole('link', { name: "move its version's sagas" }).click();
+    await page.getByRole('heading', { name: 'Move the sagas of purchase v42' }).waitFor();
+    const stranded = await page
+      .locator('table.versions tbody tr', { hasText: 'purchase v42' })
+      .textContent();
+    expect(stranded).toMatch(/purchase v42\s+1\s+no/);
+    await expectAccessible(page, 'overview with a version to move');
+
+    // The reason is required: an empty one is not sent.
+    await page.getByRole('button', { name: 'Move 1 saga(s)' }).click();
+    expect(await page.getByRole('status').count()).toBe(0);
+    await page.getByLabel('Reason (required)').fill('Release 42 rolled back');
+    await page.getByRole('button', { name: 'Move 1 saga(s)' }).click();
+    await expect(page.getByRole('status').textContent()).resolves.toContain(
+      '1 open saga(s) moved from purchase@42 to purchase@1',
+    );
+    expect(
+      await page.getByRole('heading', { name: 'Move the sagas of purchase v42' }).count(),
+    ).toBe(0);
+    const moved = await db.query(
+      `SELECT definition_version FROM saga_states WHERE transaction_id = 'TXN_console_v42'`,
+    );
+    expect(moved.rows).toEqual([{ definition_version: 1 }]);
+    const audit = await db.query(
+      `SELECT actor, action, reason, outcome FROM admin_audit_log WHERE action = 'move-version'`,
+    );
+    expect(audit.rows).toEqual([
+      {
+        actor: 'admin',
+        action: 'move-version',
+        reason: 'Release 42 rolled back',
+        outcome: 'succeeded',
+      },
+    ]);
+  });
+
   it('fits a phone width without the page scrolling sideways', async () => {
     await page.setViewportSize(PHONE);
     for (const route of ['#/sagas', `#/saga/${compensated}`, '#/overview']) {

@@ -118,6 +118,8 @@ export interface SagaDetail {
   user: UserProfile | null;
   item: Item | null;
   audit: AuditEntry[];
+  /** This instance drives the saga's definition version (else it cannot act on it). */
+  definitionDriven: boolean;
 }
 
 export interface OverviewPoint {
@@ -137,6 +139,32 @@ export interface Overview {
   points: OverviewPoint[];
   window: Omit<OverviewPoint, 'at'>;
   generatedAt: string;
+}
+
+/** GET /admin/saga-versions: what this instance drives, and the open sagas per version. */
+export interface SagaVersions {
+  registered: {
+    name: string;
+    version: number;
+    hash: string;
+    current: boolean;
+    steps: { name: string; pivot: boolean; compensable: boolean }[];
+  }[];
+  open: { name: string; version: number; open: number; registered: boolean }[];
+}
+
+export interface DefinitionRef {
+  name: string;
+  version: number;
+}
+
+export interface VersionMoveResult {
+  success: boolean;
+  message: string;
+  moved: number;
+  from: DefinitionRef;
+  to: DefinitionRef & { hash: string };
+  audit: AuditEntry;
 }
 
 export interface Session {
@@ -290,6 +318,9 @@ export const api = {
       `/admin/audit?limit=50${before === undefined ? '' : `&before=${encodeURIComponent(before)}`}`,
     ),
   overview: () => call<Overview>('GET', '/admin/overview'),
+  sagaVersions: () => call<SagaVersions>('GET', '/admin/saga-versions'),
+  moveVersion: (body: { from: DefinitionRef; to: DefinitionRef; reason: string }) =>
+    call<VersionMoveResult>('POST', '/admin/saga-versions/move', { body }),
   relay: () => call<RelayState>('GET', '/admin/relay'),
   webhooks: () => call<WebhookList>('GET', '/admin/webhooks'),
   webhook: (id: string) => call<Webhook>('GET', webhookPath(id)),

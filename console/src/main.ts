@@ -1,10 +1,19 @@
 import { html, nothing, render, type TemplateResult } from 'lit';
-import { api, ApiError, storedToken, storeToken, type Delivery, type Session } from './api';
+import {
+  api,
+  ApiError,
+  storedToken,
+  storeToken,
+  type DefinitionRef,
+  type Delivery,
+  type Session,
+} from './api';
 import './styles.css';
 import { auditView, type AuditState } from './views/audit';
 import { detailView, type DetailState } from './views/detail';
 import { apiQuery, FILTERS, listView, type ListState } from './views/list';
 import { overviewView, type OverviewState } from './views/overview';
+import { versionsView, type VersionsState } from './views/versions';
 import {
   webhookDetailView,
   webhooksView,
@@ -25,6 +34,7 @@ let loginError: string | undefined;
 let list: ListState | undefined;
 let detail: DetailState | undefined;
 let overview: OverviewState = {};
+const versions: VersionsState = { busy: false };
 let audit: AuditState = { entries: [], nextBefore: null, loaded: false };
 let webhooks: WebhooksState = { busy: false };
 let webhook: WebhookDetailState | undefined;
@@ -165,7 +175,8 @@ function page(): TemplateResult {
             });
       break;
     case 'overview':
-      body = overviewView(overview);
+      body = html`${overviewView(overview)}
+      ${versionsView(versions, session?.readOnly ?? true, (from, form) => void moveVersion(from, form))}`;
       break;
     case 'audit':
       body = auditView(audit, () => void loadAudit(true));
@@ -234,12 +245,48 @@ async function loadAudit(older: boolean): Promise<void> {
 
 async function pollOverview(): Promise<void> {
   lastPoll = Date.now();
-  try {
-    overview = { overview: await api.overview(), refreshedAt: new Date() };
-  } catch (error) {
-    overview = { ...overview, error: failure(error) };
+  const [figures, counted] = await Promise.allSettled([api.overview(), api.sagaVersions()]);
+  if (figures.status === 'fulfilled') {
+    overview = { overview: figures.value, refreshedAt: new Date() };
+  } else {
+    overview = { ...overview, error: failure(figures.reason) };
+  }
+  if (counted.status === 'fulfilled') {
+    versions.versions = counted.value;
+    versions.error = undefined;
+  } else {
+    versions.error = `The definition versions could not be read: ${failure(counted.reason)}`;
   }
   if (route().name === 'overview' && session !== undefined) draw();
+}
+
+async function moveVersion(from: DefinitionRef, form: HTMLFormElement): Promise<void> {
+  const data = new FormData(form);
+  const text = (field: string) => {
+    const value = data.get(field);
+    return typeof value === 'string' ? value.trim() : '';
+  };
+  const [name, version] = text('to').split('@');
+  const reason = text('reason');
+  versions.busy = true;
+  versions.message = undefined;
+  draw();
+  try {
+    const result = await api.moveVersion({
+      from: { name: from.name, version: from.version },
+      to: { name: name ?? '', version: Number(version) },
+      reason,
+    });
+    versions.message = {
+      ok: true,
+      text: `${result.message} (audit entry ${result.audit.id}, by ${result.audit.actor}).`,
+    };
+    form.reset();
+  } catch (error) {
+    versions.message = { ok: false, text: `Refused: ${failure(error)}` };
+  }
+  versions.busy = false;
+  await pollOverview();
 }
 
 /** The endpoints and the relay, read side by side: one failing does not hide the other. */
@@ -452,6 +499,8 @@ async function show(): Promise<void> {
       }
       break;
     case 'overview':
+      // A move's outcome is said once, on the page where it was made.
+      versions.message = undefined;
       await pollOverview();
       startPolling();
       break;

@@ -54,6 +54,8 @@ export interface SagaConfig {
   outboxLeaseMs: number;
   /** How often left-behind outbox events are looked for. */
   outboxPollMs: number;
+  /** How often the open sagas per definition version are counted again (/health, the log). */
+  versionsCheckMs: number;
   faults: string;
 }
 
@@ -655,6 +657,7 @@ export function buildConfig(env: Env = process.env): AppConfig {
       recoveryPollMs: int(env, 'RECOVERY_POLL_MS', 2000, 10, 600_000),
       outboxLeaseMs: int(env, 'OUTBOX_LEASE_MS', 10_000, 100, 3_600_000),
       outboxPollMs: int(env, 'OUTBOX_POLL_MS', 1000, 10, 600_000),
+      versionsCheckMs: int(env, 'SAGA_VERSIONS_CHECK_MS', 30_000, 100, 3_600_000),
       faults: str(env, 'SAGA_FAULTS') ?? '',
     },
     notificationFailureRate: ratio(env, 'NOTIFICATION_FAILURE_RATE', 0),

@@ -213,9 +213,10 @@ export function detailView(
     </section>`;
   }
   if (state.detail === undefined) return html`<p aria-busy="true">Loading ${state.id}…</p>`;
-  const { saga, user, item, events, audit } = state.detail;
+  const { saga, user, item, events, audit, definitionDriven } = state.detail;
   const runs = timeline(saga);
-  const action = readOnly ? undefined : availableAction(saga);
+  // A saga of a version this instance lacks is another build's to drive: no action here.
+  const action = readOnly || !definitionDriven ? undefined : availableAction(saga);
   const byUser = new URLSearchParams([['userId', saga.purchaseData.userId]]);
   const byItem = new URLSearchParams([['itemId', saga.purchaseData.itemId]]);
   const onSubmit = (event: SubmitEvent) => {
@@ -240,7 +241,16 @@ export function detailView(
       </div>
       <div>
         <dt>Definition</dt>
-        <dd>${saga.definition.name} v${saga.definition.version}</dd>
+        <dd>
+          ${saga.definition.name} v${saga.definition.version}
+          ${
+            definitionDriven
+              ? nothing
+              : html`<strong>— not driven by this instance</strong> (<a href="#/overview"
+                    >move its version's sagas</a
+                  >)`
+          }
+        </dd>
       </div>
       <div>
         <dt>Purchase</dt>

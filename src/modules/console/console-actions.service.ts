@@ -4,7 +4,13 @@ import { DomainError, NotFoundError } from '../../common/errors/domain-error';
 import type { AppConfig } from '../../config/configuration';
 import { ItemsService, type ItemView } from '../items/items.service';
 import { SagaAdmin, type SagaEventView, type SagaView } from '../saga/runtime/saga-admin';
+import {
+  SagaVersionMoves,
+  type VersionMove,
+  type VersionMoveResult,
+} from '../saga/runtime/saga-version-moves';
 import { compensationGaveUp } from '../saga/core/saga';
+import { SagaVersions } from '../saga/core/saga-versions';
 import { UsersService, type UserProfileView } from '../users/users.service';
 import { AuditService, type AuditEntry } from './audit/audit.service';
 
@@ -17,6 +23,8 @@ export interface SagaDetail {
   item: ItemView | null;
   /** What operators did to this saga, newest first. */
   audit: AuditEntry[];
+  /** This instance drives the definition version the saga runs (else it cannot act on it). */
+  definitionDriven: boolean;
 }
 
 export interface SagaActionResult {
@@ -25,6 +33,15 @@ export interface SagaActionResult {
   saga: SagaView;
   audit: AuditEntry;
 }
+
+export interface VersionMoveActionResult extends VersionMoveResult {
+  success: true;
+  message: string;
+  audit: AuditEntry;
+}
+
+/** The audit log's name of a move between definition versions. */
+export const MOVE_VERSION_ACTION = 'move-version';
 
 /** Shown in the detail: the last entries of a saga's audit trail. */
 const DETAIL_AUDIT_ENTRIES = 20;
@@ -47,7 +64,8 @@ export function actionOf(saga: SagaView): 're-drive' | 'compensate' {
 
 /**
  * What the operator console reads about one saga, and the actions it takes: the saga module's
- * own compensation (one rule in one place), each written to the audit log with its outcome.
+ * own compensation and moves between definition versions (one rule in one place), each written
+ * to the audit log with its outcome.
  */
 @Injectable()
 export class ConsoleActionsService {
@@ -58,6 +76,8 @@ export class ConsoleActionsService {
     private readonly users: UsersService,
     private readonly items: ItemsService,
     private readonly audit: AuditService,
+    private readonly moves: SagaVersionMoves,
+    private readonly versions: SagaVersions,
     config: ConfigService<AppConfig, true>,
   ) {
     this.readOnly = config.get('console', { infer: true }).readOnly;
@@ -71,7 +91,14 @@ export class ConsoleActionsService {
       orNull(this.items.get(saga.purchaseData.itemId)),
       this.audit.page({ limit: DETAIL_AUDIT_ENTRIES, transactionId }),
     ]);
-    return { saga, events, user, item, audit: audit.data };
+    return {
+      saga,
+      events,
+      user,
+      item,
+      audit: audit.data,
+      definitionDriven: this.versions.drives(saga.definition),
+    };
   }
 
   /** Compensates or re-drives a saga for `actor`; audited whatever happens, then answered. */
@@ -115,6 +142,47 @@ export class ConsoleActionsService {
           error instanceof DomainError
             ? error.message
             : 'The action failed on an internal error (see the service log)',
+      });
+      throw error;
+    }
+  }
+
+  /**
+   * Moves the open sagas of one definition version onto another for `actor`: the move and its
+   * audit entry commit together; a refusal is audited too. Bad input is no action: not audited.
+   */
+  async moveVersion(
+    move: VersionMove,
+    actor: string,
+    reason: string,
+  ): Promise<VersionMoveActionResult> {
+    const entry = { actor, action: MOVE_VERSION_ACTION, transactionId: null, reason };
+    const what = `${move.from.name}@${move.from.version} to ${move.to.name}@${move.to.version}`;
+    try {
+      const { result, recorded } = await this.moves.move(move, (moved) =>
+        this.audit.record({
+          ...entry,
+          outcome: 'succeeded',
+          errorCode: null,
+          detail: `${moved.moved} open saga(s) moved from ${what} (hash ${moved.to.hash})`,
+        }),
+      );
+      return {
+        success: true,
+        message: `${result.moved} open saga(s) moved from ${what}`,
+        ...result,
+        audit: recorded,
+      };
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'VALIDATION_FAILED') throw error;
+      await this.audit.record({
+        ...entry,
+        outcome: error instanceof DomainError ? 'refused' : 'failed',
+        errorCode: error instanceof DomainError ? error.code : 'INTERNAL_ERROR',
+        detail:
+          error instanceof DomainError
+            ? `${what}: ${error.message}`
+            : `${what}: the move failed on an internal error (see the service log)`,
       });
       throw error;
     }

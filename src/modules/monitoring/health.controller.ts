@@ -53,7 +53,7 @@ export class HealthController {
   /**
    * The cache is optional: a lost Redis is shown (degraded) without making the service unhealthy.
    * So is the events broker (events wait in the database meanwhile), when one is configured, and
-   * open sagas of a definition version this build lacks (counted at start).
+   * open sagas of a definition version this build lacks (counted every SAGA_VERSIONS_CHECK_MS).
    */
   private async withCache(result: HealthCheckResult): Promise<HealthBody> {
     const cache = { ...(await this.cache.probe()) };

@@ -16,11 +16,12 @@ import { SagaAdmin } from './runtime/saga-admin';
 import { SagaEngines } from './runtime/saga-engines';
 import { SagaRecovery } from './runtime/saga-recovery';
 import { SagaSettingsRepository } from './runtime/saga-settings.repository';
+import { SagaVersionMoves } from './runtime/saga-version-moves';
 
 /**
  * The purchase saga: its core, the two patterns' engines and the read model, put to work here —
- * purchases recorded and handed to their pattern's engine, recovery, an admin's compensation,
- * and the choice of pattern.
+ * purchases recorded and handed to their pattern's engine, recovery, an admin's compensation
+ * and moves between definition versions, and the choice of pattern.
  */
 @Module({
   imports: [
@@ -41,9 +42,10 @@ import { SagaSettingsRepository } from './runtime/saga-settings.repository';
     PurchaseService,
     SagaRecovery,
     SagaAdmin,
+    SagaVersionMoves,
     SagaSettingsRepository,
     PatternControl,
   ],
-  exports: [SagaCoreModule, SagaReadModelModule, PatternControl, SagaAdmin],
+  exports: [SagaCoreModule, SagaReadModelModule, PatternControl, SagaAdmin, SagaVersionMoves],
 })
 export class SagaModule {}

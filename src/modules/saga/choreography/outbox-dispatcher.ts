@@ -47,11 +47,12 @@ interface Progress {
  * Publishes committed outbox events on the in-process bus, each saga's in order, and marks them
  * dispatched once their handlers have run. Events this process just wrote are published at once
  * (it holds their lease); a periodic sweep claims events whose lease expired — a writer that died
- * between commit and publish — so none is lost. Handlers are idempotent, so an event published
- * twice (after a crash) changes nothing the second time. The events one statement wrote share a
- * pending row, deleted once all of them are handled (their publishers may be several: a step
- * batch's sagas each publish their own); deletes of concurrent writes share one statement, one in
- * flight at a time, taking every row queued behind it.
+ * between commit and publish — so none is lost; it leaves the events of sagas of a definition
+ * version this build lacks to an instance that has it. Handlers are idempotent, so an event
+ * published twice (after a crash) changes nothing the second time. The events one statement
+ * wrote share a pending row, deleted once all of them are handled (their publishers may be
+ * several: a step batch's sagas each publish their own); deletes of concurrent writes share one
+ * statement, one in flight at a time, taking every row queued behind it.
  */
 @Injectable()
 export class OutboxDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {

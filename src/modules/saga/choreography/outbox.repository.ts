@@ -7,6 +7,7 @@ import {
   type SagaEventEnvelope,
   type StoredSagaEvent,
 } from './saga-events';
+import { registeredPairs } from '../core/definition/saga-definitions';
 import { contextOf } from '../core/saga-record';
 
 /** The pending row of the events one statement wrote: they are acknowledged together. */
@@ -109,9 +110,12 @@ export class OutboxRepository {
   /**
    * Claims up to `limit` writes whose events wait with an expired lease (their writer died or
    * gave up), oldest first, and answers their events, each rebuilt whole with its saga's row.
-   * SKIP LOCKED and the new lease keep two dispatchers off the same rows.
+   * SKIP LOCKED and the new lease keep two dispatchers off the same rows. A write with an event
+   * of a saga whose definition version this build lacks is left, whole, to an instance that has
+   * it (its writer's build had every version it wrote events for).
    */
   async claimStale(owner: string, leaseMs: number, limit: number): Promise<ClaimedEvent[]> {
+    const registered = registeredPairs();
     const rows = await this.tx.query<{
       batch_id: string;
       id: string;
@@ -132,8 +136,14 @@ export class OutboxRepository {
          UPDATE outbox_pending SET lease_owner = $1,
            lease_expires_at = now() + $2::int * interval '1 millisecond', attempts = attempts + 1
          WHERE id IN (
-           SELECT id FROM outbox_pending
+           SELECT id FROM outbox_pending p
            WHERE available_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
+             AND NOT EXISTS (
+               SELECT 1 FROM unnest(p.event_ids) AS u(id)
+               JOIN outbox_events e ON e.id = u.id
+               JOIN saga_states s ON s.transaction_id = e.aggregate_id
+               WHERE (s.definition_name, s.definition_version) NOT IN (
+                 SELECT * FROM unnest($4::varchar[], $5::int[])))
            ORDER BY id LIMIT $3
            FOR UPDATE SKIP LOCKED)
          RETURNING id, event_ids
@@ -145,7 +155,7 @@ export class OutboxRepository {
        JOIN outbox_events e ON e.id = u.id
        LEFT JOIN saga_states s ON s.transaction_id = e.aggregate_id
        ORDER BY c.id, e.id`,
-      [owner, leaseMs, limit],
+      [owner, leaseMs, limit, registered.names, registered.versions],
     );
     const batches = new Map<string, PendingBatch>();
     for (const { batch_id: id } of rows) {

@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { AppConfig, SagaPattern } from '../../../config/configuration';
 import { TransactionHost } from '../../../database/transaction-host';
 import { ReportingTransactionHost } from '../../../database/work-pools';
+import type { SagaDefinitionRef } from './definition/saga-definition';
 import { CURRENT_PURCHASE_DEFINITION, registeredPairs } from './definition/saga-definitions';
 import type { StepKind, StepResultStatus } from './saga-step-result.entity';
 import type { SagaError, StepData } from './saga';
@@ -47,6 +48,26 @@ export interface StepRow {
   error_message: string | null;
   duration_ms: number;
   executed_at: Date;
+}
+
+/** An open saga as a move between definition versions reads it (locked). */
+export interface OpenSagaOfDefinition {
+  transaction_id: string;
+  pattern: SagaPattern;
+  status: SagaStatus;
+  current_step: string | null;
+  /** Forward steps committed, in order (their names as recorded, whatever the build). */
+  completed: string[];
+  compensated: string[];
+}
+
+/** A saga moved to another definition version, as it now stands. */
+export interface MovedSaga {
+  transaction_id: string;
+  pattern: SagaPattern;
+  status: SagaStatus;
+  version: number;
+  created_at: Date;
 }
 
 /** The delivery state of a saga's notification (see NotificationsService). */
@@ -513,6 +534,46 @@ export class SagaRepository {
        FROM saga_states s WHERE s.user_id = $1 AND s.pattern = $2
        ORDER BY s.created_at DESC, s.transaction_id LIMIT $3`,
       [userId, pattern, limit],
+    );
+  }
+
+  /**
+   * Locks, until the transaction ends, the open sagas of one definition version, in key order,
+   * and answers each with the steps it committed: what a move to another version checks.
+   */
+  lockOpenOfDefinition(ref: SagaDefinitionRef): Promise<OpenSagaOfDefinition[]> {
+    return this.tx.query<OpenSagaOfDefinition>(
+      `SELECT s.transaction_id, s.pattern, s.status, s.current_step,
+         ARRAY(SELECT r.step FROM saga_step_results r
+               WHERE r.transaction_id = s.transaction_id AND r.kind = 'forward'
+                 AND r.status = 'success' ORDER BY r.id)::text[] AS completed,
+         ARRAY(SELECT r.step FROM saga_step_results r
+               WHERE r.transaction_id = s.transaction_id AND r.kind = 'compensation'
+                 AND r.status = 'success' ORDER BY r.id)::text[] AS compensated
+       FROM saga_states s
+       WHERE s.status IN ('pending', 'in_progress', 'compensating')
+         AND s.definition_name = $1 AND s.definition_version = $2
+       ORDER BY s.transaction_id
+       FOR UPDATE OF s`,
+      [ref.name, ref.version],
+    );
+  }
+
+  /**
+   * Moves sagas (locked by lockOpenOfDefinition) to another definition. The version bump fences
+   * out whoever drove them and drops their cached views; the lease is let go for recovery, on an
+   * instance that has the new definition, to claim them at once. Answers them as they now stand.
+   */
+  moveToDefinition(
+    transactionIds: readonly string[],
+    to: SagaDefinitionRef & { hash: string },
+  ): Promise<MovedSaga[]> {
+    return this.tx.query<MovedSaga>(
+      `UPDATE saga_states SET definition_name = $2, definition_version = $3,
+         definition_hash = $4, version = version + 1, lease_expires_at = NULL, updated_at = now()
+       WHERE transaction_id = ANY($1::varchar[])
+       RETURNING transaction_id, pattern, status, version, created_at`,
+      [transactionIds, to.name, to.version, to.hash],
     );
   }
 

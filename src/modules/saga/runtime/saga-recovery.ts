@@ -72,6 +72,11 @@ export class SagaRecovery
     this.identity.onLeasesReleased(() => this.task.runSoon());
   }
 
+  /** A pass as soon as possible (sagas were just let go here, by an admin's move). */
+  claimSoon(): void {
+    this.task.runSoon();
+  }
+
   /** The hand-over: in this order, whatever order Nest calls the providers' own hooks in. */
   async beforeApplicationShutdown(): Promise<void> {
     this.identity.startDraining();

@@ -28,7 +28,12 @@ export const REGISTERED_DEFINITIONS: readonly RegisteredDefinition[] = [
 ];
 
 export function isRegistered(ref: SagaDefinitionRef): boolean {
-  return REGISTERED_DEFINITIONS.some(
+  return registeredDefinition(ref) !== undefined;
+}
+
+/** The registered definition of that name and version, if this build has it. */
+export function registeredDefinition(ref: SagaDefinitionRef): RegisteredDefinition | undefined {
+  return REGISTERED_DEFINITIONS.find(
     (candidate) => candidate.name === ref.name && candidate.version === ref.version,
   );
 }
