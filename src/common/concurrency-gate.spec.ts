@@ -131,6 +131,19 @@ describe('ConcurrencyGate', () => {
       expect([await first, await second]).toEqual(['a', 'b']);
       expect(jest.getTimerCount()).toBe(0);
     });
+
+    it('with no longest wait sets no timer and waits for its turn however long', async () => {
+      const g = gate(1, 5, Infinity);
+      const held = pending();
+      const first = g.run(held.work);
+      const second = g.run(() => Promise.resolve('b'));
+      expect(jest.getTimerCount()).toBe(0);
+      jest.advanceTimersByTime(86_400_000);
+      expect(g.waiting).toBe(1);
+      held.resolve('a');
+      expect([await first, await second]).toEqual(['a', 'b']);
+      expect([g.running, g.waiting]).toEqual([0, 0]);
+    });
   });
 
   it('ends where it began after a storm of work that succeeds, fails and is refused', async () => {

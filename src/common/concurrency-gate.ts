@@ -6,7 +6,7 @@ export interface ConcurrencyGateOptions {
   limit: number;
   /** Work waiting for a turn; beyond it, work is refused at once. */
   queue: number;
-  /** The longest wait for a turn: then the work is refused instead. */
+  /** The longest wait for a turn: then the work is refused instead (Infinity: waits on). */
   maxWaitMs: number;
   /** The error a refusal rejects with. */
   refuse(reason: GateRefusal): Error;
@@ -14,7 +14,7 @@ export interface ConcurrencyGateOptions {
 
 interface Waiter {
   admit(): void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -47,14 +47,14 @@ export class ConcurrencyGate {
       return Promise.reject(this.options.refuse('queue-full'));
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        admit: resolve,
-        timer: setTimeout(() => {
+      const waiter: Waiter = { admit: resolve, timer: undefined };
+      if (Number.isFinite(this.options.maxWaitMs)) {
+        waiter.timer = setTimeout(() => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           reject(this.options.refuse('waited-too-long'));
-        }, this.options.maxWaitMs),
-      };
-      waiter.timer.unref();
+        }, this.options.maxWaitMs);
+        waiter.timer.unref();
+      }
       this.waiters.push(waiter);
     }).then(() => this.hold(work));
   }

@@ -48,8 +48,8 @@ const WAKE_LINGER_MS = 20;
 const LEASE_MARGIN_MS = 30_000;
 /** The failing endpoints' gauge is read again at most this often (ms). */
 const GAUGE_EVERY_MS = 5000;
-/** A turn is never refused: work waits for it (setTimeout's bound). */
-const NO_REFUSAL = { queue: Number.MAX_SAFE_INTEGER, maxWaitMs: 2_147_483_647 };
+/** A turn is never refused: work waits for it. */
+const NO_REFUSAL = { queue: Number.MAX_SAFE_INTEGER, maxWaitMs: Infinity };
 
 /** An endpoint whose stream this instance reads. */
 interface Stream {
@@ -136,6 +136,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       ...this.inFlight,
     ]);
     this.streams.clear();
+    await this.sender.close();
     try {
       await this.repository.releaseStreams(this.identity.id);
     } catch (error) {

@@ -1,6 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { Agent, errors as undiciErrors } from 'undici';
 import { errorMessage } from '../../common/errors/error-message';
 import { ForbiddenAddressError, guardedLookup, hostOf, isForbiddenAddress } from './address-policy';
 import { signWebhook } from './webhook-signature';
@@ -38,12 +37,31 @@ export interface SenderOptions {
 class TimeoutError extends Error {}
 
 /**
- * Posts signed webhook requests. The deadline covers the connection, the status line and the
- * excerpt read; the addresses connected to are checked as they are resolved (SSRF), not only
- * when the endpoint was registered.
+ * Posts signed webhook requests over kept-alive connections (undici: a pool per origin, at about
+ * a third of node:http's CPU per request). The deadline covers the connection, the status line
+ * and the excerpt read; the addresses connected to are checked as they are resolved (SSRF), not
+ * only when the endpoint was registered.
  */
 export class WebhookSender {
-  constructor(private readonly options: SenderOptions) {}
+  private readonly agent: Agent;
+
+  constructor(private readonly options: SenderOptions) {
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      // Each request gets the whole deadline; undici's own timers only back it up.
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      connect: {
+        timeout: options.timeoutMs,
+        ...(options.allowPrivateUrls ? {} : { lookup: guardedLookup }),
+      },
+    });
+  }
+
+  /** Closes the kept-alive connections. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
 
   async send(req: WebhookRequest): Promise<AttemptResult> {
     const started = performance.now();
@@ -75,12 +93,11 @@ export class WebhookSender {
     }
   }
 
-  private post(req: WebhookRequest): Promise<{ statusCode: number; excerpt: string }> {
+  private async post(req: WebhookRequest): Promise<{ statusCode: number; excerpt: string }> {
     const url = new URL(req.url);
     const host = hostOf(url);
-    const guarded = !this.options.allowPrivateUrls;
-    if (guarded && isIP(host) !== 0 && isForbiddenAddress(host)) {
-      return Promise.reject(new ForbiddenAddressError(host));
+    if (!this.options.allowPrivateUrls && isIP(host) !== 0 && isForbiddenAddress(host)) {
+      throw new ForbiddenAddressError(host);
     }
     const headers: Record<string, string> = {
       'content-type': 'application/json',
@@ -88,46 +105,53 @@ export class WebhookSender {
       ...signWebhook(req.secret, req.eventId, Math.floor(Date.now() / 1000), req.body),
     };
     if (req.traceParent !== null) headers.traceparent = req.traceParent;
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const outgoing = send(url, {
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new TimeoutError(`no answer within ${this.options.timeoutMs} ms`)),
+      this.options.timeoutMs,
+    );
+    try {
+      const response = await this.agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(req.body)) },
-        ...(guarded ? { lookup: guardedLookup } : {}),
+        headers,
+        body: req.body,
+        signal: deadline.signal,
       });
-      const timer = setTimeout(
-        () => outgoing.destroy(new TimeoutError(`no answer within ${this.options.timeoutMs} ms`)),
-        this.options.timeoutMs,
-      );
-      const finish = (
-        error: Error | undefined,
-        result?: { statusCode: number; excerpt: string },
-      ) => {
-        clearTimeout(timer);
-        if (result !== undefined) resolve(result);
-        else reject(error ?? new Error('no answer'));
-      };
-      outgoing.on('error', (error) => finish(error));
-      outgoing.on('response', (response: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const done = () => {
-          const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
-          finish(undefined, { statusCode: response.statusCode ?? 0, excerpt });
-        };
-        response.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          size += chunk.length;
-          // The rest of a long answer is of no use: the connection is dropped instead of read.
-          if (size >= EXCERPT_BYTES) {
-            done();
-            response.destroy();
-          }
-        });
-        response.on('end', done);
-        response.on('error', (error) => finish(error));
-      });
-      outgoing.end(req.body);
-    });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        size += chunk.length;
+        // The rest of a long answer is of no use: the connection is dropped instead of read.
+        if (size >= EXCERPT_BYTES) {
+          response.body.destroy();
+          break;
+        }
+      }
+      const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
+      return { statusCode: response.statusCode, excerpt };
+    } catch (error) {
+      throw unwrap(error, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
   }
+}
+
+/** The error an attempt failed with, as the outcome classifies it. */
+function unwrap(error: unknown, deadline: AbortSignal): unknown {
+  if (deadline.aborted) return deadline.reason as unknown;
+  if (
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.BodyTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new TimeoutError(error.message);
+  }
+  // A refused address surfaces from the connection's lookup, possibly wrapped.
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof ForbiddenAddressError) return cause;
+  return error;
 }
