@@ -12,7 +12,7 @@ import {
 } from './database';
 import { createFixtures } from './fixtures';
 import { purchaseLoad, sagaReadLoad, warmSagaReads, type Pattern } from './load';
-import { RelayProbe, type LagSummary } from './relay-probe';
+import { ALL_EVENT_TYPES, RelayProbe, type LagSummary } from './relay-probe';
 import { startService } from './service';
 import { mean, median } from './stats';
 
@@ -124,8 +124,8 @@ async function run(
     const loadEnded = new Date();
     const lags = await probe?.lags(() =>
       withClient(url, async (db) => {
-        const { rows } = await db.query<{ id: string }>(
-          'SELECT id FROM integration_events WHERE occurred_at >= $1 AND occurred_at < $2',
+        const { rows } = await db.query<{ id: string; type: string }>(
+          'SELECT id, type FROM integration_events WHERE occurred_at >= $1 AND occurred_at < $2',
           [loadStarted, loadEnded],
         );
         return rows;
@@ -182,6 +182,20 @@ class Ratios {
  * (`requests/s` below what either build takes), throughput is the same and the CPU figures are
  * the signal.
  */
+/**
+ * `BENCH_AB_WEBHOOK_EVENTS`: the event types the relay probe's webhook endpoint subscribes to,
+ * comma-separated (default: all five, two deliveries per completed purchase).
+ */
+function webhookEvents(raw: string | undefined): readonly string[] {
+  if (raw === undefined || raw.trim() === '') return ALL_EVENT_TYPES;
+  const types = raw.split(',').map((type) => type.trim());
+  const unknown = types.filter((type) => !ALL_EVENT_TYPES.includes(type));
+  if (unknown.length > 0) {
+    throw new BenchError(`BENCH_AB_WEBHOOK_EVENTS: unknown event type(s) ${unknown.join(', ')}`);
+  }
+  return types;
+}
+
 /** `BENCH_AB_THIS_RELAY=true`: this checkout's runs relay every event to NATS and a webhook. */
 function relayOn(raw: string | undefined): boolean {
   if (raw === undefined || raw === '' || raw === 'false') return false;
@@ -215,7 +229,9 @@ function thisEnv(raw: string | undefined): Record<string, string> {
 async function main(): Promise<void> {
   const o = options(process.argv.slice(2));
   const mineEnv = thisEnv(process.env.BENCH_AB_THIS_ENV);
-  const probe = relayOn(process.env.BENCH_AB_THIS_RELAY) ? await RelayProbe.start() : undefined;
+  const probe = relayOn(process.env.BENCH_AB_THIS_RELAY)
+    ? await RelayProbe.start(webhookEvents(process.env.BENCH_AB_WEBHOOK_EVENTS))
+    : undefined;
   const config = benchConfig();
   const { databaseUrl, repoRoot } = config;
   if (databaseUrl === undefined) throw new BenchError('bench:ab needs DATABASE_URL');
@@ -225,7 +241,9 @@ async function main(): Promise<void> {
       `${o.rate === undefined ? 'as fast as taken' : `${o.rate} requests/s`}) on ` +
       `${databaseName(url)}: other ${o.other}, this ${repoRoot}` +
       (Object.keys(mineEnv).length === 0 ? '' : ` with ${Object.keys(mineEnv).join(', ')}`) +
-      (probe === undefined ? '' : ', relaying to NATS and a webhook on localhost'),
+      (probe === undefined
+        ? ''
+        : `, relaying to NATS and a webhook on localhost (${probe.webhookEvents.join(', ')})`),
   );
   const ratios = new Ratios();
   const lagP99s: number[] = [];

@@ -8,6 +8,15 @@ import { BenchError } from './config';
 import { freePort, type Service } from './service';
 
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+/** Every integration event type: what the webhook endpoint takes unless told otherwise. */
+export const ALL_EVENT_TYPES: readonly string[] = [
+  'purchase.completed',
+  'purchase.compensated',
+  'purchase.failed',
+  'purchase.compensation_failed',
+  'notification.requested',
+];
+
 /** How long after the load the probe still waits for the run's events to arrive (ms). */
 const DRAIN_MS = 5000;
 
@@ -77,9 +86,11 @@ export class RelayProbe {
     private readonly receiver: Server,
     private readonly receiverUrl: string,
     private readonly webhooks: Receipts,
+    readonly webhookEvents: readonly string[],
   ) {}
 
-  static async start(): Promise<RelayProbe> {
+  /** `webhookEvents`: the types the webhook endpoint subscribes to. */
+  static async start(webhookEvents: readonly string[] = ALL_EVENT_TYPES): Promise<RelayProbe> {
     const natsPort = await freePort();
     const storeDir = mkdtempSync(join(tmpdir(), 'saga-bench-ab-nats-'));
     const natsServer = spawn(
@@ -105,6 +116,7 @@ export class RelayProbe {
       receiver,
       `http://127.0.0.1:${receiverPort}/hook`,
       webhooks,
+      webhookEvents,
     );
     await probe.subscribe();
     return probe;
@@ -119,7 +131,7 @@ export class RelayProbe {
     };
   }
 
-  /** Subscribes the receiver to every event type on a freshly started service. */
+  /** Subscribes the receiver to its event types on a freshly started service. */
   async register(service: Service): Promise<void> {
     const res = await fetch(`${service.url}/admin/webhooks`, {
       method: 'POST',
@@ -129,13 +141,7 @@ export class RelayProbe {
       },
       body: JSON.stringify({
         url: this.receiverUrl,
-        events: [
-          'purchase.completed',
-          'purchase.compensated',
-          'purchase.failed',
-          'purchase.compensation_failed',
-          'notification.requested',
-        ],
+        events: this.webhookEvents,
         description: 'bench:ab receiver',
       }),
     });
@@ -155,13 +161,14 @@ export class RelayProbe {
    * database by `written`), once they arrived or DRAIN_MS passed.
    */
   async lags(
-    written: () => Promise<{ id: string }[]>,
+    written: () => Promise<{ id: string; type: string }[]>,
   ): Promise<{ nats: LagSummary; webhooks: LagSummary }> {
     const events = await written();
+    const subscribed = events.filter((event) => this.webhookEvents.includes(event.type));
     const deadline = Date.now() + DRAIN_MS;
     for (;;) {
       const nats = this.nats.summary(events);
-      const webhooks = this.webhooks.summary(events);
+      const webhooks = this.webhooks.summary(subscribed);
       if ((nats.missing === 0 && webhooks.missing === 0) || Date.now() >= deadline) {
         return { nats, webhooks };
       }

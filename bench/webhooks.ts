@@ -1,8 +1,8 @@
 /**
  * How fast one instance delivers webhooks: EVENTS (default 5,000) integration events wait in the
  * database, two endpoints are registered (one answering 204 at once, one answering only after
- * the attempt's deadline), and the service fans the events out and posts them. Reports the
- * fan-out's rate, the fast endpoint's delivery rate, and how far the slow one got meanwhile.
+ * the attempt's deadline), and each endpoint's stream reads them and posts them. Reports the
+ * fast endpoint's delivery rate, and how far the slow one got meanwhile.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/saga_bench npm run bench:webhooks
  */
@@ -65,18 +65,19 @@ async function main(): Promise<void> {
         await sleep(100);
       }
       const seconds = (Date.now() - started) / 1000;
-      const { rows } = await db.query<{ fanout: number; slow: number }>(
-        `SELECT extract(epoch FROM max(webhooks_at) - min(occurred_at))::float8 AS fanout,
-                (SELECT count(*)::int FROM webhook_attempts a JOIN webhook_deliveries d
-                   ON d.id = a.delivery_id JOIN webhook_endpoints w ON w.id = d.endpoint_id
-                 WHERE w.url LIKE '%/slow') AS slow
-         FROM integration_events`,
+      // The slow endpoint's attempts are recorded a batch (4 rounds of its slots) at a time.
+      await sleep(5000);
+      const { rows } = await db.query<{ slow: number }>(
+        `SELECT count(*)::int AS slow FROM webhook_attempts a
+         JOIN webhook_deliveries d ON d.id = a.delivery_id
+         JOIN webhook_endpoints w ON w.id = d.endpoint_id
+         WHERE w.url LIKE '%/slow'`,
       );
       process.stdout.write(
-        `webhooks: ${events} events fanned out to 2 endpoints in ${rows[0].fanout.toFixed(2)} s; ` +
+        `webhooks: ${events} events streamed to 2 endpoints; ` +
           `the fast endpoint had all ${events} in ${seconds.toFixed(2)} s ` +
           `(${Math.round(events / seconds)} deliveries/s by one instance); ` +
-          `meanwhile the slow one (answers after the 1 s deadline) had ${rows[0].slow} attempt(s)\n`,
+          `5 s later the slow one (answers after the 1 s deadline) had ${rows[0].slow} attempt(s) recorded\n`,
       );
     });
   } finally {

@@ -38,8 +38,12 @@ import {
 
 /** The name of the webhooks in the relay's metrics (`sink` label). */
 export const WEBHOOK_SINK = 'webhooks';
-/** Events a stream reads at a time (its first attempts are recorded together). */
+/**
+ * Events a stream reads at a time, at most (its first attempts are recorded together): a few
+ * rounds of the endpoint's concurrency, so that a slow endpoint's attempts show within seconds.
+ */
 const STREAM_BATCH = 200;
+const ROUNDS_PER_BATCH = 4;
 /** Retried attempts recorded per transaction at most. */
 const RECORD_BATCH = 500;
 /** How long settling sagas gather before the streams read on (ms). */
@@ -80,6 +84,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   private readonly config: WebhooksConfig;
   private readonly sender: WebhookSender;
   private readonly leaseMs: number;
+  private readonly batchSize: number;
   private readonly streamTask: PeriodicTask;
   private readonly deliverTask: PeriodicTask;
   private readonly streams = new Map<string, Stream>();
@@ -109,6 +114,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     this.config = config.get('events', { infer: true }).webhooks;
     this.sender = new WebhookSender(this.config);
     this.leaseMs = this.config.timeoutMs + LEASE_MARGIN_MS;
+    this.batchSize = Math.min(STREAM_BATCH, ROUNDS_PER_BATCH * this.config.endpointConcurrency);
     this.sending = new ConcurrencyGate({
       limit: this.config.concurrency,
       ...NO_REFUSAL,
@@ -252,7 +258,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
    */
   private async readBatch(stream: Stream): Promise<boolean> {
     const { lease } = stream;
-    const read = await this.repository.readStream(stream.cursor, STREAM_BATCH);
+    const read = await this.repository.readStream(stream.cursor, this.batchSize);
     if (read.length === 0) return false;
     const to = read[read.length - 1].cursor;
     const since = lease.createdAt.getTime();
@@ -313,7 +319,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       this.streams.delete(endpointId);
       return false;
     }
-    return read.length === STREAM_BATCH;
+    return read.length === this.batchSize;
   }
 
   private async sendFirst(lease: LeasedStream, event: RelayedEvent): Promise<FirstAttempt> {
