@@ -1,16 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import {
-  jetstream,
-  jetstreamManager,
-  JetStreamApiCodes,
-  JetStreamApiError,
-  type JetStreamClient,
-} from '@nats-io/jetstream';
+import { jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { errorMessage } from '../../common/errors/error-message';
 import type { NatsSinkConfig } from '../../config/configuration';
 import type { EventSink, SinkStatus } from './event-sink';
 import { subjectOf, type RelayedEvent } from './integration-event';
+import { JetStreamPublisher, NoStreamError } from './jetstream-publisher';
 
 /** The stream's subjects: every integration event's subject is `saga.<type>`. */
 export const STREAM_SUBJECTS = 'saga.>';
@@ -23,7 +18,8 @@ const RETRY_MAX_MS = 30_000;
 /**
  * The NATS JetStream sink: one connection, the stream created at start or checked, each event
  * published on `saga.<type>` with `Nats-Msg-Id` = its id (the stream drops a re-send within its
- * duplicate window) and `traceparent` when its saga was traced. The client reconnects by itself
+ * duplicate window), `Nats-Expected-Stream` (no other stream may take it) and `traceparent` when
+ * its saga was traced; each waits for the stream's acknowledgement (JetStreamPublisher). The client reconnects by itself
  * once connected; until the first connection, and after the client gives up, this retries with
  * backoff. An outage is logged once when it starts and once when it ends.
  */
@@ -31,7 +27,7 @@ export class NatsSink implements EventSink {
   readonly name = 'nats';
   private readonly logger = new Logger(NatsSink.name);
   private connection: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
+  private publisher: JetStreamPublisher | undefined;
   private streamReady = false;
   private disconnected = false;
   private reason: string | undefined = 'connecting';
@@ -51,7 +47,8 @@ export class NatsSink implements EventSink {
     clearTimeout(this.retryTimer);
     const connection = this.connection;
     this.connection = undefined;
-    this.js = undefined;
+    this.publisher?.close('the sink stopped');
+    this.publisher = undefined;
     if (connection !== undefined && !connection.isClosed()) {
       await connection.close().catch(() => undefined);
     }
@@ -69,19 +66,19 @@ export class NatsSink implements EventSink {
   }
 
   async publish(event: RelayedEvent): Promise<void> {
-    const js = this.js;
-    if (js === undefined || !this.status().connected) throw new Error('NATS is not connected');
+    const publisher = this.publisher;
+    if (publisher === undefined || !this.status().connected) {
+      throw new Error('NATS is not connected');
+    }
     const hdrs = headers();
+    hdrs.set('Nats-Msg-Id', event.body.id);
+    hdrs.set('Nats-Expected-Stream', this.config.stream);
     if (event.traceParent !== null) hdrs.set('traceparent', event.traceParent);
     try {
-      await js.publish(subjectOf(event.body.type), JSON.stringify(event.body), {
-        msgID: event.body.id,
-        headers: hdrs,
-        timeout: this.config.publishTimeoutMs,
-      });
+      await publisher.publish(subjectOf(event.body.type), JSON.stringify(event.body), hdrs);
     } catch (error) {
       // The stream went away (deleted, or a server without its storage): check it again.
-      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+      if (error instanceof NoStreamError && this.streamReady) {
         this.streamReady = false;
         this.reason = 'stream not found';
         void this.ensureStream();
@@ -105,7 +102,7 @@ export class NatsSink implements EventSink {
         return;
       }
       this.connection = connection;
-      this.js = jetstream(connection);
+      this.publisher = new JetStreamPublisher(connection, this.config.publishTimeoutMs);
       this.disconnected = false;
       this.watch(connection).catch((error: unknown) =>
         this.logger.warn(`Watching the NATS connection failed: ${errorMessage(error)}`),
@@ -134,7 +131,8 @@ export class NatsSink implements EventSink {
     }
     if (this.stopped || this.connection !== connection) return;
     this.connection = undefined;
-    this.js = undefined;
+    this.publisher?.close('connection closed');
+    this.publisher = undefined;
     this.outage('connection closed');
     void this.connectLoop(RETRY_FIRST_MS);
   }
