@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { NatsServer, StreamConsumer } from './support/nats-server';
+import { NatsServer, RELAYED, StreamConsumer } from './support/nats-server';
 import { freePort, startService, type ServiceProcess } from './support/service-process';
 import { createTestDatabase, type TestDatabase } from './support/test-app';
 import { eventually } from './support/wait';
@@ -38,8 +38,8 @@ describe('Integration events across kill -9', () => {
   const events = async () =>
     (
       await db.query<{ id: string; type: string; transaction_id: string; published: boolean }>(
-        `SELECT id, type, transaction_id, published_at IS NOT NULL AS published
-         FROM integration_events ORDER BY seq`,
+        `SELECT e.id, e.type, e.transaction_id, ${RELAYED} AS published
+         FROM integration_events e ORDER BY e.seq`,
       )
     ).rows;
 

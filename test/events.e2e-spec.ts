@@ -1,6 +1,6 @@
 import { RetentionService } from '../src/modules/retention/retention.service';
 import { schemaErrors } from './support/event-schemas';
-import { NatsServer, StreamConsumer, type Received } from './support/nats-server';
+import { NatsServer, RELAYED, StreamConsumer, type Received } from './support/nats-server';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
 import { eventually } from './support/wait';
 
@@ -164,7 +164,7 @@ describe('Integration events to NATS JetStream', () => {
       );
 
       const { rows: unpublished } = await plain.db.query(
-        'SELECT 1 FROM integration_events WHERE published_at IS NULL',
+        `SELECT 1 FROM integration_events e WHERE NOT ${RELAYED}`,
       );
       expect(unpublished).toHaveLength(0);
       const relay = await plain.http.get('/admin/relay').set(ADMIN);
@@ -256,21 +256,25 @@ describe('Integration events to NATS JetStream', () => {
       await eventually(
         async () => {
           const { rows } = await t.db.query(
-            'SELECT 1 FROM integration_events WHERE published_at IS NULL',
+            `SELECT 1 FROM integration_events e WHERE NOT ${RELAYED}`,
           );
           return rows.length === 0 ? true : undefined;
         },
         20_000,
         'the events published',
       );
-      // One saga's event still waits (as if the broker had been away since).
+      // One saga's event still waits (as if the broker had been away since): the relay's
+      // cursor is held elsewhere, so this instance relays nothing more.
       const { rows: sagas } = await t.db.query<{ transaction_id: string }>(
         'SELECT transaction_id FROM saga_states ORDER BY created_at',
       );
       const waiting = sagas[0].transaction_id;
       await t.db.query(
-        `INSERT INTO integration_events (type, transaction_id, data, lease_owner, lease_expires_at)
-         VALUES ('purchase.completed', $1, '{}', 'elsewhere', now() + interval '1 hour')`,
+        `UPDATE relay_cursors SET owner = 'elsewhere', expires_at = now() + interval '1 hour'`,
+      );
+      await t.db.query(
+        `INSERT INTO integration_events (type, transaction_id, data)
+         VALUES ('purchase.completed', $1, '{}')`,
         [waiting],
       );
       const retention = t.app.get(RetentionService);

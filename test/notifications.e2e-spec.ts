@@ -1,4 +1,4 @@
-import { NatsServer } from './support/nats-server';
+import { NatsServer, RELAYED } from './support/nats-server';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
 import { eventually } from './support/wait';
@@ -158,8 +158,8 @@ describe('Notification delivery', () => {
         );
         expect(after).toEqual([{ version: before[0].version + 1, status: 'completed' }]);
         const published = await t.db.query(
-          `SELECT 1 FROM integration_events
-           WHERE transaction_id = $1 AND type = 'notification.requested' AND published_at IS NOT NULL`,
+          `SELECT 1 FROM integration_events e
+           WHERE e.transaction_id = $1 AND e.type = 'notification.requested' AND ${RELAYED}`,
           [id],
         );
         expect(published.rows).toHaveLength(1);

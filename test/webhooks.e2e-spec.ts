@@ -1,5 +1,5 @@
 import { RetentionService } from '../src/modules/retention/retention.service';
-import { NatsServer, StreamConsumer } from './support/nats-server';
+import { NatsServer, RELAYED, StreamConsumer } from './support/nats-server';
 import { WebhookReceiver } from './support/webhook-receiver';
 import { ADMIN, startTestApp, type TestApp } from './support/test-app';
 import { eventually } from './support/wait';
@@ -651,7 +651,7 @@ describe('Webhooks beside NATS: neither holds the other back', () => {
       const rows = await eventually(
         async () => {
           const found = await t.db.query<{ published: boolean; status: string | null }>(
-            `SELECT e.published_at IS NOT NULL AS published, d.status
+            `SELECT ${RELAYED} AS published, d.status
              FROM integration_events e LEFT JOIN webhook_deliveries d ON d.event_id = e.id
              WHERE e.transaction_id = $1 AND e.type = 'purchase.completed'`,
             [transactionId],

@@ -166,3 +166,10 @@ export class StreamConsumer {
     await this.connection.close();
   }
 }
+
+/**
+ * SQL: whether the integration event `e` has been relayed to the broker (the relay's cursor has
+ * passed it).
+ */
+export const RELAYED = `EXISTS (SELECT 1 FROM relay_cursors c WHERE c.sink = 'jetstream'
+  AND (e.tx, e.seq) <= (c.stream_tx, c.stream_seq))`;

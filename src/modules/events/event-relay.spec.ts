@@ -8,7 +8,8 @@ import { testIdentity } from '../saga/core/instance-identity.fixture';
 import { SAGA_CHANGED, type SagaChangedEvent } from '../saga/core/saga-changed.event';
 import { EventRelay } from './event-relay';
 import type { EventSink, SinkStatus } from './event-sink';
-import type { IntegrationEventType, RelayedEvent } from './integration-event';
+import type { EventStream } from './event-stream';
+import type { IntegrationEventType, RelayedEvent, StreamCursor } from './integration-event';
 import type { IntegrationEventsRepository } from './integration-events.repository';
 
 function event(seq: number, saga: string, type: IntegrationEventType): RelayedEvent {
@@ -68,18 +69,28 @@ class FakeSink implements EventSink {
 }
 
 function relayOf(batches: RelayedEvent[][], enabled = true, relayBatch = 10) {
-  const settled: { published: string[]; unpublished: string[] }[] = [];
-  const claims: number[] = [];
+  /** Each batch's cursor move: from where it was read to where it got. */
+  const moves: { from: StreamCursor; to: StreamCursor }[] = [];
+  const reads: number[] = [];
+  const at = (event: RelayedEvent): StreamCursor => ({ tx: '500', seq: event.seq });
   const repository = {
-    claim: jest.fn((_owner: string, _lease: number, limit: number) => {
-      claims.push(limit);
-      return Promise.resolve(batches.shift() ?? []);
+    lease: jest.fn((): Promise<StreamCursor | undefined> =>
+      Promise.resolve({ tx: '500', seq: '0' }),
+    ),
+    advance: jest.fn((_owner: string, from: StreamCursor, to: StreamCursor) => {
+      moves.push({ from, to });
+      return Promise.resolve(true);
     }),
-    settle: jest.fn((_owner: string, published: string[], unpublished: string[]) => {
-      settled.push({ published, unpublished });
-      return Promise.resolve();
-    }),
+    release: jest.fn(() => Promise.resolve()),
     backlog: jest.fn(() => Promise.resolve({ backlog: 3, lagSeconds: 1.5 })),
+  };
+  const stream = {
+    read: jest.fn((_cursor: StreamCursor, limit: number) => {
+      reads.push(limit);
+      return Promise.resolve(
+        (batches.shift() ?? []).map((event) => ({ cursor: at(event), event })),
+      );
+    }),
   };
   const events: EventsConfig = {
     enabled,
@@ -99,6 +110,7 @@ function relayOf(batches: RelayedEvent[][], enabled = true, relayBatch = 10) {
   const tx = { run: <T>(work: () => Promise<T>) => work() };
   const relay = new EventRelay(
     repository as unknown as IntegrationEventsRepository,
+    stream as unknown as EventStream,
     notifications as unknown as NotificationsService,
     tx as unknown as TransactionHost,
     testIdentity(),
@@ -106,7 +118,7 @@ function relayOf(batches: RelayedEvent[][], enabled = true, relayBatch = 10) {
     enabled ? [sink] : [],
     config,
   );
-  return { relay, sink, settled, claims, repository, bus, notifications };
+  return { relay, sink, moves, reads, repository, stream, bus, notifications };
 }
 
 /** Lets the relay's background run go as far as it can. */
@@ -130,7 +142,7 @@ describe('EventRelay', () => {
       event(4, 'C', 'notification.requested'),
       event(5, 'C', 'purchase.completed'),
     ];
-    const { relay, sink, settled } = relayOf([batch]);
+    const { relay, sink, moves, repository } = relayOf([batch]);
     relay.onApplicationBootstrap();
     await settle();
     await relay.beforeApplicationShutdown();
@@ -138,9 +150,10 @@ describe('EventRelay', () => {
     expect(sink.taken.slice(0, 3).sort()).toEqual(['id-1', 'id-3', 'id-4']);
     expect(sink.taken.slice(3).sort()).toEqual(['id-2', 'id-5']);
     expect(sink.maxInFlight).toBe(3);
-    expect(settled).toEqual([{ published: ['1', '3', '4', '2', '5'], unpublished: [] }]);
+    expect(moves).toEqual([{ from: { tx: '500', seq: '0' }, to: { tx: '500', seq: '5' } }]);
     expect(sink.started).toBe(1);
     expect(sink.stopped).toBe(1);
+    expect(repository.release).toHaveBeenCalledTimes(1);
   });
 
   it('holds back a saga after an event that failed, and lets the others through', async () => {
@@ -149,14 +162,14 @@ describe('EventRelay', () => {
       event(2, 'A', 'purchase.completed'),
       event(3, 'B', 'purchase.compensated'),
     ];
-    const { relay, sink, settled } = relayOf([batch]);
+    const { relay, sink, moves } = relayOf([batch]);
     sink.failing.add('id-1');
     relay.onApplicationBootstrap();
     await settle();
     await relay.beforeApplicationShutdown();
     expect(sink.taken).toEqual(['id-3']);
-    expect(settled).toEqual([{ published: ['3'], unpublished: ['1', '2'] }]);
-    // Once the sink takes it again, the next round sends the saga's events in order.
+    // The cursor stays before the first event not published: the next round reads it again.
+    expect(moves).toEqual([{ from: { tx: '500', seq: '0' }, to: { tx: '500', seq: '0' } }]);
   });
 
   it('marks the notifications JetStream took delivered, and tells the cache of their sagas', async () => {
@@ -189,8 +202,8 @@ describe('EventRelay', () => {
     ]);
   });
 
-  it('claims again while batches come back full, and stops at a short one', async () => {
-    const { relay, sink, claims } = relayOf(
+  it('reads on from its cursor while batches come back full, and stops at a short one', async () => {
+    const { relay, sink, reads, stream } = relayOf(
       [[event(1, 'A', 'purchase.failed')], [event(2, 'B', 'purchase.failed')], []],
       true,
       1,
@@ -199,15 +212,40 @@ describe('EventRelay', () => {
     await settle();
     await relay.beforeApplicationShutdown();
     expect(sink.taken).toEqual(['id-1', 'id-2']);
-    expect(claims).toEqual([1, 1, 1]);
+    expect(reads).toEqual([1, 1, 1]);
+    expect(stream.read.mock.calls.map((call) => call[0])).toEqual([
+      { tx: '500', seq: '0' },
+      { tx: '500', seq: '1' },
+      { tx: '500', seq: '2' },
+    ]);
   });
 
-  it('claims nothing while a sink is not connected, and reports it', async () => {
-    const { relay, sink, repository } = relayOf([[event(1, 'A', 'purchase.failed')]]);
+  it('reads nothing while another instance holds the cursor, and stops when it is taken over', async () => {
+    const { relay, sink, repository, stream } = relayOf([
+      [event(1, 'A', 'purchase.failed')],
+      [event(2, 'B', 'purchase.failed')],
+    ]);
+    repository.lease.mockResolvedValueOnce(undefined);
+    relay.onApplicationBootstrap();
+    await settle();
+    expect(stream.read).not.toHaveBeenCalled();
+    repository.advance.mockResolvedValueOnce(false);
+    await (relay as unknown as { relayAll(): Promise<void> }).relayAll();
+    expect(sink.taken).toEqual(['id-1']);
+    expect(Logger.prototype.warn).toHaveBeenCalledWith(expect.stringContaining('taken over'));
+    // Taken again: from the cursor recorded, not the one this instance had in hand.
+    repository.lease.mockResolvedValueOnce({ tx: '500', seq: '0' });
+    await (relay as unknown as { relayAll(): Promise<void> }).relayAll();
+    expect(stream.read.mock.calls.at(-1)?.[0]).toEqual({ tx: '500', seq: '0' });
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('reads nothing while a sink is not connected, and reports it', async () => {
+    const { relay, sink, stream } = relayOf([[event(1, 'A', 'purchase.failed')]]);
     sink.connected = false;
     relay.onApplicationBootstrap();
     await settle();
-    expect(repository.claim).not.toHaveBeenCalled();
+    expect(stream.read).not.toHaveBeenCalled();
     expect(relay.sinkStatus()).toEqual([{ name: 'fake', connected: false, reason: 'down' }]);
     expect(await relay.state()).toEqual({
       enabled: true,
@@ -222,17 +260,17 @@ describe('EventRelay', () => {
   it('is woken by a settling saga, once for a burst of them', async () => {
     jest.useFakeTimers();
     try {
-      const { relay, bus, repository } = relayOf([]);
+      const { relay, bus, stream } = relayOf([]);
       relay.onApplicationBootstrap();
       await Promise.resolve();
-      const calls = repository.claim.mock.calls.length;
+      const calls = stream.read.mock.calls.length;
       const settled = { previousStatus: 'in_progress', status: 'completed', step: 'notification' };
       bus.emit(SAGA_CHANGED, settled);
       bus.emit(SAGA_CHANGED, settled);
       // A change that settles nothing does not wake it.
       bus.emit(SAGA_CHANGED, { previousStatus: 'pending', status: 'pending', step: null });
       await jest.advanceTimersByTimeAsync(250);
-      expect(repository.claim.mock.calls.length).toBe(calls + 1);
+      expect(stream.read.mock.calls.length).toBe(calls + 1);
       await relay.beforeApplicationShutdown();
     } finally {
       jest.useRealTimers();
@@ -241,7 +279,7 @@ describe('EventRelay', () => {
 
   it('logs a failing round and goes on at the next', async () => {
     const { relay, repository } = relayOf([]);
-    repository.claim.mockRejectedValueOnce(new Error('database away'));
+    repository.lease.mockRejectedValueOnce(new Error('database away'));
     relay.onApplicationBootstrap();
     await settle();
     expect(Logger.prototype.warn).toHaveBeenCalledWith(expect.stringContaining('database away'));
@@ -252,7 +290,7 @@ describe('EventRelay', () => {
     const { relay, repository } = relayOf([], false);
     relay.onApplicationBootstrap();
     await settle();
-    expect(repository.claim).not.toHaveBeenCalled();
+    expect(repository.lease).not.toHaveBeenCalled();
     expect(relay.sinkStatus()).toBeUndefined();
     expect(await relay.state()).toEqual({
       enabled: false,

@@ -21,7 +21,8 @@ import { notificationIdOf } from '../notifications/notification-delivery';
 import { NotificationsService } from '../notifications/notifications.service';
 import { InstanceIdentity } from '../saga/core/instance-identity';
 import { EVENT_SINKS, type EventSink, type SinkStatus } from './event-sink';
-import type { RelayedEvent } from './integration-event';
+import { EventStream } from './event-stream';
+import type { RelayedEvent, StreamCursor } from './integration-event';
 import { IntegrationEventsRepository, type RelayBacklog } from './integration-events.repository';
 import { relayMetrics } from './relay-metrics';
 
@@ -43,21 +44,21 @@ export interface RelayState {
   published: number;
 }
 
-/** What one claim gave: the events published and those left for later. */
-interface ClaimOutcome {
-  claimed: number;
+/** What one batch gave: the events read, those published and those left for later. */
+interface BatchOutcome {
+  read: number;
   published: number;
   failed: number;
 }
 
 /**
- * Relays the integration events from PostgreSQL to the sinks. Each round claims a batch of
- * unpublished events (leased to this instance, so that one instance relays an event at a time),
- * publishes them with many in flight and settles the batch in one statement. A saga's events go
- * out in order: a batch is published in waves, the first event of every saga first, and a
- * saga's next event only once the previous one is acknowledged; a failure keeps its saga's later
- * events back. While a sink is unreachable nothing is claimed: the events wait in the database,
- * and purchases never wait for the relay.
+ * Relays the integration events from PostgreSQL to the sinks. One instance at a time holds the
+ * relay's cursor over the events' stream (a lease, renewed with each batch): it reads a batch,
+ * publishes it with many in flight, and moves the cursor past it in one statement. A saga's
+ * events go out in order: a batch is published in waves, the first event of every saga first,
+ * and a saga's next event only once the previous one is acknowledged; a failure keeps its saga's
+ * later events back, and the cursor stops before it. While a sink is unreachable nothing is
+ * read: the events wait in the database, and purchases never wait for the relay.
  */
 @Injectable()
 export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -70,9 +71,12 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
   private publishedHere = 0;
   private failing = false;
   private readonly active: boolean;
+  /** The relay's cursor while this instance holds it. */
+  private cursor: StreamCursor | undefined;
 
   constructor(
     private readonly events: IntegrationEventsRepository,
+    private readonly stream: EventStream,
     private readonly notifications: NotificationsService,
     private readonly tx: TransactionHost,
     private readonly identity: InstanceIdentity,
@@ -100,6 +104,11 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
     clearTimeout(this.wakeTimer);
     await this.task.stop();
     await Promise.all(this.sinks.map((sink) => sink.stop()));
+    try {
+      await this.events.release(this.identity.id);
+    } catch (error) {
+      this.logger.warn(`Letting the relay's cursor go failed: ${errorMessage(error)}`);
+    }
   }
 
   /** The relay's state now (the backlog read fresh). */
@@ -133,15 +142,23 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
     }, WAKE_LINGER_MS);
   };
 
-  /** Claims and publishes until nothing is left or a sink is not ready; never throws. */
+  /**
+   * Publishes batch after batch until nothing is left or a sink is not ready, while this
+   * instance holds the relay's cursor; never throws.
+   */
   private async relayAll(): Promise<void> {
     try {
       for (;;) {
         const statuses = this.sinks.map((sink) => sink.status());
         for (const status of statuses) relayMetrics.connected(status.name, status.connected);
         if (this.identity.draining || !statuses.every((status) => status.connected)) break;
-        const outcome = await this.relayBatch();
-        if (outcome.failed > 0 || outcome.claimed < this.config.relayBatch) break;
+        const held = await this.events.lease(this.identity.id, this.config.relayLeaseMs);
+        // Taken now: from the cursor recorded, whoever recorded it; held all along: the one in
+        // hand (a batch may be recording it).
+        this.cursor = held === undefined ? undefined : (this.cursor ?? held);
+        if (this.cursor === undefined) break;
+        const outcome = await this.relayBatch(this.cursor);
+        if (outcome.failed > 0 || outcome.read < this.config.relayBatch) break;
       }
       await this.readBacklog(false);
     } catch (error) {
@@ -149,22 +166,20 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  /** One claim: published in waves, settled in one statement. */
-  private async relayBatch(): Promise<ClaimOutcome> {
-    const owner = this.identity.id;
-    const claimed = await this.events.claim(
-      owner,
-      this.config.relayLeaseMs,
-      this.config.relayBatch,
-    );
-    if (claimed.length === 0) return { claimed: 0, published: 0, failed: 0 };
+  /**
+   * One batch from `from`: published in waves, then the cursor moved past the events published
+   * without a gap before them, with the notifications handed off, in one transaction.
+   */
+  private async relayBatch(from: StreamCursor): Promise<BatchOutcome> {
+    const read = await this.stream.read(from, this.config.relayBatch);
+    if (read.length === 0) return { read: 0, published: 0, failed: 0 };
     const bySaga = new Map<string, RelayedEvent[]>();
-    for (const event of claimed) {
+    for (const { event } of read) {
       const list = bySaga.get(event.body.transactionId);
       if (list === undefined) bySaga.set(event.body.transactionId, [event]);
       else list.push(event);
     }
-    const published: string[] = [];
+    const published = new Set<string>();
     let failed = 0;
     let lastError: unknown;
     let sagas = [...bySaga.values()];
@@ -174,7 +189,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
       const next: RelayedEvent[][] = [];
       results.forEach((result, at) => {
         if (result.status === 'fulfilled') {
-          published.push(current[at].seq);
+          published.add(current[at].seq);
           if (sagas[at].length > wave + 1) next.push(sagas[at]);
         } else {
           failed++;
@@ -183,28 +198,38 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
       });
       sagas = next;
     }
-    const publishedSet = new Set(published);
-    const unpublished = claimed.filter((event) => !publishedSet.has(event.seq)).map((e) => e.seq);
-    // The notifications JetStream took are delivered, in the settle's transaction.
-    const handedOff = claimed
-      .filter((event) => publishedSet.has(event.seq))
-      .flatMap((event) => notificationIdOf(event.body) ?? []);
-    const settle = () => this.events.settle(owner, published, unpublished);
-    const changes =
-      handedOff.length === 0
-        ? await settle().then(() => [])
-        : await this.tx.run(async () => {
-            await settle();
-            return this.notifications.recordHandedOff(handedOff);
-          });
+    // The cursor passes what was published up to the first event that was not: those after it
+    // are published again next time (the stream drops the duplicates by id).
+    let to = from;
+    for (const entry of read) {
+      if (!published.has(entry.event.seq)) break;
+      to = entry.cursor;
+    }
+    // The notifications JetStream took are delivered, in the cursor's transaction.
+    const handedOff = read
+      .filter((entry) => published.has(entry.event.seq))
+      .flatMap((entry) => notificationIdOf(entry.event.body) ?? []);
+    const recorded = await this.tx.run(async () => {
+      if (!(await this.events.advance(this.identity.id, from, to, this.config.relayLeaseMs))) {
+        return undefined;
+      }
+      return this.notifications.recordHandedOff(handedOff);
+    });
+    if (recorded === undefined) {
+      // Another instance holds the cursor now and publishes from where it found it.
+      this.cursor = undefined;
+      this.logger.warn("The relay's cursor was taken over by another instance");
+      return { read: read.length, published: 0, failed: 0 };
+    }
+    this.cursor = to;
     await Promise.all(
-      changes.map((change) =>
+      recorded.map((change) =>
         this.bus.emitAsync(SAGA_CHANGED, notificationDeliveryChanged(change)),
       ),
     );
-    this.publishedHere += published.length;
+    this.publishedHere += published.size;
     for (const sink of this.sinks) {
-      relayMetrics.published(sink.name, published.length);
+      relayMetrics.published(sink.name, published.size);
       if (failed > 0) relayMetrics.failed(sink.name, failed);
     }
     if (failed > 0 && !this.failing) {
@@ -216,7 +241,7 @@ export class EventRelay implements OnApplicationBootstrap, BeforeApplicationShut
       this.failing = false;
       this.logger.log('Integration events are published again');
     }
-    return { claimed: claimed.length, published: published.length, failed };
+    return { read: read.length, published: published.size, failed };
   }
 
   /** To every sink; done once all hold it. */

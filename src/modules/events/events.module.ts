@@ -5,6 +5,7 @@ import { NotificationsModule } from '../notifications/notifications.module';
 import { SagaModule } from '../saga/saga.module';
 import { EventRelay } from './event-relay';
 import { EVENT_SINKS, type EventSink } from './event-sink';
+import { EventStream } from './event-stream';
 import { IntegrationEventsRepository } from './integration-events.repository';
 import { NatsSink } from './nats-sink';
 import { RelayController } from './relay.controller';
@@ -15,6 +16,7 @@ import { RelayController } from './relay.controller';
   controllers: [RelayController],
   providers: [
     IntegrationEventsRepository,
+    EventStream,
     EventRelay,
     {
       provide: EVENT_SINKS,
@@ -25,6 +27,6 @@ import { RelayController } from './relay.controller';
       inject: [ConfigService],
     },
   ],
-  exports: [EventRelay],
+  exports: [EventRelay, EventStream],
 })
 export class EventsModule {}

@@ -1,8 +1,8 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 /**
- * A public integration event waiting to be relayed to the sinks, or relayed (`published_at`).
- * Written only while a sink is configured; see IntegrationEvents1796400000000.
+ * A public integration event, written only while a sink is configured (IntegrationEvents
+ * 1796400000000); the sinks read them as a stream, each from its own cursor.
  */
 @Entity('integration_events')
 @Index('idx_integration_events_transaction', ['transactionId'])
@@ -29,18 +29,7 @@ export class IntegrationEventEntity {
   @Column({ name: 'trace_parent', type: 'varchar', length: 55, nullable: true })
   traceParent!: string | null;
 
-  @Column({ name: 'published_at', type: 'timestamptz', nullable: true })
-  publishedAt!: Date | null;
-
-  // `tx` (xid8, the transaction that wrote it; see WebhookStreams1796850000000) is not mapped:
-  // TypeORM has no xid8 type. The webhooks' streams read it by SQL.
-
-  @Column({ name: 'lease_owner', type: 'varchar', length: 100, nullable: true })
-  leaseOwner!: string | null;
-
-  @Column({ name: 'lease_expires_at', type: 'timestamptz', nullable: true })
-  leaseExpiresAt!: Date | null;
-
-  @Column({ type: 'int', default: 0 })
-  attempts!: number;
+  // `tx` (xid8, the transaction that wrote it; see EventStreams1796850000000) is not mapped:
+  // TypeORM has no xid8 type. The sinks' streams read it by SQL (EventStream), and so is
+  // `relay_cursors`, the broker relay's cursor.
 }

@@ -88,3 +88,15 @@ export function relayedEvent(row: EventRow): RelayedEvent {
     },
   };
 }
+
+/** Where a stream reader stands: the last event it took, in (transaction, seq) order. */
+export interface StreamCursor {
+  tx: string;
+  seq: string;
+}
+
+/** An event of the stream, with its place in it. */
+export interface StreamEvent {
+  cursor: StreamCursor;
+  event: RelayedEvent;
+}

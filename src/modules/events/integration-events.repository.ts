@@ -1,76 +1,77 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
-import { EVENT_COLUMNS, relayedEvent, type EventRow, type RelayedEvent } from './integration-event';
+import type { StreamCursor } from './integration-event';
+
+/** The broker's cursor in `relay_cursors`. */
+const SINK = 'jetstream';
 
 /** What waits to be relayed: how many events, and how old the oldest is. */
 export interface RelayBacklog {
   backlog: number;
-  /** Seconds since the oldest unpublished event was written; 0 when none waits. */
+  /** Seconds since the oldest event not yet relayed was written; 0 when none waits. */
   lagSeconds: number;
 }
 
 /**
- * The integration events' relay state in `integration_events` (the saga's statements write the
- * rows themselves, in the transactions of the changes that cause them).
+ * The broker relay's progress over the integration events' stream (EventStream): its cursor,
+ * held by one instance at a time under a lease, and moved past each batch it published.
  */
 @Injectable()
 export class IntegrationEventsRepository {
   constructor(private readonly tx: TransactionHost) {}
 
   /**
-   * Claims up to `limit` unpublished events for `owner`, oldest first, leased for `leaseMs`.
-   * An event whose saga has an earlier event leased elsewhere is left alone, so that a saga's
-   * events never go out of order across instances; claims are serialized (an advisory lock) for
-   * that check to see the other instances' claims, and SKIP LOCKED keeps them off rows being
-   * marked.
+   * Leases the relay's cursor to `owner` for `leaseMs` (or renews its lease) and answers where
+   * it stands; undefined while another instance holds it.
    */
-  async claim(owner: string, leaseMs: number, limit: number): Promise<RelayedEvent[]> {
-    const rows = await this.tx.run(async () => {
-      await this.tx.query(`SELECT pg_advisory_xact_lock(hashtext('integration_events.claim'))`);
-      return this.tx.query<EventRow>(
-        `UPDATE integration_events e SET lease_owner = $1,
-           lease_expires_at = now() + $2::int * interval '1 millisecond',
-           attempts = e.attempts + 1
-         WHERE e.seq IN (
-           SELECT c.seq FROM integration_events c
-           WHERE c.published_at IS NULL
-             AND (c.lease_expires_at IS NULL OR c.lease_expires_at < now())
-             AND NOT EXISTS (
-               SELECT 1 FROM integration_events p
-               WHERE p.transaction_id = c.transaction_id AND p.published_at IS NULL
-                 AND p.seq < c.seq AND p.lease_expires_at >= now())
-           ORDER BY c.seq
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED)
-         RETURNING ${EVENT_COLUMNS}`,
-        [owner, leaseMs, limit],
-      );
-    });
-    return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(relayedEvent);
+  async lease(owner: string, leaseMs: number): Promise<StreamCursor | undefined> {
+    const [row] = await this.tx.query<{ tx: string; seq: string }>(
+      `UPDATE relay_cursors SET owner = $2,
+         expires_at = now() + $3::int * interval '1 millisecond'
+       WHERE sink = $1 AND (owner = $2 OR owner IS NULL OR expires_at < now())
+       RETURNING stream_tx::text AS tx, stream_seq::text AS seq`,
+      [SINK, owner, leaseMs],
+    );
+    return row;
   }
 
   /**
-   * Settles a claim in one statement: `published` are marked published, `unpublished` are let go
-   * for the next claim (here or elsewhere). Only rows still leased to `owner` change.
+   * Moves the cursor from `from` to `to` and renews the lease, in the caller's transaction;
+   * false, and nothing changes, unless `owner` still holds it at `from`.
    */
-  async settle(owner: string, published: string[], unpublished: string[]): Promise<void> {
-    if (published.length === 0 && unpublished.length === 0) return;
+  async advance(
+    owner: string,
+    from: StreamCursor,
+    to: StreamCursor,
+    leaseMs: number,
+  ): Promise<boolean> {
+    const rows = await this.tx.query(
+      `UPDATE relay_cursors SET stream_tx = $5::xid8, stream_seq = $6::bigint,
+         expires_at = now() + $7::int * interval '1 millisecond'
+       WHERE sink = $1 AND owner = $2 AND stream_tx = $3::xid8 AND stream_seq = $4::bigint
+       RETURNING 1`,
+      [SINK, owner, from.tx, from.seq, to.tx, to.seq, leaseMs],
+    );
+    return rows.length > 0;
+  }
+
+  /** Lets the cursor go (at shutdown): another instance takes it at once. */
+  async release(owner: string): Promise<void> {
     await this.tx.query(
-      `UPDATE integration_events SET
-         published_at = CASE WHEN seq = ANY($2::bigint[]) THEN now() END,
-         lease_owner = NULL, lease_expires_at = NULL
-       WHERE seq = ANY($2::bigint[] || $3::bigint[]) AND lease_owner = $1
-         AND published_at IS NULL`,
-      [owner, published, unpublished],
+      `UPDATE relay_cursors SET owner = NULL, expires_at = NULL WHERE sink = $1 AND owner = $2`,
+      [SINK, owner],
     );
   }
 
-  /** How much waits to be relayed (the partial index of unpublished events answers it). */
+  /** How much waits to be relayed: the events past the cursor (an index range). */
   async backlog(): Promise<RelayBacklog> {
     const row = await this.tx.one<{ backlog: number; lag: number | null }>(
       `SELECT count(*)::int AS backlog,
-              extract(epoch FROM now() - min(occurred_at))::float8 AS lag
-       FROM integration_events WHERE published_at IS NULL`,
+              extract(epoch FROM now() - min(e.occurred_at))::float8 AS lag
+       FROM relay_cursors c
+       JOIN integration_events e ON (e.tx, e.seq) > (c.stream_tx, c.stream_seq)
+       WHERE c.sink = $1`,
+      [SINK],
     );
     return { backlog: row?.backlog ?? 0, lagSeconds: Math.max(0, row?.lag ?? 0) };
   }

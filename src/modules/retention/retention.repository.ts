@@ -45,11 +45,14 @@ export interface DueCounts {
 /** The ids of outbox events still to be published: neither they nor their sagas may go. */
 /**
  * An integration event (`i`) a sink still has to take: the broker relay's when NATS is
- * configured; the webhooks' when they are on and the stream of an enabled endpoint subscribed to
- * it has not passed it yet (the parameters hold those two flags).
+ * configured (its cursor has not passed it); the webhooks' when they are on and the stream of an
+ * enabled endpoint subscribed to it has not passed it yet (the parameters hold those two flags).
  */
 function eventPending(relayed: string, webhooks: string): string {
-  return `((${relayed}::boolean AND i.published_at IS NULL) OR (${webhooks}::boolean AND EXISTS (
+  return `((${relayed}::boolean AND EXISTS (
+    SELECT 1 FROM relay_cursors c
+    WHERE c.sink = 'jetstream' AND (i.tx, i.seq) > (c.stream_tx, c.stream_seq)))
+  OR (${webhooks}::boolean AND EXISTS (
     SELECT 1 FROM webhook_endpoints w
     WHERE w.enabled AND i.type = ANY(w.events) AND (i.tx, i.seq) > (w.stream_tx, w.stream_seq))))`;
 }
@@ -64,7 +67,7 @@ const PENDING_SAGAS = `SELECT pe.aggregate_id FROM outbox_events pe WHERE pe.id 
  */
 @Injectable()
 export class RetentionRepository {
-  /** Whether the broker relay (published_at) and the webhooks (their streams) take the events. */
+  /** Whether the broker relay and the webhooks (their cursors) take the events. */
   private readonly relayed: boolean;
   private readonly webhooks: boolean;
 

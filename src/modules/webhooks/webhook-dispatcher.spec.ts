@@ -17,10 +17,10 @@ import {
   type EndpointHealth,
   type FirstAttempt,
   type LeasedStream,
-  type StreamCursor,
-  type StreamEvent,
   type WebhooksRepository,
 } from './webhooks.repository';
+import type { EventStream } from '../events/event-stream';
+import type { StreamCursor, StreamEvent } from '../events/integration-event';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 80));
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -40,7 +40,7 @@ function setup(env: Record<string, string> = {}, failsWithWebhooks = false) {
   const repository = {
     leaseStreams: jest.fn((): Promise<LeasedStream[]> => Promise.resolve([])),
     releaseStreams: jest.fn(() => Promise.resolve()),
-    readStream: jest.fn((_cursor: StreamCursor, _limit: number): Promise<StreamEvent[]> =>
+    read: jest.fn((_cursor: StreamCursor, _limit: number): Promise<StreamEvent[]> =>
       Promise.resolve([]),
     ),
     recordStream: jest.fn(
@@ -75,6 +75,7 @@ function setup(env: Record<string, string> = {}, failsWithWebhooks = false) {
   const bus = new EventEmitter2();
   const dispatcher = new WebhookDispatcher(
     repository as unknown as WebhooksRepository,
+    repository as unknown as EventStream,
     notifications as unknown as NotificationsService,
     tx as unknown as TransactionHost,
     testIdentity(),
@@ -188,7 +189,7 @@ describe('WebhookDispatcher', () => {
   it('sends the subscribed events of a batch, signed, and records them with the cursor past all', async () => {
     const { dispatcher, repository, notifications, bus } = setup();
     repository.leaseStreams.mockResolvedValue([stream(receiverUrl)]);
-    repository.readStream
+    repository.read
       .mockResolvedValueOnce([
         event(8, 'purchase.completed'),
         event(9, 'purchase.failed'),
@@ -210,7 +211,7 @@ describe('WebhookDispatcher', () => {
       type: 'purchase.completed',
       transactionId: 'T8',
     });
-    expect(repository.readStream.mock.calls[0][0]).toEqual({ tx: '100', seq: '7' });
+    expect(repository.read.mock.calls[0][0]).toEqual({ tx: '100', seq: '7' });
     const [owner, endpointId, cursor, , attempts] = repository.recordStream.mock.calls[0];
     expect(owner).toBe(testIdentity().id);
     expect(endpointId).toBe('e1');
@@ -224,7 +225,7 @@ describe('WebhookDispatcher', () => {
       expect.objectContaining({ transactionId: 'T10', version: 4, status: 'completed' }),
     ]);
     // The next read starts where the record left the cursor.
-    expect(repository.readStream.mock.calls[1][0]).toEqual({ tx: '101', seq: '10' });
+    expect(repository.read.mock.calls[1][0]).toEqual({ tx: '101', seq: '10' });
   });
 
   it('reads on as sagas settle, and stops a stream another instance took over', async () => {
@@ -232,28 +233,28 @@ describe('WebhookDispatcher', () => {
     repository.leaseStreams.mockResolvedValue([stream(NOWHERE)]);
     dispatcher.onApplicationBootstrap();
     await settle();
-    const reads = repository.readStream.mock.calls.length;
+    const reads = repository.read.mock.calls.length;
     bus.emit(SAGA_CHANGED, { status: 'running', previousStatus: 'pending' });
     await settle();
-    expect(repository.readStream.mock.calls.length).toBe(reads);
-    repository.readStream.mockResolvedValueOnce([event(8, 'purchase.completed')]);
+    expect(repository.read.mock.calls.length).toBe(reads);
+    repository.read.mockResolvedValueOnce([event(8, 'purchase.completed')]);
     repository.recordStream.mockResolvedValueOnce(false);
     bus.emit(SAGA_CHANGED, { status: 'completed', previousStatus: 'running' });
     bus.emit(SAGA_CHANGED, { status: 'completed', previousStatus: 'running' });
     await settle();
-    expect(repository.readStream.mock.calls.length).toBe(reads + 1);
+    expect(repository.read.mock.calls.length).toBe(reads + 1);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('taken over'));
     // Dropped: a settling saga no longer reads it (the next lease decides).
     bus.emit(SAGA_CHANGED, { status: 'completed', previousStatus: 'running' });
     await settle();
-    expect(repository.readStream.mock.calls.length).toBe(reads + 1);
+    expect(repository.read.mock.calls.length).toBe(reads + 1);
     await dispatcher.beforeApplicationShutdown();
   });
 
   it('records a failed first attempt with the wait before its retry', async () => {
     const { dispatcher, repository } = setup({ WEBHOOK_RETRY_SCHEDULE: '1s' });
     repository.leaseStreams.mockResolvedValue([stream(NOWHERE)]);
-    repository.readStream.mockResolvedValueOnce([event(8, 'purchase.completed')]);
+    repository.read.mockResolvedValueOnce([event(8, 'purchase.completed')]);
     dispatcher.onApplicationBootstrap();
     await settle();
     await dispatcher.beforeApplicationShutdown();

@@ -12,7 +12,8 @@ import { errorMessage } from '../../common/errors/error-message';
 import { PeriodicTask } from '../../common/periodic-task';
 import type { AppConfig, WebhooksConfig } from '../../config/configuration';
 import { TransactionHost } from '../../database/transaction-host';
-import type { RelayedEvent } from '../events/integration-event';
+import { EventStream } from '../events/event-stream';
+import type { RelayedEvent, StreamCursor } from '../events/integration-event';
 import { relayMetrics } from '../events/relay-metrics';
 import { notificationIdOf } from '../notifications/notification-delivery';
 import { NotificationsService, type DeliveryChange } from '../notifications/notifications.service';
@@ -33,7 +34,6 @@ import {
   type EndpointHealth,
   type FirstAttempt,
   type LeasedStream,
-  type StreamCursor,
 } from './webhooks.repository';
 
 /** The name of the webhooks in the relay's metrics (`sink` label). */
@@ -105,6 +105,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   constructor(
     private readonly repository: WebhooksRepository,
+    private readonly events: EventStream,
     private readonly notifications: NotificationsService,
     private readonly tx: TransactionHost,
     private readonly identity: InstanceIdentity,
@@ -258,7 +259,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
    */
   private async readBatch(stream: Stream): Promise<boolean> {
     const { lease } = stream;
-    const read = await this.repository.readStream(stream.cursor, this.batchSize);
+    const read = await this.events.read(stream.cursor, this.batchSize);
     if (read.length === 0) return false;
     const to = read[read.length - 1].cursor;
     const since = lease.createdAt.getTime();

@@ -48,7 +48,7 @@ export class WebhookEndpointEntity {
   updatedAt!: Date;
 
   // Its stream's cursor, `stream_tx` (xid8) with `stream_seq`: the last integration event it
-  // took, in (tx, seq) order (see WebhookStreams1796850000000). TypeORM has no xid8 type.
+  // took, in (tx, seq) order (see EventStreams1796850000000). TypeORM has no xid8 type.
 
   @Column({ name: 'stream_seq', type: 'bigint', default: 0 })
   streamSeq!: string;

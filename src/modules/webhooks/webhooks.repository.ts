@@ -1,11 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { TransactionHost } from '../../database/transaction-host';
-import {
-  EVENT_COLUMNS,
-  relayedEvent,
-  type EventRow,
-  type RelayedEvent,
-} from '../events/integration-event';
+import type { RelayedEvent, StreamCursor } from '../events/integration-event';
 import { NOTIFICATION_REQUESTED, notificationIdOf } from '../notifications/notification-delivery';
 import type { AttemptResult } from './webhook-sender';
 
@@ -88,12 +83,6 @@ export interface EndpointAttempt {
   result: Pick<AttemptResult, 'outcome'>;
 }
 
-/** Where an endpoint's stream stands: the last event it took, in (transaction, seq) order. */
-export interface StreamCursor {
-  tx: string;
-  seq: string;
-}
-
 /** An endpoint whose stream an instance reads, with what reading and signing need. */
 export interface LeasedStream {
   endpointId: string;
@@ -104,12 +93,6 @@ export interface LeasedStream {
   /** Only events that occurred since it was registered go to it. */
   createdAt: Date;
   cursor: StreamCursor;
-}
-
-/** An event of the stream, with its place in it. */
-export interface StreamEvent {
-  cursor: StreamCursor;
-  event: RelayedEvent;
 }
 
 /** The first attempt at an event of a stream, to record. */
@@ -288,23 +271,6 @@ export class WebhooksRepository {
        WHERE stream_owner = $1`,
       [owner],
     );
-  }
-
-  /**
-   * The next `limit` integration events after `cursor`, in stream order: only those of
-   * transactions older than every one still running (the snapshot's xmin), so that an event
-   * committed later can never land behind a cursor that passed its place.
-   */
-  async readStream(cursor: StreamCursor, limit: number): Promise<StreamEvent[]> {
-    const rows = await this.tx.query<EventRow & { tx: string }>(
-      `SELECT e.tx::text AS tx, ${EVENT_COLUMNS} FROM integration_events e
-       WHERE (e.tx, e.seq) > ($1::xid8, $2::bigint)
-         AND e.tx < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY e.tx, e.seq
-       LIMIT $3`,
-      [cursor.tx, cursor.seq, limit],
-    );
-    return rows.map((row) => ({ cursor: { tx: row.tx, seq: row.seq }, event: relayedEvent(row) }));
   }
 
   /**
