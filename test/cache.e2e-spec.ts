@@ -7,7 +7,7 @@ import { MemoryVersionedCache } from '../src/modules/cache/memory-versioned-cach
 import { RedisVersionedCache } from '../src/modules/cache/redis-versioned-cache';
 import type { VersionedCache } from '../src/modules/cache/versioned-cache';
 import { SagaRepository } from '../src/modules/saga/core/saga.repository';
-import { SagaViewCache } from '../src/modules/saga/read-model/saga-view.cache';
+import { SagaViewCache, viewVersion } from '../src/modules/saga/read-model/saga-view.cache';
 import { holdStep, holdSteps } from './support/hold-step';
 import { freePort, RedisServer } from './support/redis-server';
 import { startTestApp, TestApp } from './support/test-app';
@@ -474,11 +474,16 @@ describe.each([
     expect(second.body).toMatchObject({ found: true, saga: { transactionId: id } });
     expect(await cacheRequests('hit')).toBe(hits + 1);
     if (admin !== undefined) {
-      const { rows } = await t.db.query<{ version: number }>(
-        'SELECT version FROM saga_states WHERE transaction_id = $1',
+      // Cached at the row version it was read at (and its notification's revision within it).
+      const { rows } = await t.db.query<{ version: number; revision: number | null }>(
+        `SELECT s.version, (SELECT n.revision FROM notifications n
+                            WHERE n.transaction_id = s.transaction_id) AS revision
+         FROM saga_states s WHERE s.transaction_id = $1`,
         [id],
       );
-      expect(await admin.hget(`${prefix}saga:${id}`, 'v')).toBe(String(rows[0].version));
+      expect(await admin.hget(`${prefix}saga:${id}`, 'v')).toBe(
+        String(viewVersion(rows[0].version, rows[0].revision ?? 0)),
+      );
     }
   });
 

@@ -151,12 +151,18 @@ describe('Notification delivery', () => {
         const stored = await row(t, id);
         expect(stored.status).toBe('delivered');
         expect(stored.delivered_at).not.toBeNull();
-        // The view moved with the saga's version: the completed saga is otherwise unchanged.
+        // The completed saga's row is untouched: the view moved with the notification's revision
+        // (the cached pending view was dropped, as the answer above shows).
         const { rows: after } = await t.db.query<{ version: number; status: string }>(
           'SELECT version, status FROM saga_states WHERE transaction_id = $1',
           [id],
         );
-        expect(after).toEqual([{ version: before[0].version + 1, status: 'completed' }]);
+        expect(after).toEqual([{ version: before[0].version, status: 'completed' }]);
+        const { rows: revision } = await t.db.query<{ revision: number }>(
+          `SELECT revision FROM notifications WHERE transaction_id = $1`,
+          [id],
+        );
+        expect(revision).toEqual([{ revision: 1 }]);
         const published = await t.db.query(
           `SELECT 1 FROM integration_events e
            WHERE e.transaction_id = $1 AND e.type = 'notification.requested' AND ${RELAYED}`,

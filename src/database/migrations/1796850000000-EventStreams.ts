@@ -13,6 +13,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * just before the first it had not published (those after it that it had are sent again: the
  * stream drops them as duplicates within its window), the endpoints' cursors before them all.
  * Older events keep a null `tx` and are never streamed again.
+ *
+ * A notification's delivery state changes (pending → delivered / failed) count on its own row
+ * (`revision`) instead of bumping its saga's row version: the saga's cached view is versioned by
+ * both (SagaViewCache).
  */
 export class EventStreams1796850000000 implements MigrationInterface {
   name = 'EventStreams1796850000000';
@@ -61,9 +65,14 @@ export class EventStreams1796850000000 implements MigrationInterface {
     await queryRunner.query(
       `CREATE INDEX "idx_notifications_pending" ON "notifications" ("transaction_id") WHERE "status" = 'pending'`,
     );
+    // A notification's delivery changes count on its row, no longer on its saga's version.
+    await queryRunner.query(
+      `ALTER TABLE "notifications" ADD "revision" smallint NOT NULL DEFAULT 0`,
+    );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`ALTER TABLE "notifications" DROP COLUMN "revision"`);
     await queryRunner.query(`DROP INDEX "idx_notifications_pending"`);
     await queryRunner.query(
       `ALTER TABLE "integration_events"

@@ -182,7 +182,7 @@ describe('EventRelay', () => {
     const { relay, sink, notifications, bus } = relayOf([batch]);
     sink.failing.add('id-1');
     notifications.recordHandedOff.mockResolvedValueOnce([
-      { transactionId: 'B', pattern: 'choreography', version: 7 },
+      { transactionId: 'B', pattern: 'choreography', version: 7, revision: 1 },
     ]);
     const changed: SagaChangedEvent[] = [];
     bus.on(SAGA_CHANGED, (change: SagaChangedEvent) => changed.push(change));
@@ -196,6 +196,7 @@ describe('EventRelay', () => {
         transactionId: 'B',
         pattern: 'choreography',
         version: 7,
+        notificationRevision: 1,
         previousStatus: 'completed',
         status: 'completed',
       }),

@@ -17,38 +17,38 @@ export interface NotificationRow {
   created_at: Date;
 }
 
-/** A saga whose notification's delivery state changed, at its new row version. */
+/** A saga whose notification's delivery state changed: its row version, the new revision. */
 export interface DeliveryChange {
   transactionId: string;
   pattern: SagaPattern;
   version: number;
+  /** The notification's revision after the change (each delivery change adds one). */
+  revision: number;
 }
 
 /**
- * A notification's delivery state moves, and so does its (completed) saga's row version: the
- * saga's view shows that state and is cached by version. A completed saga is moved by nobody
- * else (no engine, recovery or admin acts on it), so the bump fences no one out.
+ * A notification's delivery state moves and its revision with it; its saga's row is only read
+ * (for the cache, which versions the saga's view by both).
  */
 function movingDelivery(update: string): string {
   return `WITH changed AS (
          ${update}
-         RETURNING transaction_id
-       ), bumped AS (
-         UPDATE saga_states s SET version = s.version + 1, updated_at = now()
-         FROM changed c WHERE s.transaction_id = c.transaction_id AND s.status = 'completed'
-         RETURNING s.transaction_id, s.pattern, s.version
+         RETURNING transaction_id, revision
        )
-       SELECT transaction_id, pattern, version FROM bumped ORDER BY transaction_id`;
+       SELECT s.transaction_id, s.pattern, s.version, c.revision
+       FROM changed c JOIN saga_states s ON s.transaction_id = c.transaction_id
+       ORDER BY s.transaction_id`;
 }
 
 const DELIVERED = movingDelivery(
-  `UPDATE notifications SET status = 'delivered', delivered_at = now(), error = NULL
+  `UPDATE notifications SET status = 'delivered', delivered_at = now(), error = NULL,
+           revision = revision + 1
          WHERE notification_id = ANY($1::varchar[]) AND status <> 'delivered'`,
 );
 
 // Only a pending one fails: a delivered one never goes back, and a failed one keeps its reason.
 const FAILED = movingDelivery(
-  `UPDATE notifications SET status = 'failed', error = $2
+  `UPDATE notifications SET status = 'failed', error = $2, revision = revision + 1
          WHERE notification_id = ANY($1::varchar[]) AND status = 'pending'`,
 );
 
@@ -129,11 +129,13 @@ export class NotificationsRepository {
       transaction_id: string;
       pattern: SagaPattern;
       version: number;
+      revision: number;
     }>(sql, params);
     return rows.map((row) => ({
       transactionId: row.transaction_id,
       pattern: row.pattern,
       version: row.version,
+      revision: row.revision,
     }));
   }
 }

@@ -197,7 +197,7 @@ describe('WebhookDispatcher', () => {
       ])
       .mockResolvedValue([]);
     notifications.recordHandedOff.mockResolvedValueOnce([
-      { transactionId: 'T10', pattern: 'orchestration', version: 4 },
+      { transactionId: 'T10', pattern: 'orchestration', version: 4, revision: 1 },
     ]);
     const changed: SagaChangedEvent[] = [];
     bus.on(SAGA_CHANGED, (change: SagaChangedEvent) => changed.push(change));

@@ -25,6 +25,8 @@ export interface SagaChangedEvent {
   /** Milliseconds since the saga was created, for sagas reaching a terminal status. */
   sagaAgeMs: number | null;
   at: Date;
+  /** Set when only its notification's delivery changed: the notification's new revision. */
+  notificationRevision?: number;
 }
 
 /** What changed a saga: the step or compensation whose transaction committed. */
@@ -63,11 +65,12 @@ export function sagaChanged(
 }
 
 /**
- * The change of a completed saga whose notification's delivery state moved (its row version was
- * bumped with it): only its view changed, so the cache drops what it held.
+ * The change of a completed saga whose notification's delivery state moved (its row version
+ * stays; the notification's revision moved): only its view changed, so the cache drops what it
+ * held.
  */
 export function notificationDeliveryChanged(
-  saga: { transactionId: string; pattern: SagaPattern; version: number },
+  saga: { transactionId: string; pattern: SagaPattern; version: number; revision: number },
   at: Date = new Date(),
 ): SagaChangedEvent {
   return {
@@ -82,6 +85,7 @@ export function notificationDeliveryChanged(
     durationMs: null,
     sagaAgeMs: null,
     at,
+    notificationRevision: saga.revision,
   };
 }
 

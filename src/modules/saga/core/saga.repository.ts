@@ -84,6 +84,8 @@ export interface SagaWithSteps {
   row: SagaRow;
   steps: StepRow[];
   notification: NotificationState | null;
+  /** How many times its notification's delivery state changed (0: none, or no notification). */
+  notificationRevision: number;
 }
 
 export interface NewSaga {
@@ -334,7 +336,7 @@ export class SagaRepository {
 
   /**
    * A saga, its step rows and its notification's delivery state in one statement (one
-   * consistent snapshot: a delivery change bumps the saga's version in its transaction).
+   * consistent snapshot: the saga's row version and the notification's revision name it).
    */
   async findWithSteps(transactionId: string): Promise<SagaWithSteps | undefined> {
     const [found] = await this.findManyWithSteps([transactionId]);
@@ -350,6 +352,7 @@ export class SagaRepository {
         steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[];
         notification:
           (Omit<NotificationState, 'deliveredAt'> & { deliveredAt: string | null }) | null;
+        notification_revision: number | null;
       }
     >(
       `SELECT s.*, COALESCE((SELECT json_agg(r ORDER BY r.id) FROM saga_step_results r
@@ -357,15 +360,19 @@ export class SagaRepository {
               (SELECT json_build_object('notificationId', n.notification_id, 'status', n.status,
                         'channels', n.channels, 'deliveredAt', n.delivered_at, 'error', n.error)
                FROM notifications n
-               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success') AS notification
+               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success') AS notification,
+              (SELECT n.revision FROM notifications n
+               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success')
+                AS notification_revision
        FROM saga_states s WHERE s.transaction_id = ANY($1::varchar[])`,
       [transactionIds],
     );
     const byId = new Map(
-      found.map(({ steps, notification, ...row }) => [
+      found.map(({ steps, notification, notification_revision, ...row }) => [
         row.transaction_id,
         {
           row,
+          notificationRevision: notification_revision ?? 0,
           steps: steps.map((step) => ({
             ...step,
             id: String(step.id),

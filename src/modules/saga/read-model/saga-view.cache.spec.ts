@@ -4,8 +4,8 @@ import { buildConfig, type AppConfig } from '../../../config/configuration';
 import { DisabledCache } from '../../cache/disabled-cache';
 import { MemoryVersionedCache } from '../../cache/memory-versioned-cache';
 import { CacheUnavailableError, type CacheEntry } from '../../cache/versioned-cache';
-import { sagaChanged } from '../core/saga-changed.event';
-import { SagaViewCache } from './saga-view.cache';
+import { notificationDeliveryChanged, sagaChanged } from '../core/saga-changed.event';
+import { SagaViewCache, viewVersion } from './saga-view.cache';
 
 const config = new ConfigService<AppConfig, true>(buildConfig({}));
 
@@ -43,14 +43,16 @@ describe('SagaViewCache.keepFrom', () => {
   it('drops an older cached state before a newer one is shown', async () => {
     const cache = memory();
     const views = new SagaViewCache(cache, config);
-    await cache.put('saga:TXN_a', 2, 'the state at version 2', 60_000);
+    await cache.put('saga:TXN_a', viewVersion(2), 'the state at version 2', 60_000);
 
     await views.keepFrom('TXN_a', 3);
 
     const entry: CacheEntry | undefined = await cache.get('saga:TXN_a');
-    expect(entry).toEqual({ version: 3 });
+    expect(entry).toEqual({ version: viewVersion(3) });
     // The older state can no longer be stored back.
-    expect(await cache.put('saga:TXN_a', 2, 'the state at version 2', 60_000)).toBe(3);
+    expect(await cache.put('saga:TXN_a', viewVersion(2), 'the state at version 2', 60_000)).toBe(
+      viewVersion(3),
+    );
   });
 
   it('asks nothing of the cache when this process saw that change land', async () => {
@@ -64,7 +66,7 @@ describe('SagaViewCache.keepFrom', () => {
     expect(invalidate).not.toHaveBeenCalled();
 
     await views.keepFrom('TXN_b', 5);
-    expect(invalidate).toHaveBeenCalledWith('saga:TXN_b', 5);
+    expect(invalidate).toHaveBeenCalledWith('saga:TXN_b', viewVersion(5));
   });
 
   it('remembers the last ten to twenty thousand sagas, then asks the cache again', async () => {
@@ -80,7 +82,32 @@ describe('SagaViewCache.keepFrom', () => {
     for (let n = 10_000; n < 20_000; n++) await views.onSagaChanged(changed(`TXN_${n}`, 2));
     invalidate.mockClear();
     await views.keepFrom('TXN_first', 2);
-    expect(invalidate).toHaveBeenCalledWith('saga:TXN_first', 2);
+    expect(invalidate).toHaveBeenCalledWith('saga:TXN_first', viewVersion(2));
+  });
+
+  it("drops a completed saga's view when only its notification's delivery changed", async () => {
+    const cache = memory();
+    const views = new SagaViewCache(cache, config);
+    // Cached at row version 9, the notification still pending (revision 0).
+    await cache.put('saga:TXN_n', viewVersion(9, 0), 'pending', 60_000);
+    await views.onSagaChanged(
+      notificationDeliveryChanged({
+        transactionId: 'TXN_n',
+        pattern: 'orchestration',
+        version: 9,
+        revision: 1,
+      }),
+    );
+    expect(await cache.get('saga:TXN_n')).toEqual({ version: viewVersion(9, 1) });
+    // The pending view read before the change can no longer be stored back; the delivered one can.
+    expect(await cache.put('saga:TXN_n', viewVersion(9, 0), 'pending', 60_000)).toBe(
+      viewVersion(9, 1),
+    );
+    expect(await cache.put('saga:TXN_n', viewVersion(9, 1), 'delivered', 60_000)).toBe(
+      viewVersion(9, 1),
+    );
+    // A later change of the saga itself (an admin's) still comes after any revision.
+    expect(viewVersion(10, 0)).toBeGreaterThan(viewVersion(9, 2));
   });
 
   it('counts a refused invalidation, does not throw, and tries again next time', async () => {

@@ -9,9 +9,11 @@ import { SAGA_CHANGED, type SagaChangedEvent } from '../core/saga-changed.event'
 import type { SagaView } from './saga.mapper';
 import { encodeSagaView, sealSagaView, unsealSagaView } from './saga-view.codec';
 
-/** A saga as read from the database: its view and the row version it was read at. */
+/** A saga as read from the database: its view and the versions it was read at. */
 export interface LoadedSaga {
   version: number;
+  /** Its notification's revision (delivery changes leave the saga's row version alone). */
+  notificationRevision: number;
   view: SagaView;
   /** No further change is expected, so it may be cached long. */
   settled: boolean;
@@ -38,6 +40,21 @@ const MAX_LOADS = 3;
 const LANDED_KEPT = 10_000;
 
 const keyOf = (transactionId: string) => `saga:${transactionId}`;
+
+/**
+ * A notification's delivery changes at most twice (pending → failed → delivered): its revision
+ * stays below this.
+ */
+const REVISIONS = 4;
+
+/**
+ * The version a saga's view is cached at: its row version first, its notification's revision
+ * within it. Every committed change of either raises it, so the cache's floors keep working for
+ * both.
+ */
+export function viewVersion(version: number, notificationRevision = 0): number {
+  return version * REVISIONS + Math.min(notificationRevision, REVISIONS - 1);
+}
 
 /**
  * Read-through cache of saga views. An entry carries the saga row's version and is never
@@ -103,9 +120,10 @@ export class SagaViewCache {
   @OnEvent(SAGA_CHANGED)
   async onSagaChanged(event: SagaChangedEvent): Promise<void> {
     this.loads.forget(keyOf(event.transactionId));
+    const version = viewVersion(event.version, event.notificationRevision);
     // A saga just created has no older state anyone could have cached.
-    if (event.previousStatus === null) this.land(event.transactionId, event.version);
-    else await this.raiseFloor(event.transactionId, event.version);
+    if (event.previousStatus === null) this.land(event.transactionId, version);
+    else await this.raiseFloor(event.transactionId, version);
   }
 
   private async raiseFloor(transactionId: string, version: number): Promise<void> {
@@ -143,7 +161,8 @@ export class SagaViewCache {
    * else one invalidation (a `202` answer, a replay, a saga another instance moved). A failing
    * cache is counted and let be, as for a change's invalidation.
    */
-  async keepFrom(transactionId: string, version: number): Promise<void> {
+  async keepFrom(transactionId: string, sagaVersion: number): Promise<void> {
+    const version = viewVersion(sagaVersion);
     if (!this.cache.enabled || this.landedAt(transactionId) >= version) return;
     await this.raiseFloor(transactionId, version);
   }
@@ -158,7 +177,7 @@ export class SagaViewCache {
       sagas.map(({ transactionId, version }) => {
         this.loads.forget(keyOf(transactionId));
         // Above any version the saga had: nothing of it may be stored again.
-        return this.raiseFloor(transactionId, version + 1);
+        return this.raiseFloor(transactionId, viewVersion(version + 1));
       }),
     );
   }
@@ -173,15 +192,16 @@ export class SagaViewCache {
       if (loaded === undefined) return undefined;
       const ttlMs = loaded.settled ? this.config.ttlMs : this.config.inFlightTtlMs;
       const text = encodeSagaView(loaded.view);
+      const version = viewVersion(loaded.version, loaded.notificationRevision);
       let held: number;
       try {
-        held = await this.cache.put(key, loaded.version, sealSagaView(text, transactionId), ttlMs);
+        held = await this.cache.put(key, version, sealSagaView(text, transactionId), ttlMs);
       } catch {
         return text;
       }
       // A newer version committed while this one was read: read again rather than answer it
       // (after MAX_LOADS reads, a saga changing that fast is answered as last read).
-      if (held <= loaded.version || n >= MAX_LOADS) return text;
+      if (held <= version || n >= MAX_LOADS) return text;
     }
   }
 

@@ -59,9 +59,10 @@ export class SagaService {
   private async load(transactionId: string): Promise<LoadedSaga | undefined> {
     const found = await this.sagas.findWithSteps(transactionId);
     if (found === undefined) return undefined;
-    const { row, steps, notification } = found;
+    const { row, steps, notification, notificationRevision } = found;
     return {
       version: row.version,
+      notificationRevision,
       view: toSagaView(row, steps, notification),
       settled: isSettled({ status: row.status, errorCode: row.error_code }),
     };
