@@ -351,43 +351,46 @@ export class SagaRepository {
       SagaRow & {
         steps: (Omit<StepRow, 'executed_at'> & { executed_at: string })[];
         notification:
-          (Omit<NotificationState, 'deliveredAt'> & { deliveredAt: string | null }) | null;
-        notification_revision: number | null;
+          | (Omit<NotificationState, 'deliveredAt'> & {
+              deliveredAt: string | null;
+              revision: number;
+            })
+          | null;
       }
     >(
       `SELECT s.*, COALESCE((SELECT json_agg(r ORDER BY r.id) FROM saga_step_results r
                              WHERE r.transaction_id = s.transaction_id), '[]'::json) AS steps,
               (SELECT json_build_object('notificationId', n.notification_id, 'status', n.status,
-                        'channels', n.channels, 'deliveredAt', n.delivered_at, 'error', n.error)
+                        'channels', n.channels, 'deliveredAt', n.delivered_at, 'error', n.error,
+                        'revision', n.revision)
                FROM notifications n
-               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success') AS notification,
-              (SELECT n.revision FROM notifications n
-               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success')
-                AS notification_revision
+               WHERE n.transaction_id = s.transaction_id AND n.type = 'purchase_success') AS notification
        FROM saga_states s WHERE s.transaction_id = ANY($1::varchar[])`,
       [transactionIds],
     );
     const byId = new Map(
-      found.map(({ steps, notification, notification_revision, ...row }) => [
-        row.transaction_id,
-        {
-          row,
-          notificationRevision: notification_revision ?? 0,
-          steps: steps.map((step) => ({
-            ...step,
-            id: String(step.id),
-            executed_at: new Date(step.executed_at),
-          })),
-          notification:
-            notification === null
-              ? null
-              : {
-                  ...notification,
-                  deliveredAt:
-                    notification.deliveredAt === null ? null : new Date(notification.deliveredAt),
-                },
-        },
-      ]),
+      found.map(({ steps, notification, ...row }) => {
+        const { revision = 0, deliveredAt = null, ...state } = notification ?? {};
+        return [
+          row.transaction_id,
+          {
+            row,
+            notificationRevision: revision,
+            steps: steps.map((step) => ({
+              ...step,
+              id: String(step.id),
+              executed_at: new Date(step.executed_at),
+            })),
+            notification:
+              notification === null
+                ? null
+                : {
+                    ...(state as Omit<NotificationState, 'deliveredAt'>),
+                    deliveredAt: deliveredAt === null ? null : new Date(deliveredAt),
+                  },
+          },
+        ];
+      }),
     );
     return transactionIds.map((id) => byId.get(id));
   }
