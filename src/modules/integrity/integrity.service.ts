@@ -234,7 +234,7 @@ function idsOf(violation: IntegrityViolation): string {
 /** What the service reads: findings and checkpoints (a unit test gives its own). */
 export type IntegrityFindingsSource = Pick<
   IntegrityRepository,
-  'findAll' | 'findChanged' | 'checkpoint' | 'advance' | 'pendingChanges'
+  'findAll' | 'findChanged' | 'checkpoint' | 'advance' | 'pendingChanges' | 'forgetChanges'
 >;
 
 @Injectable()
@@ -262,6 +262,11 @@ export class IntegrityService {
     const from = await this.repository.checkpoint();
     const { findings, progress } =
       mode === 'full' ? await this.full(limits, from) : await this.incremental(limits, from);
+    // The changes runs before this one checked go; this run's stay, to be checked again by
+    // setting the checkpoint back (a run that checked none leaves the last one's).
+    if (BigInt(progress.to.ledgerSeq) > BigInt(from.ledgerSeq)) {
+      await this.repository.forgetChanges(from.ledgerSeq);
+    }
     const results = toViolations(findings, limits);
     const checks = INTEGRITY_CHECKS.map((check) => ({
       check,
