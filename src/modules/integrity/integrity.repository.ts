@@ -347,10 +347,14 @@ export class IntegrityRepository {
 
   /**
    * Forgets the changes up to `upTo` (those a run before the last one checked): the last run's
-   * stay, so that setting the checkpoint back by a run checks them again.
+   * stay, so that setting the checkpoint back by a run checks them again. No statement timeout:
+   * after a long pause of the runs there may be millions.
    */
-  async forgetChanges(upTo: string): Promise<void> {
-    await this.tx.query('DELETE FROM saga_ledger_changes WHERE seq <= $1::bigint', [upTo]);
+  forgetChanges(upTo: string): Promise<void> {
+    return this.tx.run(async () => {
+      await this.tx.query('SET LOCAL statement_timeout = 0');
+      await this.tx.query('DELETE FROM saga_ledger_changes WHERE seq <= $1::bigint', [upTo]);
+    });
   }
 
   private snapshot<T>(work: () => Promise<T>): Promise<T> {

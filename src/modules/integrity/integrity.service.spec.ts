@@ -281,6 +281,29 @@ describe('IntegrityService, incremental', () => {
       progress: { slices: 2, changesChecked: 14, sagasChecked: 7, changesLeft: 0 },
     });
   });
+  it('reports a run whose checked changes could not be deleted, and says so in the log', async () => {
+    const covered = { ledgerSeq: '20', finishedAfter: new Date('2026-01-01T00:00:00Z') };
+    const repository: IntegrityFindingsSource = {
+      findAll: jest.fn(() => Promise.resolve({ ...none(), covered })),
+      findChanged: jest.fn(() => Promise.reject(new Error('not incremental'))),
+      checkpoint: jest.fn(() =>
+        Promise.resolve({ ledgerSeq: '5', finishedAfter: new Date('2025-12-31T00:00:00Z') }),
+      ),
+      advance: jest.fn(() => Promise.resolve()),
+      pendingChanges: jest.fn(() => Promise.resolve(0)),
+      forgetChanges: jest.fn(() => Promise.reject(new Error('connection lost'))),
+    };
+    const integrity = new IntegrityService(
+      repository,
+      new ConfigService<AppConfig, true>(buildConfig({})),
+    );
+    const report = await integrity.verify('full');
+    expect(report).toMatchObject({ clean: true, progress: { to: covered } });
+    expect(repository.forgetChanges).toHaveBeenCalledWith('5');
+    expect(Logger.prototype.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/checked ledger changes failed: connection lost/),
+    );
+  });
 });
 
 describe('mergeFindings', () => {
