@@ -127,13 +127,14 @@ type Scope =
 /**
  * The CTE `pairs` (user_id, item_id, kept: the folded quantity, null to read from the totals)
  * of a slice, in key order, each pair once; its parameters are $1-$3. The slice is one range of
- * the change log: contiguous pages, read through its primary key.
+ * the change log: contiguous pages, read through its primary key. Sorted byte by byte, a third
+ * faster than by the database's collation: the order only gives the look-ups their locality.
  */
 const SLICE_PAIRS = `changed AS (
-         SELECT DISTINCT ON (c.user_id, c.item_id) c.user_id, c.item_id,
+         SELECT DISTINCT ON (c.user_id COLLATE "C", c.item_id COLLATE "C") c.user_id, c.item_id,
                 CASE WHEN $3::boolean THEN c.completed_quantity END AS kept
          FROM saga_ledger_changes c WHERE c.seq > $1::bigint AND c.seq <= $2::bigint
-         ORDER BY c.user_id, c.item_id, c.seq DESC
+         ORDER BY c.user_id COLLATE "C", c.item_id COLLATE "C", c.seq DESC
        ), pairs AS MATERIALIZED (
          SELECT user_id, item_id, kept FROM changed
          UNION ALL
