@@ -364,6 +364,8 @@ export class IntegrityRepository {
       await this.tx.query('SET LOCAL statement_timeout = 0');
       // Each statement runs once per slice on ranges of any size: planned for the one at hand.
       await this.tx.query('SET LOCAL plan_cache_mode = force_custom_plan');
+      // A slice sorts its pairs and finished sagas (tens of thousands): in memory, not on disk.
+      await this.tx.query("SET LOCAL work_mem = '32MB'");
       return work();
     });
   }
