@@ -20,7 +20,7 @@ export interface JobRun {
 const OUTPUT_LIMIT = 4 * 1024 * 1024;
 
 /** Runs `node dist/cli/<script> args` against `databaseUrl`, from a scratch folder (no .env). */
-function runCli(
+export function runCli(
   repoRoot: string,
   script: string,
   args: string[],

@@ -105,80 +105,68 @@ export interface IntegritySlice {
 }
 
 /**
- * What a query checks: every user, item and saga; or the users, items and (user, item) pairs a
- * slice of ledger changes touched, and the sagas finished since the last run.
+ * What a query checks: every user, item and pair; or the (user, item) pairs of a slice of the
+ * ledger's change log (and of the changes not folded yet), and their users and items.
  */
 type Scope =
   | { kind: 'all' }
   | {
       kind: 'changed';
-      finishedAfter: Date | null;
-      users: string[];
-      items: string[];
+      /** The slice: the changes numbered after `after`, up to `upTo` (as text: bigint). */
+      after: string;
+      upTo: string;
       /**
-       * Each pair once, with its folded quantity as the slice's change read it (null for a pair
-       * known only from the deltas not folded yet: read again then).
+       * The slice reaches the end of the log in its snapshot: a pair's last change in it holds
+       * its folded quantity then, and the pairs known only from the deltas not folded yet are
+       * checked with it. An earlier slice's pairs may have changed since: their folded quantity
+       * is read from the totals.
        */
-      pairs: { users: string[]; items: string[]; kept: (string | null)[] };
+      last: boolean;
     };
 
-/** The condition a scope puts on a user or item column (as `$1`), and the parameters it takes. */
+/**
+ * The CTE `pairs` (user_id, item_id, kept: the folded quantity, null to read from the totals)
+ * of a slice, in key order, each pair once; its parameters are $1-$3. The slice is one range of
+ * the change log: contiguous pages, read through its primary key. Sorted byte by byte, a third
+ * faster than by the database's collation: the order only gives the look-ups their locality.
+ */
+const SLICE_PAIRS = `changed AS (
+         SELECT DISTINCT ON (c.user_id COLLATE "C", c.item_id COLLATE "C") c.user_id, c.item_id,
+                CASE WHEN $3::boolean THEN c.completed_quantity END AS kept
+         FROM saga_ledger_changes c WHERE c.seq > $1::bigint AND c.seq <= $2::bigint
+         ORDER BY c.user_id COLLATE "C", c.item_id COLLATE "C", c.seq DESC
+       ), pairs AS MATERIALIZED (
+         SELECT user_id, item_id, kept FROM changed
+         UNION ALL
+         SELECT DISTINCT d.user_id, d.item_id, NULL::bigint FROM saga_ledger_deltas d
+         WHERE $3::boolean AND NOT EXISTS (
+           SELECT 1 FROM changed c WHERE c.user_id = d.user_id AND c.item_id = d.item_id)
+       )`;
+
+const sliceParams = (scope: Extract<Scope, { kind: 'changed' }>): unknown[] => [
+  scope.after,
+  scope.upTo,
+  scope.last,
+];
+
+/**
+ * The CTEs a scope puts before a query on users or items, the condition it puts on their id
+ * column, and the parameters it takes (the query's own follow).
+ */
 function inScope(
   scope: Scope,
   of: 'user' | 'item',
-): { where: (column: string) => string; params: unknown[] } {
-  if (scope.kind === 'all') return { where: () => 'TRUE', params: [] };
+): { with: string; where: (column: string) => string; params: unknown[] } {
+  if (scope.kind === 'all') return { with: '', where: () => 'TRUE', params: [] };
   return {
-    where: (column) => `${column} = ANY($1::varchar[])`,
-    params: [of === 'user' ? scope.users : scope.items],
-  };
-}
-
-/**
- * What the inventory check reads for a scope: what completed sagas granted per pair (folded, not
- * folded yet, and purged) and what users own. A slice's pairs come with their folded quantity
- * (read with the change), so only the pairs known from the deltas alone are looked up again.
- */
-function pairsInScope(scope: Scope): {
-  pairs: string;
-  granted: string;
-  owned: string;
-  params: unknown[];
-} {
-  if (scope.kind === 'all') {
-    return {
-      pairs: '',
-      granted: `SELECT user_id, item_id, sum(completed_quantity)::int AS completed_quantity FROM (
-          SELECT user_id, item_id, completed_quantity FROM saga_ledger_totals
-          UNION ALL
-          SELECT user_id, item_id, completed_quantity FROM saga_ledger_deltas
-          UNION ALL
-          SELECT user_id, item_id, completed_quantity FROM saga_purged_totals
-        ) parts GROUP BY user_id, item_id`,
-      owned: 'SELECT user_id, item_id, quantity FROM user_inventory',
-      params: [],
-    };
-  }
-  return {
-    // In key order: the look-ups of user_inventory then walk its primary key from one end.
-    pairs: `pairs AS MATERIALIZED (
-         SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::bigint[]) AS p (user_id, item_id, kept)
-         ORDER BY user_id, item_id),`,
-    granted: `SELECT user_id, item_id, sum(quantity)::int AS completed_quantity FROM (
-          SELECT p.user_id, p.item_id,
-                 COALESCE(p.kept, (SELECT t.completed_quantity FROM saga_ledger_totals t
-                                   WHERE t.user_id = p.user_id AND t.item_id = p.item_id), 0) AS quantity
-          FROM pairs p
-          UNION ALL
-          SELECT d.user_id, d.item_id, d.completed_quantity FROM saga_ledger_deltas d
-          JOIN pairs p ON p.user_id = d.user_id AND p.item_id = d.item_id
-          UNION ALL
-          SELECT s.user_id, s.item_id, s.completed_quantity FROM saga_purged_totals s
-          JOIN pairs p ON p.user_id = s.user_id AND p.item_id = s.item_id
-        ) parts GROUP BY user_id, item_id`,
-    owned: `SELECT ui.user_id, ui.item_id, ui.quantity FROM user_inventory ui
-          JOIN pairs p ON p.user_id = ui.user_id AND p.item_id = ui.item_id`,
-    params: [scope.pairs.users, scope.pairs.items, scope.pairs.kept],
+    // Straight from the range, hashed: no need for the pairs' order here.
+    with: `owners AS MATERIALIZED (
+         SELECT c.${of}_id AS id FROM saga_ledger_changes c
+         WHERE c.seq > $1::bigint AND c.seq <= $2::bigint
+         UNION
+         SELECT d.${of}_id FROM saga_ledger_deltas d WHERE $3::boolean),`,
+    where: (column) => `${column} IN (SELECT id FROM owners)`,
+    params: sliceParams(scope),
   };
 }
 
@@ -256,7 +244,7 @@ export class IntegrityRepository {
       return {
         balances: await this.balances(all, limit),
         stock: await this.stock(all, limit),
-        logs: await this.logs(all, limit),
+        logs: await this.logs(limit),
         inventory: await this.inventory(all, limit),
         ...(await this.global(options)),
         rollups: await this.rollups(limit),
@@ -287,67 +275,42 @@ export class IntegrityRepository {
         [SLICE_LOCK_KEY],
       );
       if (lock?.locked !== true) return 'busy';
-      const changes = await this.tx.query<{
-        user_id: string;
-        item_id: string;
-        completed_quantity: string;
-        changed_seq: string;
-      }>(
-        `SELECT user_id, item_id, completed_quantity::text, changed_seq::text
-         FROM saga_ledger_totals WHERE changed_seq > $1 ORDER BY changed_seq LIMIT $2`,
+      // The slice: a range of the change log, numbered from the checkpoint on.
+      const range = await this.tx.one<{ changes: number; up_to: string | null; unfolded: number }>(
+        `SELECT count(*)::int AS changes, max(seq)::text AS up_to,
+                (SELECT count(*) FROM saga_ledger_deltas)::int AS unfolded
+         FROM (SELECT c.seq FROM saga_ledger_changes c WHERE c.seq > $1::bigint
+               ORDER BY c.seq LIMIT $2) slice`,
         [from.ledgerSeq, options.slice],
       );
-      const more = changes.length === options.slice;
-      // A pair once: a changed pair with its folded quantity, a pair only in the deltas without.
-      const kept = new Map<string, { user: string; item: string; kept: string | null }>();
-      for (const c of changes) {
-        kept.set(`${c.user_id}\u0000${c.item_id}`, {
-          user: c.user_id,
-          item: c.item_id,
-          kept: c.completed_quantity,
-        });
-      }
-      if (!more) {
-        const unfolded = await this.tx.query<{ user_id: string; item_id: string }>(
-          'SELECT DISTINCT user_id, item_id FROM saga_ledger_deltas',
-        );
-        for (const d of unfolded) {
-          const key = `${d.user_id}\u0000${d.item_id}`;
-          if (!kept.has(key)) kept.set(key, { user: d.user_id, item: d.item_id, kept: null });
-        }
-      }
-      const pairs = [...kept.values()];
+      if (range === undefined) throw new Error('The slice query returned no row');
+      const more = range.changes === options.slice;
       const scope: Scope = {
         kind: 'changed',
-        finishedAfter: from.finishedAfter,
-        users: [...new Set(pairs.map((p) => p.user))],
-        items: [...new Set(pairs.map((p) => p.item))],
-        pairs: {
-          users: pairs.map((p) => p.user),
-          items: pairs.map((p) => p.item),
-          kept: pairs.map((p) => p.kept),
-        },
+        after: from.ledgerSeq,
+        upTo: range.up_to ?? from.ledgerSeq,
+        last: !more,
       };
       const now = await this.covered();
-      const logs = options.first ? await this.logs(scope, limit) : [];
+      const finished = options.first
+        ? await this.finishedLogs(from.finishedAfter, limit)
+        : { found: [], sagas: 0 };
       const findings: IntegrityFindings = {
         balances: await this.balances(scope, limit),
         stock: await this.stock(scope, limit),
-        logs,
+        logs: finished.found,
         inventory: await this.inventory(scope, limit),
         ...(options.first
           ? await this.global(options)
           : { stuckSagas: [], failedCompensations: [], outbox: [], negatives: [] }),
         rollups: [],
-        covered: {
-          ledgerSeq: changes.at(-1)?.changed_seq ?? from.ledgerSeq,
-          finishedAfter: now.finishedAfter,
-        },
+        covered: { ledgerSeq: scope.upTo, finishedAfter: now.finishedAfter },
       };
       return {
         findings,
-        pairs: pairs.length,
-        sagas: options.first ? await this.finishedSince(from.finishedAfter) : 0,
+        // The changes of the slice, and with the last one the deltas not folded yet.
+        pairs: range.changes + (more ? 0 : range.unfolded),
+        sagas: finished.sagas,
         more,
       };
     });
@@ -377,16 +340,32 @@ export class IntegrityRepository {
   /** Ledger changes past a checkpoint, not checked yet (the run's backlog). */
   pendingChanges(after: string): Promise<number> {
     return this.count(
-      `SELECT (SELECT count(*) FROM saga_ledger_totals WHERE changed_seq > $1)
+      `SELECT (SELECT count(*) FROM saga_ledger_changes WHERE seq > $1::bigint)
             + (SELECT count(*) FROM saga_ledger_deltas) AS n`,
       [after],
     );
+  }
+
+  /**
+   * Forgets the changes up to `upTo` (those a run before the last one checked): the last run's
+   * stay, so that setting the checkpoint back by a run checks them again. No statement timeout:
+   * after a long pause of the runs there may be millions.
+   */
+  forgetChanges(upTo: string): Promise<void> {
+    return this.tx.run(async () => {
+      await this.tx.query('SET LOCAL statement_timeout = 0');
+      await this.tx.query('DELETE FROM saga_ledger_changes WHERE seq <= $1::bigint', [upTo]);
+    });
   }
 
   private snapshot<T>(work: () => Promise<T>): Promise<T> {
     return this.tx.run(async () => {
       await this.tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       await this.tx.query('SET LOCAL statement_timeout = 0');
+      // Each statement runs once per slice on ranges of any size: planned for the one at hand.
+      await this.tx.query('SET LOCAL plan_cache_mode = force_custom_plan');
+      // A slice sorts its pairs and finished sagas (tens of thousands): in memory, not on disk.
+      await this.tx.query("SET LOCAL work_mem = '32MB'");
       return work();
     });
   }
@@ -397,19 +376,12 @@ export class IntegrityRepository {
    */
   private async covered(): Promise<IntegrityCheckpoint> {
     const row = await this.tx.one<{ ledger_seq: string; finished_after: Date }>(
-      `SELECT COALESCE((SELECT max(changed_seq) FROM saga_ledger_totals), 0)::text AS ledger_seq,
+      `SELECT GREATEST((SELECT max(seq) FROM saga_ledger_changes),
+                       (SELECT ledger_seq FROM integrity_checkpoint WHERE id = 1), 0)::text AS ledger_seq,
               now() - interval '1 minute' AS finished_after`,
     );
     if (row === undefined) throw new Error('The snapshot query returned no row');
     return { ledgerSeq: row.ledger_seq, finishedAfter: row.finished_after };
-  }
-
-  private finishedSince(after: Date): Promise<number> {
-    return this.count(
-      `SELECT count(*) AS n FROM saga_states
-       WHERE completed_at >= $1::timestamptz OR failed_at >= $1::timestamptz`,
-      [after],
-    );
   }
 
   private async count(sql: string, params: unknown[]): Promise<number> {
@@ -441,9 +413,9 @@ export class IntegrityRepository {
    * folded yet), however many items the user bought.
    */
   private balances(scope: Scope, limit: number): Promise<BalanceFinding[]> {
-    const { where, params } = inScope(scope, 'user');
+    const { with: scoped, where, params } = inScope(scope, 'user');
     return this.tx.query<BalanceFinding>(
-      `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
+      `WITH ${scoped} open AS MATERIALIZED (${OPEN_SAGAS}),
        spent AS (
          SELECT user_id, sum(total) AS completed_total FROM (
            SELECT user_id, completed_total + purged_total AS total FROM saga_user_totals
@@ -478,9 +450,9 @@ export class IntegrityRepository {
    * deltas not folded yet), however many users bought it.
    */
   private stock(scope: Scope, limit: number): Promise<StockFinding[]> {
-    const { where, params } = inScope(scope, 'item');
+    const { with: scoped, where, params } = inScope(scope, 'item');
     return this.tx.query<StockFinding>(
-      `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
+      `WITH ${scoped} open AS MATERIALIZED (${OPEN_SAGAS}),
        sold AS (
          SELECT item_id, sum(quantity)::int AS completed_quantity FROM (
            SELECT item_id, completed_quantity + purged_quantity AS quantity FROM saga_item_totals
@@ -509,44 +481,77 @@ export class IntegrityRepository {
 
   /**
    * A completed saga has exactly one completed log; a compensated or failed one has none (a saga
-   * in flight may already be past its pivot, so it is left out). Incremental: the sagas finished
-   * since the last run, through the indexes on their finish times.
+   * in flight may already be past its pivot, so it is left out).
    */
-  private logs(scope: Scope, limit: number): Promise<LogFinding[]> {
-    const since =
-      scope.kind === 'all'
-        ? { where: 'TRUE', params: [] }
-        : {
-            where: '(s.completed_at >= $1::timestamptz OR s.failed_at >= $1::timestamptz)',
-            params: [scope.finishedAfter],
-          };
+  private logs(limit: number): Promise<LogFinding[]> {
     return this.tx.query<LogFinding>(
       `SELECT s.transaction_id, s.user_id, s.status,
               count(l.log_id)::int AS completed_logs, count(*) OVER ()::text AS total
        FROM saga_states s
        LEFT JOIN transaction_logs l ON l.transaction_id = s.transaction_id AND l.status = 'completed'
-       WHERE s.status IN ('completed', 'compensated', 'failed') AND ${since.where}
+       WHERE s.status IN ('completed', 'compensated', 'failed')
        GROUP BY s.transaction_id, s.user_id, s.status
        HAVING count(l.log_id) <> CASE WHEN s.status = 'completed' THEN 1 ELSE 0 END
-       ORDER BY s.transaction_id LIMIT $${since.params.length + 1}`,
-      [...since.params, limit],
+       ORDER BY s.transaction_id LIMIT $1`,
+      [limit],
     );
+  }
+
+  /**
+   * The logs check of the sagas finished since `after`, found through the indexes on their
+   * finish times, and how many there were (one read of them for both).
+   */
+  private async finishedLogs(
+    after: Date | null,
+    limit: number,
+  ): Promise<{ found: LogFinding[]; sagas: number }> {
+    const rows = await this.tx.query<{ sagas: number } & ({ transaction_id: null } | LogFinding)>(
+      `WITH finished AS MATERIALIZED (
+         SELECT s.transaction_id, s.user_id, s.status, count(l.log_id)::int AS completed_logs
+         FROM saga_states s
+         LEFT JOIN transaction_logs l
+           ON l.transaction_id = s.transaction_id AND l.status = 'completed'
+         WHERE s.status IN ('completed', 'compensated', 'failed')
+           AND (s.completed_at >= $1::timestamptz OR s.failed_at >= $1::timestamptz)
+         GROUP BY s.transaction_id, s.user_id, s.status)
+       SELECT n.sagas, f.transaction_id, f.user_id, f.status, f.completed_logs, f.total
+       FROM (SELECT count(*)::int AS sagas FROM finished) n
+       LEFT JOIN LATERAL (
+         SELECT *, count(*) OVER ()::text AS total FROM finished
+         WHERE completed_logs <> CASE WHEN status = 'completed' THEN 1 ELSE 0 END
+         ORDER BY transaction_id LIMIT $2) f ON TRUE`,
+      [after, limit],
+    );
+    return {
+      found: rows.filter((r): r is { sagas: number } & LogFinding => r.transaction_id !== null),
+      sagas: rows[0]?.sagas ?? 0,
+    };
   }
 
   /** What a user owns of an item = what its completed sagas granted (plus grants in flight). */
   private inventory(scope: Scope, limit: number): Promise<InventoryFinding[]> {
-    const { pairs, granted, owned, params } = pairsInScope(scope);
+    return scope.kind === 'all' ? this.allInventory(limit) : this.changedInventory(scope, limit);
+  }
+
+  /** Every pair owned or granted: the whole inventory against every ledger, in one join. */
+  private allInventory(limit: number): Promise<InventoryFinding[]> {
     return this.tx.query<InventoryFinding>(
       `WITH open AS MATERIALIZED (${OPEN_SAGAS}),
-       ${pairs}
-       granted AS (${granted}),
+       granted AS (
+         SELECT user_id, item_id, sum(completed_quantity)::int AS completed_quantity FROM (
+           SELECT user_id, item_id, completed_quantity FROM saga_ledger_totals
+           UNION ALL
+           SELECT user_id, item_id, completed_quantity FROM saga_ledger_deltas
+           UNION ALL
+           SELECT user_id, item_id, completed_quantity FROM saga_purged_totals
+         ) parts GROUP BY user_id, item_id),
        flight AS (SELECT user_id, item_id, sum(quantity)::int AS in_flight_quantity
                   FROM open GROUP BY user_id, item_id),
        checked AS (
          SELECT COALESCE(ui.user_id, g.user_id) AS user_id, COALESCE(ui.item_id, g.item_id) AS item_id,
                 COALESCE(ui.quantity, 0) AS quantity,
                 COALESCE(g.completed_quantity, 0) AS completed_quantity
-         FROM (${owned}) ui
+         FROM user_inventory ui
          FULL JOIN granted g ON g.user_id = ui.user_id AND g.item_id = ui.item_id
        )
        SELECT c.user_id, c.item_id, c.quantity, c.completed_quantity,
@@ -555,8 +560,52 @@ export class IntegrityRepository {
        FROM checked c LEFT JOIN flight f ON f.user_id = c.user_id AND f.item_id = c.item_id
        WHERE c.quantity < c.completed_quantity
           OR c.quantity > c.completed_quantity + COALESCE(f.in_flight_quantity, 0)
-       ORDER BY c.user_id, c.item_id LIMIT $${params.length + 1}`,
-      [...params, limit],
+       ORDER BY c.user_id, c.item_id LIMIT $1`,
+      [limit],
+    );
+  }
+
+  /**
+   * A slice's pairs, each looked up once in user_inventory, in key order (the slice comes
+   * sorted): a walk along its primary key. What completed sagas granted is the folded quantity
+   * the change log holds (or the totals', for a slice that is not the last), plus the purged
+   * quantity and the deltas not folded yet.
+   */
+  private changedInventory(
+    scope: Extract<Scope, { kind: 'changed' }>,
+    limit: number,
+  ): Promise<InventoryFinding[]> {
+    return this.tx.query<InventoryFinding>(
+      `WITH ${SLICE_PAIRS},
+       open AS MATERIALIZED (${OPEN_SAGAS}),
+       flight AS (SELECT user_id, item_id, sum(quantity)::int AS in_flight_quantity
+                  FROM open GROUP BY user_id, item_id),
+       unfolded AS MATERIALIZED (
+         SELECT user_id, item_id, sum(completed_quantity) AS completed_quantity
+         FROM saga_ledger_deltas GROUP BY user_id, item_id),
+       looked_up AS MATERIALIZED (
+         SELECT p.user_id, p.item_id,
+                COALESCE((SELECT ui.quantity FROM user_inventory ui
+                          WHERE ui.user_id = p.user_id AND ui.item_id = p.item_id), 0) AS quantity,
+                COALESCE(p.kept, (SELECT t.completed_quantity FROM saga_ledger_totals t
+                                  WHERE t.user_id = p.user_id AND t.item_id = p.item_id), 0)
+                + COALESCE((SELECT s.completed_quantity FROM saga_purged_totals s
+                            WHERE s.user_id = p.user_id AND s.item_id = p.item_id), 0) AS granted
+         FROM pairs p
+       ), checked AS (
+         SELECT l.user_id, l.item_id, l.quantity,
+                (l.granted + COALESCE(u.completed_quantity, 0))::int AS completed_quantity,
+                COALESCE(f.in_flight_quantity, 0) AS in_flight_quantity
+         FROM looked_up l
+         LEFT JOIN unfolded u ON u.user_id = l.user_id AND u.item_id = l.item_id
+         LEFT JOIN flight f ON f.user_id = l.user_id AND f.item_id = l.item_id
+       )
+       SELECT user_id, item_id, quantity, completed_quantity, in_flight_quantity,
+              count(*) OVER ()::text AS total
+       FROM checked
+       WHERE quantity < completed_quantity OR quantity > completed_quantity + in_flight_quantity
+       ORDER BY user_id, item_id LIMIT $4`,
+      [...sliceParams(scope), limit],
     );
   }
 

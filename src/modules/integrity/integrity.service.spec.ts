@@ -32,6 +32,7 @@ function service(
     checkpoint: jest.fn(() => Promise.resolve({ ledgerSeq: '0', finishedAfter: new Date(0) })),
     advance: jest.fn(() => Promise.resolve()),
     pendingChanges: jest.fn(() => Promise.resolve(0)),
+    forgetChanges: jest.fn(() => Promise.resolve()),
   };
   const config = new ConfigService<AppConfig, true>(
     buildConfig({ SAGA_TIMEOUT_MS: '30000', ...env }),
@@ -235,6 +236,7 @@ describe('IntegrityService, incremental', () => {
     let call = 0;
     const findChanged = jest.fn(() => Promise.resolve(slices[call++]));
     const advance = jest.fn(() => Promise.resolve());
+    const forgetChanges = jest.fn(() => Promise.resolve());
     const from = { ledgerSeq: '3', finishedAfter: new Date('2025-12-31T23:59:00Z') };
     const repository: IntegrityFindingsSource = {
       findAll: jest.fn(() => Promise.reject(new Error('not full'))),
@@ -242,6 +244,7 @@ describe('IntegrityService, incremental', () => {
       checkpoint: jest.fn(() => Promise.resolve(from)),
       advance,
       pendingChanges: jest.fn(() => Promise.resolve(0)),
+      forgetChanges,
     };
     const integrity = new IntegrityService(
       repository,
@@ -266,6 +269,9 @@ describe('IntegrityService, incremental', () => {
       ledgerSeq: '14',
       finishedAfter: new Date('2026-01-01T00:00:00Z'),
     });
+    // The changes of the runs before go; this run's stay for a run set back to check again.
+    expect(forgetChanges).toHaveBeenCalledTimes(1);
+    expect(forgetChanges).toHaveBeenCalledWith('3');
     const balances = report.checks.find((c) => c.check === 'user_balance');
     expect(balances?.violations).toBe(3);
     expect(balances?.listed.map((v) => v.userId)).toEqual(['u1', 'u2']);
@@ -274,6 +280,29 @@ describe('IntegrityService, incremental', () => {
       clean: false,
       progress: { slices: 2, changesChecked: 14, sagasChecked: 7, changesLeft: 0 },
     });
+  });
+  it('reports a run whose checked changes could not be deleted, and says so in the log', async () => {
+    const covered = { ledgerSeq: '20', finishedAfter: new Date('2026-01-01T00:00:00Z') };
+    const repository: IntegrityFindingsSource = {
+      findAll: jest.fn(() => Promise.resolve({ ...none(), covered })),
+      findChanged: jest.fn(() => Promise.reject(new Error('not incremental'))),
+      checkpoint: jest.fn(() =>
+        Promise.resolve({ ledgerSeq: '5', finishedAfter: new Date('2025-12-31T00:00:00Z') }),
+      ),
+      advance: jest.fn(() => Promise.resolve()),
+      pendingChanges: jest.fn(() => Promise.resolve(0)),
+      forgetChanges: jest.fn(() => Promise.reject(new Error('connection lost'))),
+    };
+    const integrity = new IntegrityService(
+      repository,
+      new ConfigService<AppConfig, true>(buildConfig({})),
+    );
+    const report = await integrity.verify('full');
+    expect(report).toMatchObject({ clean: true, progress: { to: covered } });
+    expect(repository.forgetChanges).toHaveBeenCalledWith('5');
+    expect(Logger.prototype.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/checked ledger changes failed: connection lost/),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { errorMessage } from '../../common/errors/error-message';
 import { moneyToJson } from '../../common/money';
 import type { AppConfig, IntegrityConfig } from '../../config/configuration';
 import {
@@ -234,7 +235,7 @@ function idsOf(violation: IntegrityViolation): string {
 /** What the service reads: findings and checkpoints (a unit test gives its own). */
 export type IntegrityFindingsSource = Pick<
   IntegrityRepository,
-  'findAll' | 'findChanged' | 'checkpoint' | 'advance' | 'pendingChanges'
+  'findAll' | 'findChanged' | 'checkpoint' | 'advance' | 'pendingChanges' | 'forgetChanges'
 >;
 
 @Injectable()
@@ -262,6 +263,14 @@ export class IntegrityService {
     const from = await this.repository.checkpoint();
     const { findings, progress } =
       mode === 'full' ? await this.full(limits, from) : await this.incremental(limits, from);
+    // The changes runs before this one checked go; this run's stay, to be checked again by
+    // setting the checkpoint back (a run that checked none leaves the last one's). Failing to
+    // delete them fails nothing: the next run deletes them with its own.
+    if (BigInt(progress.to.ledgerSeq) > BigInt(from.ledgerSeq)) {
+      await this.repository.forgetChanges(from.ledgerSeq).catch((error: unknown) => {
+        this.logger.warn(`Deleting the checked ledger changes failed: ${errorMessage(error)}`);
+      });
+    }
     const results = toViolations(findings, limits);
     const checks = INTEGRITY_CHECKS.map((check) => ({
       check,

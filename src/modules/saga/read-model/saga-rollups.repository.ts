@@ -84,20 +84,26 @@ export class SagaRollupsRepository {
            finished = t.finished + excluded.finished,
            duration_ms = t.duration_ms + excluded.duration_ms`,
       );
-      // One statement: a snapshot sees the deltas either here or in both totals.
+      // One statement: a snapshot sees the deltas either here or in the totals and the change
+      // log. The log takes the changed pairs in key order, numbered in that order (integrity
+      // reads it by number, and looks the pairs up in key order).
       await this.jobs.query(
         `WITH moved AS (DELETE FROM saga_ledger_deltas RETURNING *),
          pairs AS (
            INSERT INTO saga_ledger_totals AS t (user_id, item_id, completed_sagas, completed_total,
-             completed_quantity, changed_seq)
+             completed_quantity)
            SELECT user_id, item_id, sum(completed_sagas), sum(completed_total),
-                  sum(completed_quantity), nextval('saga_ledger_change_seq')
+                  sum(completed_quantity)
            FROM moved GROUP BY user_id, item_id
            ON CONFLICT (user_id, item_id) DO UPDATE SET
              completed_sagas = t.completed_sagas + excluded.completed_sagas,
              completed_total = t.completed_total + excluded.completed_total,
-             completed_quantity = t.completed_quantity + excluded.completed_quantity,
-             changed_seq = excluded.changed_seq),
+             completed_quantity = t.completed_quantity + excluded.completed_quantity
+           RETURNING user_id, item_id, completed_quantity),
+         changes AS (
+           INSERT INTO saga_ledger_changes (seq, user_id, item_id, completed_quantity)
+           SELECT nextval('saga_ledger_change_seq'), user_id, item_id, completed_quantity
+           FROM (SELECT * FROM pairs ORDER BY user_id, item_id) ordered),
          users AS (
            INSERT INTO saga_user_totals AS t (user_id, completed_total)
            SELECT user_id, sum(completed_total) FROM moved GROUP BY user_id
@@ -116,15 +122,15 @@ export class SagaRollupsRepository {
   }
 
   /**
-   * Vacuums the tables the folds empty and the slots they trim, and the few rows every fold
-   * updates, so that reading them stays as cheap as their live rows, with autovacuum off or
-   * behind (each fold leaves its rows dead). The ledger and user totals, a row per pair or per
+   * Vacuums the tables the folds empty and the slots they trim, the few rows every fold
+   * updates, and the change log that integrity trims once checked, so that reading them stays as
+   * cheap as their live rows, with autovacuum off or behind (each fold leaves its rows dead). The ledger and user totals, a row per pair or per
    * user, are left to autovacuum: each fold updates only the rows that changed.
    */
   async vacuum(): Promise<void> {
     await this.jobs.query(
       `VACUUM saga_count_deltas, saga_finish_deltas, saga_ledger_deltas, saga_finish_slots,
-         saga_status_totals, saga_item_totals`,
+         saga_status_totals, saga_item_totals, saga_ledger_changes`,
     );
   }
 
